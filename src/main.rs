@@ -1,0 +1,539 @@
+//! The `nasa` command line: a thin layer over the library. Exit codes:
+//! 0 success, 1 failure (I/O and the like), 2 usage error, 3 invalid input
+//! (network description, weights, data), 101 internal error (a bug).
+
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::{bail, Context, Result};
+use clap::{Args, Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use serde_json::json;
+
+use nasa::data::{self, DataError, DatasetKind};
+use nasa::error::InputError;
+use nasa::golden::{self, argmax};
+use nasa::net::{Network, Op};
+use nasa::{dump, eval, fsutil, models, quant, randomize, EXIT_INTERNAL, EXIT_INVALID_INPUT};
+
+#[derive(Parser)]
+#[command(
+    name = "nasa",
+    version,
+    about = "Design multiplication-reduced (multiply / shift / adder) neural-network accelerators"
+)]
+struct Cli {
+    /// Machine-readable JSON on stdout (and JSON errors on stderr); no progress bars.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Args)]
+struct NetArg {
+    /// Network description (TOML file, or a directory holding network.toml);
+    /// omitted or `default`: the embedded default network.
+    net: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct DataArgs {
+    /// Data set: mnist, fashion-mnist, cifar10 or cifar100 (test split).
+    #[arg(long)]
+    dataset: Option<DatasetKind>,
+    /// Directory of the data set files (default: the Debian package's).
+    #[arg(long, value_name = "DIR")]
+    data: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Load and validate a network; print its layers and operation counts.
+    Check(NetArg),
+    /// Run the bit-exact golden model on input images; optionally dump every layer.
+    Golden {
+        #[command(flatten)]
+        net: NetArg,
+        /// Input: an IDX image file (gzip or not) or a safetensors file holding
+        /// an I8 tensor `input` of quantised values, shape [N,C,H,W] or [C,H,W].
+        #[arg(long, value_name = "FILE", conflicts_with = "dataset")]
+        input: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataArgs,
+        /// First image to use.
+        #[arg(long, default_value_t = 0)]
+        index: usize,
+        /// Number of images.
+        #[arg(long, default_value_t = 1)]
+        count: usize,
+        /// Write every layer's integer tensors here (hex + index.json).
+        #[arg(long, value_name = "DIR")]
+        dump: Option<PathBuf>,
+    },
+    /// Accuracy of the golden model on a data set's test split.
+    Eval {
+        #[command(flatten)]
+        net: NetArg,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Evaluate only the first N test images.
+        #[arg(long, value_name = "N")]
+        limit: Option<usize>,
+    },
+    /// Write seeded random weights, with calibrated requantisation, for a description.
+    RandomWeights {
+        /// Network description (TOML); its `weights` file need not exist.
+        net: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Output safetensors file.
+        #[arg(short, long, value_name = "FILE")]
+        output: PathBuf,
+    },
+}
+
+fn main() -> ExitCode {
+    std::panic::set_hook(Box::new(|info| {
+        eprintln!("internal error: {info}\nThis is a bug in nasa; please report it with the command that caused it.");
+        std::process::exit(EXIT_INTERNAL);
+    }));
+    let cli = Cli::parse();
+    let json_mode = cli.json;
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            let input = e.chain().find_map(|c| c.downcast_ref::<InputError>());
+            let data_err = e.chain().any(|c| c.downcast_ref::<DataError>().is_some());
+            let code = if input.is_some() || data_err {
+                EXIT_INVALID_INPUT
+            } else {
+                1
+            };
+            if json_mode {
+                let mut obj = json!({ "error": format!("{e:#}"), "exit_code": code });
+                if let Some(ie) = input {
+                    obj["file"] = json!(ie.file.display().to_string());
+                    obj["layer"] = json!(ie.layer);
+                    obj["field"] = json!(ie.field);
+                }
+                eprintln!("{obj}");
+            } else {
+                eprintln!("error: {e:#}");
+            }
+            ExitCode::from(code as u8)
+        }
+    }
+}
+
+fn progress(len: usize, json: bool) -> ProgressBar {
+    if json || !std::io::stderr().is_terminal() {
+        return ProgressBar::hidden();
+    }
+    let bar = ProgressBar::new(len as u64);
+    if let Ok(style) =
+        ProgressStyle::with_template("{bar:40} {pos}/{len} images {per_sec} eta {eta}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
+fn print_json(v: &serde_json::Value) {
+    println!("{}", serde_json::to_string_pretty(v).unwrap_or_default());
+}
+
+fn run(cli: Cli) -> Result<()> {
+    let json = cli.json;
+    match cli.command {
+        Command::Check(a) => check(&models::load(a.net.as_deref())?, json),
+        Command::Golden {
+            net,
+            input,
+            data,
+            index,
+            count,
+            dump,
+        } => {
+            let net = models::load(net.net.as_deref())?;
+            golden_cmd(
+                &net,
+                input.as_deref(),
+                &data,
+                index,
+                count,
+                dump.as_deref(),
+                json,
+            )
+        }
+        Command::Eval { net, data, limit } => {
+            let net = models::load(net.net.as_deref())?;
+            let Some(kind) = data.dataset else {
+                bail!("eval needs --dataset (mnist, fashion-mnist, cifar10 or cifar100)")
+            };
+            let mut set = data::load_test(kind, data.data.as_deref())?;
+            if let Some(n) = limit {
+                set.truncate(n);
+            }
+            eval::check_compatible(&net, &set)?;
+            let bar = progress(set.len(), json);
+            let report = eval::evaluate(&net, &set, &|| bar.inc(1));
+            bar.finish_and_clear();
+            if json {
+                print_json(&serde_json::to_value(&report)?);
+            } else {
+                println!(
+                    "{}: {} of {} {} test images correct: integer accuracy {:.2}% (float reference {:.2}%, predictions agree on {:.2}%)",
+                    net.name,
+                    report.correct,
+                    report.images,
+                    kind,
+                    100.0 * report.accuracy,
+                    100.0 * report.float_accuracy,
+                    100.0 * report.agreement
+                );
+            }
+            Ok(())
+        }
+        Command::RandomWeights {
+            net: path,
+            seed,
+            output,
+        } => {
+            let text = std::fs::read_to_string(&path).map_err(|e| {
+                InputError::new(&path, format!("cannot read network description: {e}"))
+            })?;
+            let mut net = Network::parse(&text, &path)?;
+            randomize::randomize(&mut net, seed);
+            let bytes = nasa::net::weights::serialize(&net);
+            // Validate what we wrote exactly as a reader will.
+            net.attach_weights(&bytes, &output).map_err(|e| {
+                anyhow::anyhow!("internal error: generated weights do not validate: {e}")
+            })?;
+            fsutil::write_atomic(&output, &bytes)?;
+            if json {
+                print_json(
+                    &json!({ "weights": output.display().to_string(), "seed": seed, "sha256": nasa::net::sha256_hex(&bytes), "parameters": net.parameter_count() }),
+                );
+            } else {
+                println!(
+                    "wrote {} ({} parameters, seed {seed})",
+                    output.display(),
+                    net.parameter_count()
+                );
+            }
+            Ok(())
+        }
+    }
+}
+
+fn check(net: &Network, json: bool) -> Result<()> {
+    let ops = net.ops_per_kind();
+    let mut rows = Vec::new();
+    for layer in &net.layers {
+        let x = net.tensor(layer.inputs[0]);
+        let (kind, geometry, acc_bits, layer_ops) = match &layer.op {
+            Op::Conv(c) => (
+                c.kind.name(),
+                c.geometry(),
+                Some(c.acc_bits),
+                (layer.out.shape.len() * c.fan_in()) as u64,
+            ),
+            _ => ("-", "-", None, 0),
+        };
+        rows.push(json!({
+            "name": layer.name,
+            "op": layer.op.type_name(),
+            "kind": kind,
+            "geometry": geometry,
+            "inputs": layer.inputs.iter().map(|&t| net.tensor(t).name.clone()).collect::<Vec<_>>(),
+            "input_shape": [x.shape.c, x.shape.h, x.shape.w],
+            "output_shape": [layer.out.shape.c, layer.out.shape.h, layer.out.shape.w],
+            "out_bits": layer.out.bits,
+            "acc_bits": acc_bits,
+            "activation": layer.activation,
+            "ops": layer_ops,
+        }));
+    }
+    let out = net.output_info();
+    if json {
+        print_json(&json!({
+            "ok": true,
+            "network": net.name,
+            "input_shape": [net.input.tensor.shape.c, net.input.tensor.shape.h, net.input.tensor.shape.w],
+            "output": out.name,
+            "layers": rows,
+            "ops": { "conv": ops[0], "shift": ops[1], "adder": ops[2] },
+            "parameters": net.parameter_count(),
+            "provenance": net.provenance,
+        }));
+        return Ok(());
+    }
+    println!(
+        "network `{}`: {} layers, input {} ({}-bit), output `{}` {}",
+        net.name,
+        net.layers.len(),
+        net.input.tensor.shape,
+        net.input.tensor.bits,
+        out.name,
+        out.shape
+    );
+    println!(
+        "  {:<18} {:<14} {:<6} {:<10} {:>10} -> {:<10} {:>4} {:>4} {:>10}",
+        "layer", "op", "kind", "geometry", "in", "out", "bits", "acc", "ops"
+    );
+    for (layer, row) in net.layers.iter().zip(&rows) {
+        println!(
+            "  {:<18} {:<14} {:<6} {:<10} {:>10} -> {:<10} {:>4} {:>4} {:>10}",
+            layer.name,
+            layer.op.type_name(),
+            row["kind"].as_str().unwrap_or("-"),
+            row["geometry"].as_str().unwrap_or("-"),
+            net.tensor(layer.inputs[0]).shape.to_string(),
+            layer.out.shape.to_string(),
+            layer.out.bits,
+            row["acc_bits"]
+                .as_u64()
+                .map(|v| v.to_string())
+                .unwrap_or_else(|| "-".into()),
+            row["ops"].as_u64().unwrap_or(0),
+        );
+    }
+    println!(
+        "operations per inference: conv {}, shift {}, adder {}",
+        ops[0], ops[1], ops[2]
+    );
+    println!("parameters: {}", net.parameter_count());
+    println!("description sha256 {}", net.provenance.description_sha256);
+    if let Some(w) = &net.provenance.weights_sha256 {
+        println!("weights     sha256 {w}");
+    }
+    println!("ok");
+    Ok(())
+}
+
+/// Images to run: quantised inputs, and the 8-bit pixels and labels when known.
+struct Images {
+    quantized: Vec<Vec<i64>>,
+    pixels: Option<Vec<Vec<u8>>>,
+    labels: Option<Vec<u8>>,
+}
+
+/// Reads `count` images starting at `index` from an IDX or safetensors file.
+fn read_input_file(net: &Network, path: &Path, index: usize, count: usize) -> Result<Images> {
+    let shape = net.input.tensor.shape;
+    let head = std::fs::read(path)
+        .map_err(|e| InputError::new(path, format!("cannot read input: {e}")))?;
+    let is_idx = head.len() >= 4
+        && ((head[0] == 0 && head[1] == 0 && head[2] == 8) || (head[0] == 0x1f && head[1] == 0x8b));
+    if is_idx {
+        let (n, h, w, pixels) = data::read_idx_images(path)?;
+        if (1, h, w) != (shape.c, shape.h, shape.w) {
+            return Err(InputError::new(
+                path,
+                format!("images are 1x{h}x{w} but the network's input is {shape}"),
+            )
+            .into());
+        }
+        if index + count > n {
+            return Err(InputError::new(
+                path,
+                format!(
+                    "asked for images {index}..{} but the file holds {n}",
+                    index + count
+                ),
+            )
+            .into());
+        }
+        let px: Vec<Vec<u8>> = (index..index + count)
+            .map(|i| pixels[i * h * w..(i + 1) * h * w].to_vec())
+            .collect();
+        let quantized = px.iter().map(|p| golden::quantize_image(net, p)).collect();
+        return Ok(Images {
+            quantized,
+            pixels: Some(px),
+            labels: None,
+        });
+    }
+    let st = safetensors::SafeTensors::deserialize(&head).map_err(|e| {
+        InputError::new(
+            path,
+            format!("neither an IDX image file nor a valid safetensors file: {e}"),
+        )
+    })?;
+    let t = st
+        .tensor("input")
+        .map_err(|_| InputError::new(path, "no tensor named `input`").field("input"))?;
+    if t.dtype() != safetensors::Dtype::I8 {
+        return Err(InputError::new(
+            path,
+            format!("tensor `input` has dtype {:?}, expected I8", t.dtype()),
+        )
+        .field("input")
+        .into());
+    }
+    let dims = t.shape();
+    let (n, chw) = match dims {
+        [c, h, w] => (1, [*c, *h, *w]),
+        [n, c, h, w] => (*n, [*c, *h, *w]),
+        _ => {
+            return Err(InputError::new(
+                path,
+                format!("tensor `input` has shape {dims:?}, expected [N,C,H,W] or [C,H,W]"),
+            )
+            .field("input")
+            .into())
+        }
+    };
+    if chw != [shape.c, shape.h, shape.w] {
+        return Err(InputError::new(
+            path,
+            format!(
+                "tensor `input` holds {}x{}x{} images but the network's input is {shape}",
+                chw[0], chw[1], chw[2]
+            ),
+        )
+        .field("input")
+        .into());
+    }
+    if index + count > n {
+        return Err(InputError::new(
+            path,
+            format!(
+                "asked for images {index}..{} but `input` holds {n}",
+                index + count
+            ),
+        )
+        .field("input")
+        .into());
+    }
+    let (lo, hi) = quant::signed_range(net.input.tensor.bits);
+    let vals: Vec<i64> = t.data().iter().map(|&b| b as i8 as i64).collect();
+    if let Some(v) = vals.iter().find(|&&v| v < lo || v > hi) {
+        return Err(InputError::new(
+            path,
+            format!(
+                "value {v} is outside the input's {}-bit range",
+                net.input.tensor.bits
+            ),
+        )
+        .field("input")
+        .into());
+    }
+    let len = shape.len();
+    let quantized = (index..index + count)
+        .map(|i| vals[i * len..(i + 1) * len].to_vec())
+        .collect();
+    Ok(Images {
+        quantized,
+        pixels: None,
+        labels: None,
+    })
+}
+
+fn golden_cmd(
+    net: &Network,
+    input: Option<&Path>,
+    data_args: &DataArgs,
+    index: usize,
+    count: usize,
+    dump_dir: Option<&Path>,
+    json: bool,
+) -> Result<()> {
+    if count == 0 {
+        bail!("--count must be at least 1");
+    }
+    let Images {
+        quantized: inputs,
+        pixels,
+        labels,
+    } = match (input, data_args.dataset) {
+        (Some(p), _) => read_input_file(net, p, index, count)?,
+        (None, Some(kind)) => {
+            let set = data::load_test(kind, data_args.data.as_deref())?;
+            eval::check_compatible(net, &set)?;
+            if index + count > set.len() {
+                bail!(
+                    "asked for images {index}..{} but the {kind} test set holds {}",
+                    index + count,
+                    set.len()
+                );
+            }
+            let px: Vec<Vec<u8>> = (index..index + count)
+                .map(|i| set.image(i).to_vec())
+                .collect();
+            let quantized = px.iter().map(|p| golden::quantize_image(net, p)).collect();
+            let labels = Some(set.labels[index..index + count].to_vec());
+            Images {
+                quantized,
+                pixels: Some(px),
+                labels,
+            }
+        }
+        (None, None) => bail!("golden needs --input FILE or --dataset NAME"),
+    };
+    let outputs = golden::infer_batch(net, &inputs);
+    let scale = net.output_info().scale;
+    let mut images = Vec::new();
+    for (i, out) in outputs.iter().enumerate() {
+        let float = match &pixels {
+            Some(px) => golden::infer_float(net, &golden::real_image(net, &px[i])),
+            None => golden::infer_float(
+                net,
+                &inputs[i].iter().map(|&v| v as f64).collect::<Vec<_>>(),
+            ),
+        };
+        let err = out
+            .iter()
+            .zip(&float)
+            .map(|(&a, &b)| (a as f64 - b).abs() * scale)
+            .fold(0.0, f64::max);
+        images.push(json!({
+            "index": index + i,
+            "prediction": argmax(out),
+            "label": labels.as_ref().map(|l| l[i]),
+            "output": out,
+            "float_output": float,
+            "float_prediction": argmax(&float),
+            "max_abs_error": err,
+        }));
+    }
+    let dumped = match dump_dir {
+        Some(dir) => Some(
+            dump::write_dump(net, &inputs, dir)
+                .with_context(|| format!("writing dump {}", dir.display()))?,
+        ),
+        None => None,
+    };
+    if json {
+        print_json(
+            &json!({ "network": net.name, "images": images, "dump": dump_dir.map(|d| d.display().to_string()) }),
+        );
+        return Ok(());
+    }
+    for img in &images {
+        let label = img["label"]
+            .as_u64()
+            .map(|l| format!(" (label {l})"))
+            .unwrap_or_default();
+        println!(
+            "image {}: class {}{label}; output {}",
+            img["index"], img["prediction"], img["output"]
+        );
+        println!(
+            "  float reference: class {}, largest |integer - float| = {:.4}",
+            img["float_prediction"],
+            img["max_abs_error"].as_f64().unwrap_or(0.0)
+        );
+    }
+    if let (Some(d), Some(idx)) = (dump_dir, dumped) {
+        println!(
+            "dumped {} tensors of {} image(s) to {}",
+            idx.tensors.len(),
+            idx.images,
+            d.display()
+        );
+    }
+    Ok(())
+}
