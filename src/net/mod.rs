@@ -449,6 +449,8 @@ struct Def {
     out_scale: Option<f64>,
     /// For an MBConv sub-layer: whether the residual add was asked for explicitly.
     explicit_residual: bool,
+    /// An MBConv residual add left to its default: dropped if shapes differ.
+    auto_residual: bool,
 }
 
 fn pool_geom(p: &RawPool) -> PoolGeom {
@@ -488,6 +490,7 @@ fn expand(raw: Vec<RawLayer>, path: &Path) -> InputResult<(Vec<Def>, HashMap<Str
             out_bits,
             out_scale,
             explicit_residual: false,
+            auto_residual: false,
         };
         match layer {
             RawLayer::Conv2d(c) => defs.push(base(
@@ -628,6 +631,7 @@ fn expand(raw: Vec<RawLayer>, path: &Path) -> InputResult<(Vec<Def>, HashMap<Str
                     out_bits: Some(m.out_bits),
                     out_scale: Some(m.expand_scale),
                     explicit_residual: false,
+                    auto_residual: false,
                 });
                 defs.push(Def {
                     name: sub("dw"),
@@ -637,6 +641,7 @@ fn expand(raw: Vec<RawLayer>, path: &Path) -> InputResult<(Vec<Def>, HashMap<Str
                     out_bits: Some(m.out_bits),
                     out_scale: Some(m.dw_scale),
                     explicit_residual: false,
+                    auto_residual: false,
                 });
                 defs.push(Def {
                     name: sub("project"),
@@ -646,6 +651,7 @@ fn expand(raw: Vec<RawLayer>, path: &Path) -> InputResult<(Vec<Def>, HashMap<Str
                     out_bits: Some(m.out_bits),
                     out_scale: Some(project_scale),
                     explicit_residual: false,
+                    auto_residual: false,
                 });
                 if residual_wanted {
                     defs.push(Def {
@@ -659,6 +665,7 @@ fn expand(raw: Vec<RawLayer>, path: &Path) -> InputResult<(Vec<Def>, HashMap<Str
                         out_bits: Some(m.out_bits),
                         out_scale: Some(m.out_scale),
                         explicit_residual: m.residual == Some(true),
+                        auto_residual: m.residual.is_none(),
                     });
                 }
                 alias.insert(
@@ -721,8 +728,51 @@ fn lower(raw: RawFile, path: &Path) -> InputResult<Network> {
     if raw.layers.is_empty() {
         return Err(InputError::new(path, "the network has no layers").field("layer"));
     }
-    let (defs, alias) = expand(raw.layers, path)?;
+    let (mut defs, mut alias) = expand(raw.layers, path)?;
+    // An MBConv residual left to its default is dropped when the block
+    // changes the shape; that is only known once shapes are inferred, so
+    // assemble again without it.
+    loop {
+        match assemble(&defs, &alias, &input, raw.network.output.as_deref(), path)? {
+            Ok(layers_and_output) => {
+                let (layers, output) = layers_and_output;
+                return Ok(Network {
+                    name: raw.network.name,
+                    input,
+                    output,
+                    layers,
+                    provenance: Provenance {
+                        description: path.to_path_buf(),
+                        description_sha256: String::new(),
+                        weights: None,
+                        weights_sha256: None,
+                    },
+                });
+            }
+            Err(drop) => {
+                let gone = defs.remove(drop);
+                let project = gone.inputs[1].clone();
+                for target in alias.values_mut() {
+                    if *target == gone.name {
+                        *target = project.clone();
+                    }
+                }
+            }
+        }
+    }
+}
 
+/// Orders, checks and builds the layers of expanded definitions. The inner
+/// `Err(i)` asks the caller to drop definition `i` (an automatic residual
+/// add that does not fit) and try again.
+#[allow(clippy::type_complexity)]
+fn assemble(
+    defs: &[Def],
+    alias: &HashMap<String, String>,
+    input: &InputSpec,
+    output: Option<&str>,
+    path: &Path,
+) -> InputResult<Result<(Vec<Layer>, usize), usize>> {
     // Names and references.
     let mut index: HashMap<&str, usize> = HashMap::new();
     for (i, d) in defs.iter().enumerate() {
@@ -753,7 +803,7 @@ fn lower(raw: RawFile, path: &Path) -> InputResult<Network> {
         })
     };
     let mut deps: Vec<Vec<Option<usize>>> = Vec::with_capacity(defs.len());
-    for d in &defs {
+    for d in defs {
         let mut v = Vec::new();
         for r in &d.inputs {
             v.push(resolve(d, r)?);
@@ -790,7 +840,7 @@ fn lower(raw: RawFile, path: &Path) -> InputResult<Network> {
     }
 
     // Output and liveness.
-    let output_def = match &raw.network.output {
+    let output_def = match output {
         Some(o) => match resolve(&defs[0], o) {
             Ok(Some(i)) => i,
             _ => {
@@ -837,23 +887,14 @@ fn lower(raw: RawFile, path: &Path) -> InputResult<Network> {
                 }
             })
             .collect();
+        if d.auto_residual && infos[0].shape != infos[1].shape {
+            return Ok(Err(i));
+        }
         let layer = build_layer(d, inputs, &infos, path)?;
         layers.push(layer);
         tensor_of[i] = layers.len();
     }
-
-    Ok(Network {
-        name: raw.network.name,
-        input,
-        output: tensor_of[output_def],
-        layers,
-        provenance: Provenance {
-            description: path.to_path_buf(),
-            description_sha256: String::new(),
-            weights: None,
-            weights_sha256: None,
-        },
-    })
+    Ok(Ok((layers, tensor_of[output_def])))
 }
 
 fn check_scale(s: f64) -> Result<(), String> {

@@ -1,0 +1,55 @@
+//! Helpers shared by the integration tests: build a validated network from
+//! description text and explicit parameters, without files.
+#![allow(dead_code)]
+
+use std::path::Path;
+
+use nasa::net::{weights, Network, Op};
+
+/// Parameters of one conv/linear layer: weights, bias, multiplier, shift.
+pub struct Params {
+    pub weight: Vec<i8>,
+    pub bias: Vec<i32>,
+    pub mult: Vec<i32>,
+    pub shift: Vec<u32>,
+}
+
+/// Identity requantisation for `n` channels (M = 1, S = 0, no bias).
+pub fn plain(weight: Vec<i8>, n: usize) -> Params {
+    Params {
+        weight,
+        bias: vec![0; n],
+        mult: vec![1; n],
+        shift: vec![0; n],
+    }
+}
+
+/// Parses `toml`, fills the named layers' parameters, then round-trips them
+/// through safetensors so the network is validated exactly as a file would be.
+pub fn build(toml: &str, params: &[(&str, Params)]) -> Network {
+    let mut net = Network::parse(toml, Path::new("test.toml")).expect("description is valid");
+    for (name, p) in params {
+        let layer = net
+            .layers
+            .iter_mut()
+            .find(|l| l.name == *name)
+            .expect("layer exists");
+        let Op::Conv(op) = &mut layer.op else {
+            panic!("{name} is not a conv layer")
+        };
+        assert_eq!(op.weights.len(), p.weight.len(), "weight count of {name}");
+        op.weights = p.weight.clone();
+        op.bias = p.bias.clone();
+        op.multiplier = p.mult.clone();
+        op.shift = p.shift.clone();
+    }
+    let bytes = weights::serialize(&net);
+    net.attach_weights(&bytes, Path::new("test.safetensors"))
+        .expect("weights are valid");
+    net
+}
+
+/// A description header for an input of `c x h x w`, 8-bit, scale 0.1.
+pub fn header(c: usize, h: usize, w: usize) -> String {
+    format!("[network]\nname = \"t\"\n[input]\nchannels = {c}\nheight = {h}\nwidth = {w}\nscale = 0.1\n")
+}
