@@ -748,10 +748,12 @@ mod tests {
     #[test]
     fn real_fashion_mnist_test_set() {
         let dir = DatasetKind::FashionMnist.default_dir();
-        if !dir.join("t10k-images-idx3-ubyte.gz").exists() {
-            println!("skipped: {} not installed", dir.display());
-            return;
-        }
+        // scripts/test.sh installs dataset-fashion-mnist: fail, never skip.
+        assert!(
+            dir.join("t10k-images-idx3-ubyte.gz").exists(),
+            "{} missing: run scripts/test.sh, which installs dataset-fashion-mnist",
+            dir.display()
+        );
         let ds = load_test(DatasetKind::FashionMnist, None).unwrap();
         assert_eq!(
             (ds.len(), ds.height, ds.width, ds.images.len()),
