@@ -5,4 +5,4 @@ cd "$(dirname "$0")/.."
 source scripts/deps.sh
 cargo fmt --all -- --check
 cargo clippy --all-targets --locked -- -D warnings
-cargo test --all-targets --locked
+cargo test --locked

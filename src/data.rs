@@ -18,8 +18,9 @@ use thiserror::Error;
 const IDX_IMAGES_MAGIC: u32 = 0x0000_0803;
 const IDX_LABELS_MAGIC: u32 = 0x0000_0801;
 const CIFAR_PIXELS: usize = 3 * 32 * 32;
-const MNIST_HINT: &str =
+const FASHION_HINT: &str =
     "install the Debian package dataset-fashion-mnist (apt-get install dataset-fashion-mnist) or pass --data DIR";
+const MNIST_HINT: &str = "Debian does not package MNIST: pass --data DIR holding its IDX files";
 const CIFAR_HINT: &str =
     "download the binary version from https://www.cs.toronto.edu/~kriz/cifar.html or pass --data DIR";
 
@@ -124,7 +125,8 @@ impl DatasetKind {
 
     fn hint(self) -> &'static str {
         match self {
-            Self::Mnist | Self::FashionMnist => MNIST_HINT,
+            Self::FashionMnist => FASHION_HINT,
+            Self::Mnist => MNIST_HINT,
             Self::Cifar10 | Self::Cifar100 => CIFAR_HINT,
         }
     }

@@ -322,6 +322,8 @@ struct Images {
 
 /// Reads `count` images starting at `index` from an IDX or safetensors file.
 fn read_input_file(net: &Network, path: &Path, index: usize, count: usize) -> Result<Images> {
+    // Saturating: an absurd --index is just past the end, not an overflow.
+    let end = index.saturating_add(count);
     let shape = net.input.tensor.shape;
     let head = std::fs::read(path)
         .map_err(|e| InputError::new(path, format!("cannot read input: {e}")))?;
@@ -336,17 +338,14 @@ fn read_input_file(net: &Network, path: &Path, index: usize, count: usize) -> Re
             )
             .into());
         }
-        if index + count > n {
+        if end > n {
             return Err(InputError::new(
                 path,
-                format!(
-                    "asked for images {index}..{} but the file holds {n}",
-                    index + count
-                ),
+                format!("asked for images {index}..{} but the file holds {n}", end),
             )
             .into());
         }
-        let px: Vec<Vec<u8>> = (index..index + count)
+        let px: Vec<Vec<u8>> = (index..end)
             .map(|i| pixels[i * h * w..(i + 1) * h * w].to_vec())
             .collect();
         let quantized = px.iter().map(|p| golden::quantize_image(net, p)).collect();
@@ -397,13 +396,10 @@ fn read_input_file(net: &Network, path: &Path, index: usize, count: usize) -> Re
         .field("input")
         .into());
     }
-    if index + count > n {
+    if end > n {
         return Err(InputError::new(
             path,
-            format!(
-                "asked for images {index}..{} but `input` holds {n}",
-                index + count
-            ),
+            format!("asked for images {index}..{} but `input` holds {n}", end),
         )
         .field("input")
         .into());
@@ -422,7 +418,7 @@ fn read_input_file(net: &Network, path: &Path, index: usize, count: usize) -> Re
         .into());
     }
     let len = shape.len();
-    let quantized = (index..index + count)
+    let quantized = (index..end)
         .map(|i| vals[i * len..(i + 1) * len].to_vec())
         .collect();
     Ok(Images {
@@ -444,6 +440,7 @@ fn golden_cmd(
     if count == 0 {
         bail!("--count must be at least 1");
     }
+    let end = index.saturating_add(count);
     let Images {
         quantized: inputs,
         pixels,
@@ -453,18 +450,16 @@ fn golden_cmd(
         (None, Some(kind)) => {
             let set = data::load_test(kind, data_args.data.as_deref())?;
             eval::check_compatible(net, &set)?;
-            if index + count > set.len() {
+            if end > set.len() {
                 bail!(
                     "asked for images {index}..{} but the {kind} test set holds {}",
-                    index + count,
+                    end,
                     set.len()
                 );
             }
-            let px: Vec<Vec<u8>> = (index..index + count)
-                .map(|i| set.image(i).to_vec())
-                .collect();
+            let px: Vec<Vec<u8>> = (index..end).map(|i| set.image(i).to_vec()).collect();
             let quantized = px.iter().map(|p| golden::quantize_image(net, p)).collect();
-            let labels = Some(set.labels[index..index + count].to_vec());
+            let labels = Some(set.labels[index..end].to_vec());
             Images {
                 quantized,
                 pixels: Some(px),

@@ -10,13 +10,24 @@ use serde_json::Value;
 const FASHION: &str = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
 
 fn nasa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nasa")).args(args).output().expect("binary runs")
+    Command::new(env!("CARGO_BIN_EXE_nasa"))
+        .args(args)
+        .output()
+        .expect("binary runs")
 }
 
 fn ok_json(args: &[&str]) -> Value {
     let out = nasa(args);
-    assert!(out.status.success(), "{args:?} failed: {}", String::from_utf8_lossy(&out.stderr));
-    assert!(out.stderr.is_empty(), "--json mode writes nothing to stderr: {}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "--json mode writes nothing to stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     serde_json::from_slice(&out.stdout).expect("stdout is JSON")
 }
 
@@ -36,19 +47,34 @@ fn check_reports_all_three_kinds_on_the_default() {
     assert_eq!(v["network"], "default");
     let layers = v["layers"].as_array().unwrap();
     for kind in ["conv", "shift", "adder"] {
-        assert!(layers.iter().any(|l| l["kind"] == kind), "default uses {kind}");
+        assert!(
+            layers.iter().any(|l| l["kind"] == kind),
+            "default uses {kind}"
+        );
         assert!(v["ops"][kind].as_u64().unwrap() > 0);
     }
     assert!(layers.iter().any(|l| l["geometry"] == "depthwise"));
     assert!(layers.iter().any(|l| l["op"] == "add"));
     assert!(layers.iter().any(|l| l["op"] == "maxpool"));
     // The same network from its directory gives the same hashes.
-    let dir = ok_json(&["check", "--json", concat!(env!("CARGO_MANIFEST_DIR"), "/models/default")]);
-    assert_eq!(dir["provenance"]["description_sha256"], v["provenance"]["description_sha256"]);
-    assert_eq!(dir["provenance"]["weights_sha256"], v["provenance"]["weights_sha256"]);
+    let dir = ok_json(&[
+        "check",
+        "--json",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/models/default"),
+    ]);
+    assert_eq!(
+        dir["provenance"]["description_sha256"],
+        v["provenance"]["description_sha256"]
+    );
+    assert_eq!(
+        dir["provenance"]["weights_sha256"],
+        v["provenance"]["weights_sha256"]
+    );
     // Human output ends with "ok".
     let out = nasa(&["check"]);
-    assert!(String::from_utf8_lossy(&out.stdout).trim_end().ends_with("ok"));
+    assert!(String::from_utf8_lossy(&out.stdout)
+        .trim_end()
+        .ends_with("ok"));
 }
 
 #[test]
@@ -58,16 +84,45 @@ fn default_weights_regenerate_byte_for_byte() {
     let a = dir.path().join("a.safetensors");
     let b = dir.path().join("b.safetensors");
     for p in [&a, &b] {
-        let out = nasa(&["random-weights", desc, "--seed", "1", "-o", p.to_str().unwrap()]);
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        let out = nasa(&[
+            "random-weights",
+            desc,
+            "--seed",
+            "1",
+            "-o",
+            p.to_str().unwrap(),
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
     let a = std::fs::read(a).unwrap();
     assert_eq!(a, std::fs::read(b).unwrap(), "same seed, same bytes");
-    let shipped = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/models/default/weights.safetensors")).unwrap();
-    assert_eq!(a, shipped, "models/default/weights.safetensors is `nasa random-weights ... --seed 1`");
+    let shipped = std::fs::read(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/default/weights.safetensors"
+    ))
+    .unwrap();
+    assert_eq!(
+        a, shipped,
+        "models/default/weights.safetensors is `nasa random-weights ... --seed 1`"
+    );
     let other = dir.path().join("c.safetensors");
-    nasa(&["random-weights", desc, "--seed", "2", "-o", other.to_str().unwrap()]);
-    assert_ne!(a, std::fs::read(other).unwrap(), "another seed, other weights");
+    nasa(&[
+        "random-weights",
+        desc,
+        "--seed",
+        "2",
+        "-o",
+        other.to_str().unwrap(),
+    ]);
+    assert_ne!(
+        a,
+        std::fs::read(other).unwrap(),
+        "another seed, other weights"
+    );
 }
 
 #[test]
@@ -76,16 +131,28 @@ fn golden_from_safetensors_input_and_dump() {
     // Two quantised images: all -128 and a ramp.
     let mut data: Vec<u8> = vec![0x80; 784];
     data.extend((0..784).map(|i| (i % 128) as u8));
-    let view = safetensors::tensor::TensorView::new(safetensors::Dtype::I8, vec![2, 1, 28, 28], &data).unwrap();
+    let view =
+        safetensors::tensor::TensorView::new(safetensors::Dtype::I8, vec![2, 1, 28, 28], &data)
+            .unwrap();
     let bytes = safetensors::serialize([("input", view)], None).unwrap();
     let input = dir.path().join("x.safetensors");
     std::fs::write(&input, bytes).unwrap();
     let dump = dir.path().join("dump");
-    let v = ok_json(&["golden", "--json", "--input", input.to_str().unwrap(), "--count", "2", "--dump", dump.to_str().unwrap()]);
+    let v = ok_json(&[
+        "golden",
+        "--json",
+        "--input",
+        input.to_str().unwrap(),
+        "--count",
+        "2",
+        "--dump",
+        dump.to_str().unwrap(),
+    ]);
     let images = v["images"].as_array().unwrap();
     assert_eq!(images.len(), 2);
 
-    let index: Value = serde_json::from_str(&std::fs::read_to_string(dump.join("index.json")).unwrap()).unwrap();
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(dump.join("index.json")).unwrap()).unwrap();
     assert_eq!(index["format"], "nasa-dump-1");
     assert_eq!(index["images"], 2);
     let tensors = index["tensors"].as_array().unwrap();
@@ -111,11 +178,28 @@ fn golden_from_safetensors_input_and_dump() {
             }
         })
         .collect();
-    let printed: Vec<i64> = images.iter().flat_map(|im| im["output"].as_array().unwrap().iter().map(|x| x.as_i64().unwrap())).collect();
+    let printed: Vec<i64> = images
+        .iter()
+        .flat_map(|im| {
+            im["output"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|x| x.as_i64().unwrap())
+        })
+        .collect();
     assert_eq!(dumped, printed);
     // A second dump into the same directory replaces it (it is ours).
-    ok_json(&["golden", "--json", "--input", input.to_str().unwrap(), "--dump", dump.to_str().unwrap()]);
-    let index: Value = serde_json::from_str(&std::fs::read_to_string(dump.join("index.json")).unwrap()).unwrap();
+    ok_json(&[
+        "golden",
+        "--json",
+        "--input",
+        input.to_str().unwrap(),
+        "--dump",
+        dump.to_str().unwrap(),
+    ]);
+    let index: Value =
+        serde_json::from_str(&std::fs::read_to_string(dump.join("index.json")).unwrap()).unwrap();
     assert_eq!(index["images"], 1);
 }
 
@@ -124,17 +208,37 @@ fn dump_refuses_to_replace_a_foreign_directory() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("precious.txt"), "keep me").unwrap();
     require_fashion();
-    let out = nasa(&["golden", "--input", FASHION, "--dump", dir.path().to_str().unwrap()]);
+    let out = nasa(&[
+        "golden",
+        "--input",
+        FASHION,
+        "--dump",
+        dir.path().to_str().unwrap(),
+    ]);
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to replace"));
-    assert_eq!(std::fs::read_to_string(dir.path().join("precious.txt")).unwrap(), "keep me");
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("precious.txt")).unwrap(),
+        "keep me"
+    );
 }
 
 #[test]
 fn golden_on_real_images_matches_between_idx_file_and_dataset() {
     require_fashion();
-    let a = ok_json(&["golden", "--json", "--input", FASHION, "--index", "5", "--count", "3"]);
-    let b = ok_json(&["golden", "--json", "--dataset", "fashion-mnist", "--index", "5", "--count", "3"]);
+    let a = ok_json(&[
+        "golden", "--json", "--input", FASHION, "--index", "5", "--count", "3",
+    ]);
+    let b = ok_json(&[
+        "golden",
+        "--json",
+        "--dataset",
+        "fashion-mnist",
+        "--index",
+        "5",
+        "--count",
+        "3",
+    ]);
     for i in 0..3 {
         assert_eq!(a["images"][i]["output"], b["images"][i]["output"]);
         assert_eq!(a["images"][i]["index"], 5 + i as u64);
@@ -145,7 +249,14 @@ fn golden_on_real_images_matches_between_idx_file_and_dataset() {
 #[test]
 fn eval_prints_accuracy_and_images() {
     require_fashion();
-    let v = ok_json(&["eval", "--dataset", "fashion-mnist", "--limit", "200", "--json"]);
+    let v = ok_json(&[
+        "eval",
+        "--dataset",
+        "fashion-mnist",
+        "--limit",
+        "200",
+        "--json",
+    ]);
     assert_eq!(v["images"], 200);
     let acc = v["accuracy"].as_f64().unwrap();
     assert!((0.0..=1.0).contains(&acc));

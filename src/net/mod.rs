@@ -9,6 +9,7 @@
 //! derived from the fan-in, so no integer operation of the golden model or
 //! the hardware can overflow.
 
+pub mod parse;
 pub mod schema;
 pub mod weights;
 
@@ -30,6 +31,8 @@ pub const ACT_BITS: std::ops::RangeInclusive<u32> = 2..=8;
 pub const WEIGHT_BITS: std::ops::RangeInclusive<u32> = 2..=8;
 /// Exponent-code widths of shift layers.
 pub const EXP_BITS: std::ops::RangeInclusive<u32> = 1..=4;
+/// Largest tensor (elements) and largest layer (weights) accepted.
+pub const MAX_ELEMENTS: u64 = 1 << 24;
 /// Largest requantisation shift.
 pub const MAX_SHIFT: u32 = 62;
 /// Widest product `accumulator * multiplier` the datapath supports.
@@ -211,6 +214,8 @@ pub struct Network {
     pub layers: Vec<Layer>,
     /// Tensor id of the network output.
     pub output: usize,
+    /// The weights file the description names, resolved against its directory.
+    pub weights_file: Option<PathBuf>,
     pub provenance: Provenance,
 }
 
@@ -250,7 +255,7 @@ impl Network {
         let text = std::fs::read_to_string(&path)
             .map_err(|e| InputError::new(&path, format!("cannot read network description: {e}")))?;
         let mut net = Network::parse(&text, &path)?;
-        if let Some(wpath) = net.weights_path_from_description(&text, &path)? {
+        if let Some(wpath) = net.weights_file.clone() {
             let bytes = std::fs::read(&wpath)
                 .map_err(|e| InputError::new(&wpath, format!("cannot read weights file: {e}")))?;
             net.attach_weights(&bytes, &wpath)?;
@@ -273,30 +278,16 @@ impl Network {
         Ok(net)
     }
 
-    fn weights_path_from_description(
-        &self,
-        text: &str,
-        path: &Path,
-    ) -> InputResult<Option<PathBuf>> {
-        let raw: RawFile = toml::from_str(text).map_err(|e| InputError::new(path, e.message()))?;
-        Ok(raw.network.weights.map(|w| {
-            let dir = path.parent().unwrap_or(Path::new("."));
-            dir.join(w)
-        }))
-    }
-
     /// Parses and validates a description; weights, biases and requantisation
     /// parameters are zero until [`Network::attach_weights`] fills them.
     pub fn parse(text: &str, path: &Path) -> InputResult<Network> {
-        let table: toml::Table = toml::from_str(text).map_err(|e| {
-            InputError::new(
-                path,
-                format!("malformed TOML: {}", e.to_string().trim_end()),
-            )
-        })?;
-        let raw: RawFile =
-            toml::from_str(text).map_err(|e| describe_toml_error(&e, text, &table, path))?;
+        let raw = parse::parse_raw(text, path)?;
+        let weights_file = raw.network.weights.as_ref().map(|w| {
+            let dir = path.parent().unwrap_or(Path::new("."));
+            dir.join(w)
+        });
         let mut net = lower(raw, path)?;
+        net.weights_file = weights_file;
         net.provenance = Provenance {
             description: path.to_path_buf(),
             description_sha256: sha256_hex(text.as_bytes()),
@@ -329,63 +320,6 @@ impl Network {
     pub fn parameter_count(&self) -> usize {
         self.conv_layers().map(|(_, c)| c.weights.len()).sum()
     }
-}
-
-/// Turns a serde error into one naming the layer (found from the error's
-/// position: the `[[layer]]` table it falls in) and the TOML position.
-fn describe_toml_error(
-    e: &toml::de::Error,
-    text: &str,
-    table: &toml::Table,
-    path: &Path,
-) -> InputError {
-    let mut err = InputError::new(path, e.message().trim_end().to_string());
-    if let Some(span) = e.span() {
-        let before = &text[..span.start.min(text.len())];
-        let line = before.matches('\n').count() + 1;
-        let col = before.len() - before.rfind('\n').map(|i| i + 1).unwrap_or(0) + 1;
-        err.message = format!("{} (line {line}, column {col})", err.message);
-        // Which [[layer]] table holds the position? Count headers before it.
-        let headers = before
-            .lines()
-            .filter(|l| l.trim_start().starts_with("[[layer]]"))
-            .count();
-        if headers > 0 {
-            let idx = headers - 1;
-            let name = table
-                .get("layer")
-                .and_then(|v| v.as_array())
-                .and_then(|a| a.get(idx))
-                .and_then(|l| l.get("name"))
-                .and_then(|n| n.as_str())
-                .map(str::to_string)
-                .unwrap_or_else(|| format!("#{}", idx + 1));
-            err.layer = Some(name);
-        } else if let Some(section) = before
-            .lines()
-            .rev()
-            .find(|l| l.trim_start().starts_with('['))
-        {
-            err.field = Some(section.trim().trim_matches(['[', ']']).to_string());
-        }
-    }
-    // serde names the field in its message ("missing field `kernel`"); lift it.
-    if err.field.is_none() {
-        if let Some(f) = backticked(&err.message) {
-            err.field = Some(f);
-        }
-    }
-    err
-}
-
-fn backticked(msg: &str) -> Option<String> {
-    let start = msg.find('`')? + 1;
-    let end = start + msg[start..].find('`')?;
-    let f = &msg[start..end];
-    (msg.starts_with("missing field")
-        || msg.starts_with("unknown field")
-        || msg.contains("for key"))
-    .then(|| f.to_string())
 }
 
 // ---------------------------------------------------------------------------
@@ -703,6 +637,13 @@ fn lower(raw: RawFile, path: &Path) -> InputResult<Network> {
             return Err(input_err(f, format!("{v} is outside 1..=4096")));
         }
     }
+    let elements = ri.channels as u64 * ri.height as u64 * ri.width as u64;
+    if elements > MAX_ELEMENTS {
+        return Err(input_err(
+            "channels",
+            format!("the input has {elements} elements, more than the limit of {MAX_ELEMENTS}"),
+        ));
+    }
     check_scale(ri.scale).map_err(|m| input_err("scale", m))?;
     if ri.shift > 30 {
         return Err(input_err(
@@ -741,6 +682,7 @@ fn lower(raw: RawFile, path: &Path) -> InputResult<Network> {
                     input,
                     output,
                     layers,
+                    weights_file: None,
                     provenance: Provenance {
                         description: path.to_path_buf(),
                         description_sha256: String::new(),
@@ -824,14 +766,32 @@ fn assemble(
                 order.push(i);
             }
             None => {
-                let stuck: Vec<&str> = (0..n)
-                    .filter(|&i| !placed[i])
-                    .map(|i| defs[i].name.as_str())
-                    .collect();
-                let first = (0..n).find(|&i| !placed[i]).unwrap_or(0);
+                // Every unplaced layer waits on an unplaced one: walk those
+                // edges until a layer repeats; the repeat closes the cycle.
+                let mut walk = vec![(0..n).find(|&i| !placed[i]).unwrap_or(0)];
+                let cycle = loop {
+                    let cur = *walk.last().unwrap_or(&0);
+                    let next = deps[cur]
+                        .iter()
+                        .flatten()
+                        .copied()
+                        .find(|&j| !placed[j])
+                        .unwrap_or(cur);
+                    if let Some(pos) = walk.iter().position(|&v| v == next) {
+                        break walk[pos..].to_vec();
+                    }
+                    walk.push(next);
+                };
+                let mut names: Vec<&str> = cycle.iter().map(|&i| defs[i].name.as_str()).collect();
+                names.reverse();
+                let first = cycle.iter().copied().min().unwrap_or(0);
                 return Err(InputError::new(
                     path,
-                    format!("the layer graph has a cycle through {}", stuck.join(", ")),
+                    format!(
+                        "the layer graph has a cycle: {} -> {}",
+                        names.join(" -> "),
+                        names[0]
+                    ),
                 )
                 .layer(&defs[first].name)
                 .field("input"));
@@ -1045,6 +1005,13 @@ fn build_layer(
                     ),
                 ));
             };
+            let params = out_ch as u64 * (in_ch / groups) as u64 * (kh * kw) as u64;
+            if params > MAX_ELEMENTS {
+                return Err(err(
+                    field_name,
+                    format!("{params} weights exceed the limit of {MAX_ELEMENTS} per layer"),
+                ));
+            }
             let op = ConvOp {
                 kind,
                 linear,
@@ -1140,6 +1107,12 @@ fn build_layer(
         }
         DefOp::Relu | DefOp::Relu6 => (Op::Clamp, x.shape),
     };
+    if shape.len() as u64 > MAX_ELEMENTS {
+        return Err(err(
+            "out_channels",
+            format!("output {shape} has more than {MAX_ELEMENTS} elements"),
+        ));
+    }
     let (lo, hi) = quant::signed_range(out_bits);
     let clamp = match d.activation {
         Activation::None => (lo, hi),

@@ -15,12 +15,11 @@ fn one_i32() -> i32 {
     1
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(deny_unknown_fields)]
+/// A whole description; layers are dispatched on their `op` by `super::parse`.
+#[derive(Debug)]
 pub struct RawFile {
     pub network: RawNetwork,
     pub input: RawInput,
-    #[serde(default, rename = "layer")]
     pub layers: Vec<RawLayer>,
 }
 
@@ -61,8 +60,8 @@ pub enum Activation {
     Relu6,
 }
 
-#[derive(Debug, Deserialize)]
-#[serde(tag = "op", rename_all = "snake_case")]
+/// One `[[layer]]` table, by its `op`.
+#[derive(Debug)]
 pub enum RawLayer {
     Conv2d(RawConv),
     Linear(RawLinear),

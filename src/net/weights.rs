@@ -153,12 +153,17 @@ pub(super) fn attach(net: &mut Network, bytes: &[u8], path: &Path) -> InputResul
         .collect();
     unused.sort();
     if let Some(first) = unused.first() {
-        let layer = first.rsplit_once('.').map(|(l, _)| l).unwrap_or(first);
-        return Err(InputError::new(
+        let err = InputError::new(
             path,
             format!("tensor `{first}` is not used by any layer of the network (misspelt name?)"),
-        )
-        .layer(layer));
+        );
+        // Name the layer only if the prefix really is one.
+        let prefix = first.rsplit_once('.').map(|(l, _)| l).unwrap_or(first);
+        return Err(if net.layers.iter().any(|l| l.name == prefix) {
+            err.layer(prefix)
+        } else {
+            err
+        });
     }
     Ok(())
 }
