@@ -10,6 +10,7 @@ pub mod error;
 pub mod eval;
 pub mod fsutil;
 pub mod golden;
+pub mod hw;
 pub mod models;
 pub mod net;
 pub mod quant;
