@@ -4,6 +4,7 @@
 //! The library holds every stage; the `nasa` binary is a thin CLI over it.
 //! See ARCHITECTURE.md for the stages and what each guarantees to the next.
 
+pub mod arch;
 pub mod data;
 pub mod dump;
 pub mod error;

@@ -15,7 +15,8 @@ use nasa::data::{self, DataError, DatasetKind};
 use nasa::error::InputError;
 use nasa::golden::{self, argmax};
 use nasa::net::{Network, Op};
-use nasa::{dump, eval, fsutil, models, quant, randomize, EXIT_INTERNAL, EXIT_INVALID_INPUT};
+use nasa::quant::Kind;
+use nasa::{arch, dump, eval, fsutil, models, quant, randomize, EXIT_INTERNAL, EXIT_INVALID_INPUT};
 
 #[derive(Parser)]
 #[command(
@@ -81,6 +82,18 @@ enum Command {
         /// Evaluate only the first N test images.
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
+    },
+    /// Propose an accelerator (architecture TOML) for a network: split a PE
+    /// budget between the chunks in proportion to each kind's operations.
+    Size {
+        #[command(flatten)]
+        net: NetArg,
+        /// Budget, in areas of one multiply-accumulate PE (a shift or adder PE costs 1/1.88).
+        #[arg(long, default_value_t = 168)]
+        pes: u32,
+        /// Write the architecture here instead of stdout.
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
     },
     /// Write seeded random weights, with calibrated requantisation, for a description.
     RandomWeights {
@@ -195,6 +208,9 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             Ok(())
+        }
+        Command::Size { net, pes, output } => {
+            size_cmd(net.net.as_deref(), pes, output.as_deref(), json)
         }
         Command::RandomWeights {
             net: path,
@@ -529,6 +545,52 @@ fn golden_cmd(
             idx.images,
             d.display()
         );
+    }
+    Ok(())
+}
+
+fn size_cmd(net: Option<&Path>, pes: u32, output: Option<&Path>, json: bool) -> Result<()> {
+    let network = models::load(net)?;
+    let arch = arch::size(&network, pes, &network.name).map_err(|m| anyhow::anyhow!(m))?;
+    let ops = network.ops_per_kind();
+    let ideal: Vec<(Kind, u64)> = Kind::ALL
+        .iter()
+        .zip(ops)
+        .filter(|(_, o)| *o > 0)
+        .map(|(&k, o)| (k, o.div_ceil(arch.pes(k) as u64)))
+        .collect();
+    let mut text = format!(
+        "# Accelerator for network `{}` (description sha256 {}),\n# proposed by `nasa size --pes {pes}`.\n",
+        network.name, network.provenance.description_sha256
+    );
+    for (kind, cycles) in &ideal {
+        let k = Kind::ALL.iter().position(|x| x == kind).unwrap_or(0);
+        text += &format!(
+            "# {kind}: {} ops on {} PEs = {cycles} ideal cycles\n",
+            ops[k],
+            arch.pes(*kind)
+        );
+    }
+    text += &arch.to_toml();
+    if let Some(path) = output {
+        fsutil::write_atomic(path, text.as_bytes())?;
+    }
+    if json {
+        let ideal: serde_json::Map<String, serde_json::Value> = ideal
+            .iter()
+            .map(|(k, c)| (k.name().to_string(), json!(c)))
+            .collect();
+        print_json(&json!({
+            "architecture": arch,
+            "ops": { "conv": ops[0], "shift": ops[1], "adder": ops[2] },
+            "ideal_cycles": ideal,
+            "pe_area": arch.pe_area(),
+            "output": output.map(|p| p.display().to_string()),
+        }));
+    } else if let Some(path) = output {
+        println!("wrote {}", path.display());
+    } else {
+        print!("{text}");
     }
     Ok(())
 }

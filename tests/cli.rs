@@ -262,3 +262,41 @@ fn eval_prints_accuracy_and_images() {
     assert!((0.0..=1.0).contains(&acc));
     assert_eq!(v["correct"].as_u64().unwrap() as f64 / 200.0, acc);
 }
+
+#[test]
+fn size_writes_a_valid_balanced_architecture() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("arch.toml");
+    let v = ok_json(&[
+        "size",
+        "--pes",
+        "168",
+        "-o",
+        file.to_str().unwrap(),
+        "--json",
+    ]);
+    let arch = nasa::arch::Arch::load(&file).expect("the written file validates");
+    assert!(arch.pe_area() <= 168.0);
+    let mut all = Vec::new();
+    for kind in nasa::quant::Kind::ALL {
+        let cycles = v["ideal_cycles"][kind.name()].as_u64().unwrap();
+        let ops = v["ops"][kind.name()].as_u64().unwrap();
+        assert_eq!(cycles, ops.div_ceil(arch.pes(kind) as u64), "{kind}");
+        all.push(cycles);
+    }
+    // Proportional sizing: the chunks' ideal cycles within 10% of each other.
+    assert!(
+        all.iter().max().unwrap() * 10 <= all.iter().min().unwrap() * 11,
+        "{all:?}"
+    );
+    // The file is stamped with the network's hash.
+    let text = std::fs::read_to_string(&file).unwrap();
+    let check = ok_json(&["check", "--json"]);
+    assert!(text.contains(check["provenance"]["description_sha256"].as_str().unwrap()));
+    // A budget below one PE per used kind is refused, and nothing is written.
+    let none = dir.path().join("none.toml");
+    let out = nasa(&["size", "--pes", "2", "-o", none.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot give each of the 3 kinds"));
+    assert!(!none.exists());
+}

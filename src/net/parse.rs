@@ -42,7 +42,7 @@ fn line_col(text: &str, offset: usize) -> (usize, usize) {
 
 /// The name inside the first pair of backticks of a serde message about a
 /// field ("unknown field `x`", "missing field `x`").
-fn field_in_message(msg: &str) -> Option<String> {
+pub(crate) fn field_in_message(msg: &str) -> Option<String> {
     if !(msg.starts_with("unknown field") || msg.starts_with("missing field")) {
         return None;
     }
