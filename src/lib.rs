@@ -10,6 +10,7 @@ pub mod dump;
 pub mod error;
 pub mod eval;
 pub mod fsutil;
+pub mod gen;
 pub mod golden;
 pub mod hw;
 pub mod models;
@@ -17,6 +18,7 @@ pub mod net;
 pub mod quant;
 pub mod randomize;
 pub mod rng;
+pub mod sim;
 
 /// Exit code of the CLI for invalid input (network, weights, data).
 pub const EXIT_INVALID_INPUT: i32 = 3;

@@ -95,6 +95,34 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Generate the accelerator RTL, testbench and memory images into a directory.
+    Gen {
+        #[command(flatten)]
+        net: NetArg,
+        /// Accelerator description (TOML); default: `nasa size --pes 168`'s proposal.
+        #[arg(long, value_name = "ARCH")]
+        arch: Option<PathBuf>,
+        /// Output directory (replaced atomically if it holds an earlier design).
+        #[arg(short, long, value_name = "DIR")]
+        output: PathBuf,
+        /// Design name (default: the directory's name).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// Simulate a generated design against the golden model.
+    Sim {
+        /// A directory written by `nasa gen`.
+        dir: PathBuf,
+        #[arg(long, default_value_t = 1)]
+        images: usize,
+        #[command(flatten)]
+        data: DataArgs,
+        /// Seed of the random input images used without --dataset.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        #[arg(long, value_enum, default_value = "verilator")]
+        simulator: nasa::sim::Simulator,
+    },
     /// Write seeded random weights, with calibrated requantisation, for a description.
     RandomWeights {
         /// Network description (TOML); its `weights` file need not exist.
@@ -208,6 +236,81 @@ fn run(cli: Cli) -> Result<()> {
                 );
             }
             Ok(())
+        }
+        Command::Gen {
+            net,
+            arch,
+            output,
+            name,
+        } => {
+            let network = models::load(net.net.as_deref())?;
+            let (arch, arch_text) = match &arch {
+                Some(p) => {
+                    let text = std::fs::read_to_string(p).map_err(|e| {
+                        InputError::new(p, format!("cannot read accelerator description: {e}"))
+                    })?;
+                    (arch::Arch::parse(&text, p)?, text)
+                }
+                None => {
+                    let a =
+                        arch::size(&network, 168, &network.name).map_err(|m| anyhow::anyhow!(m))?;
+                    let text = a.to_toml();
+                    (a, text)
+                }
+            };
+            let name = name.unwrap_or_else(|| {
+                output
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "nasa".into())
+            });
+            let stamp = nasa::gen::generate(&network, &arch, &arch_text, &name, &output)?;
+            if json {
+                print_json(&json!({ "output": output.display().to_string(), "stamp": stamp }));
+            } else {
+                println!("generated `{name}` in {}", output.display());
+            }
+            Ok(())
+        }
+        Command::Sim {
+            dir,
+            images,
+            data,
+            seed,
+            simulator,
+        } => {
+            let opts = nasa::sim::SimOptions {
+                images,
+                dataset: data.dataset,
+                data_dir: data.data,
+                seed,
+                simulator,
+            };
+            let report = nasa::sim::simulate(&dir, &opts)?;
+            if json {
+                print_json(&serde_json::to_value(&report)?);
+            } else {
+                println!(
+                    "{}: {} image(s), {} mismatching output(s); {:.0} cycles per inference (ideal {}), PE utilisation {:.1}%",
+                    if report.pass { "PASS" } else { "FAIL" },
+                    report.images,
+                    report.mismatches,
+                    report.cycles_per_inference,
+                    report.ideal_cycles,
+                    100.0 * report.pe_utilization
+                );
+                if let Some(m) = &report.first_mismatch {
+                    println!(
+                        "first difference: image {}, layer `{}`, channel {}, position ({}, {}): design {} golden {}",
+                        m.image, m.layer, m.channel, m.y, m.x, m.got, m.expected
+                    );
+                }
+            }
+            if report.pass {
+                Ok(())
+            } else {
+                Err(anyhow::anyhow!("simulation mismatches the golden model"))
+            }
         }
         Command::Size { net, pes, output } => {
             size_cmd(net.net.as_deref(), pes, output.as_deref(), json)

@@ -3,7 +3,9 @@
 //! normative description; each function here cites the rule it implements.
 
 /// The three arithmetic kinds of the hybrid network.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Kind {
     /// Multiply-accumulate: `acc += x * w`.

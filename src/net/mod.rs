@@ -217,6 +217,8 @@ pub struct Network {
     /// The weights file the description names, resolved against its directory.
     pub weights_file: Option<PathBuf>,
     pub provenance: Provenance,
+    /// The description text, so generated artefacts can carry a copy.
+    pub source: String,
 }
 
 pub fn sha256_hex(bytes: &[u8]) -> String {
@@ -288,6 +290,7 @@ impl Network {
         });
         let mut net = lower(raw, path)?;
         net.weights_file = weights_file;
+        net.source = text.to_string();
         net.provenance = Provenance {
             description: path.to_path_buf(),
             description_sha256: sha256_hex(text.as_bytes()),
@@ -683,6 +686,7 @@ fn lower(raw: RawFile, path: &Path) -> InputResult<Network> {
                     output,
                     layers,
                     weights_file: None,
+                    source: String::new(),
                     provenance: Provenance {
                         description: path.to_path_buf(),
                         description_sha256: String::new(),

@@ -1,0 +1,461 @@
+//! The accelerator generator: from a validated [`Network`] and [`Arch`],
+//! the memory layout, per-layer descriptors and memory images, and the RTL
+//! (structural top level and testbench from the tera templates in
+//! `templates/`, PE cells from `hw::pe`), written atomically into one
+//! directory with a manifest of hashes.
+//!
+//! What the generated design supports (checked here, with reasons): every
+//! kind used has a chunk; accumulators fit the PEs' 32 bits; grouped
+//! convolutions are plain (groups = 1) or one output channel per group
+//! (depthwise and channel-multiplier 1). All tensors and weights stay on
+//! chip; there is no external-memory tiling yet.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::arch::Arch;
+use crate::fsutil::AtomicDir;
+use crate::hw::pe;
+use crate::net::{sha256_hex, weights, Network, Op};
+use crate::quant::Kind;
+
+pub const MANIFEST: &str = "manifest.json";
+/// Descriptor fields (32 bits each), in the order of `templates/top.v.tera`.
+pub const DESC_FIELDS: usize = 26;
+
+const TOP_TEMPLATE: &str = include_str!("../templates/top.v.tera");
+const TB_TEMPLATE: &str = include_str!("../templates/tb.v.tera");
+
+/// Where each tensor lives in the activation buffer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Layout {
+    /// Base address of tensor `id` (0 is the input).
+    pub base: Vec<u64>,
+    pub depth: u64,
+    pub in_base: u64,
+    pub in_len: u64,
+    pub out_base: u64,
+    pub out_len: u64,
+}
+
+/// The memory images and parameters of one generated design.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub layout: Layout,
+    pub desc: Vec<[u32; DESC_FIELDS]>,
+    /// Per kind: rows of `pes` weight bytes (PE 0 first).
+    pub wgt: BTreeMap<Kind, Vec<Vec<u8>>>,
+    /// Per output channel of every conv layer: (bias, multiplier, shift).
+    pub par: Vec<(i32, i32, u32)>,
+}
+
+fn kind_code(k: Kind) -> u32 {
+    match k {
+        Kind::Conv => 0,
+        Kind::Shift => 1,
+        Kind::Adder => 2,
+    }
+}
+
+fn clog2(n: u64) -> u32 {
+    if n <= 1 {
+        1
+    } else {
+        64 - (n - 1).leading_zeros()
+    }
+}
+
+/// Checks that the generated design can run `net` on `arch`.
+pub fn check_supported(net: &Network, arch: &Arch) -> Result<()> {
+    let missing = arch.missing_kinds(net);
+    if !missing.is_empty() {
+        let names: Vec<&str> = missing.iter().map(|k| k.name()).collect();
+        bail!(
+            "the network uses {} layers but the accelerator has no chunk for them",
+            names.join(" and ")
+        );
+    }
+    for (layer, c) in net.conv_layers() {
+        if c.acc_bits > pe::ACC_BITS as u32 {
+            bail!(
+                "layer `{}`: needs a {}-bit accumulator; the PEs have {} bits",
+                layer.name,
+                c.acc_bits,
+                pe::ACC_BITS
+            );
+        }
+        if c.groups > 1 && c.out_ch != c.groups {
+            bail!(
+                "layer `{}`: grouped convolution with {} output channels per group is not supported by the generated controller (only groups = 1 or one output channel per group)",
+                layer.name,
+                c.out_ch / c.groups
+            );
+        }
+    }
+    Ok(())
+}
+
+/// Lays out the tensors and builds descriptors and memory images.
+pub fn program(net: &Network, arch: &Arch) -> Result<Program> {
+    check_supported(net, arch)?;
+    let mut base = Vec::new();
+    let mut next = 0u64;
+    for id in 0..=net.layers.len() {
+        base.push(next);
+        next += net.tensor(id).shape.len() as u64;
+    }
+    let layout = Layout {
+        depth: next.max(2),
+        in_base: base[0],
+        in_len: net.input.tensor.shape.len() as u64,
+        out_base: base[net.output],
+        out_len: net.output_info().shape.len() as u64,
+        base,
+    };
+    let mut desc = Vec::new();
+    let mut wgt: BTreeMap<Kind, Vec<Vec<u8>>> = BTreeMap::new();
+    let mut par = Vec::new();
+    for (i, layer) in net.layers.iter().enumerate() {
+        let x = net.tensor(layer.inputs[0]).shape;
+        let o = layer.out.shape;
+        let mut d = [0u32; DESC_FIELDS];
+        d[2] = layout.base[layer.inputs[0]] as u32;
+        d[4] = layout.base[i + 1] as u32;
+        d[5] = x.c as u32;
+        d[6] = x.h as u32;
+        d[7] = x.w as u32;
+        d[8] = o.c as u32;
+        d[9] = o.h as u32;
+        d[10] = o.w as u32;
+        d[13] = 1;
+        d[23] = layer.clamp.0 as i32 as u32;
+        d[24] = layer.clamp.1 as i32 as u32;
+        match &layer.op {
+            Op::Conv(c) => {
+                let pes = arch.pes(c.kind) as usize;
+                let rows = wgt.entry(c.kind).or_default();
+                let cin_g = c.in_ch / c.groups;
+                let fan = c.fan_in();
+                d[0] = 0;
+                d[1] = kind_code(c.kind);
+                d[11] = c.kh as u32;
+                d[12] = c.kw as u32;
+                d[13] = c.stride as u32;
+                d[14] = c.padding as u32;
+                d[15] = cin_g as u32;
+                d[16] = (c.groups > 1) as u32;
+                d[17] = rows.len() as u32;
+                d[18] = par.len() as u32;
+                d[19] = pes as u32;
+                d[25] = fan as u32;
+                for t in 0..c.out_ch.div_ceil(pes) {
+                    for r in 0..fan {
+                        rows.push(
+                            (0..pes)
+                                .map(|p| {
+                                    let m = t * pes + p;
+                                    if m < c.out_ch {
+                                        c.weights[m * fan + r] as u8
+                                    } else {
+                                        0
+                                    }
+                                })
+                                .collect(),
+                        );
+                    }
+                }
+                for m in 0..c.out_ch {
+                    par.push((c.bias[m], c.multiplier[m], c.shift[m]));
+                }
+            }
+            Op::Add { multipliers, shift } => {
+                d[0] = 1;
+                d[3] = layout.base[layer.inputs[1]] as u32;
+                d[20] = multipliers[0] as u32;
+                d[21] = multipliers[1] as u32;
+                d[22] = *shift;
+            }
+            Op::MaxPool(g) => {
+                d[0] = 2;
+                (d[11], d[12], d[13], d[14]) = (
+                    g.kernel as u32,
+                    g.kernel as u32,
+                    g.stride as u32,
+                    g.padding as u32,
+                );
+            }
+            Op::AvgPool {
+                geom: g,
+                multiplier,
+                shift,
+            } => {
+                d[0] = 3;
+                (d[11], d[12], d[13], d[14]) = (
+                    g.kernel as u32,
+                    g.kernel as u32,
+                    g.stride as u32,
+                    g.padding as u32,
+                );
+                d[20] = *multiplier as u32;
+                d[22] = *shift;
+            }
+            Op::GlobalAvgPool { multiplier, shift } => {
+                d[0] = 3;
+                (d[11], d[12]) = (x.h as u32, x.w as u32);
+                d[20] = *multiplier as u32;
+                d[22] = *shift;
+            }
+            Op::Clamp => {
+                d[0] = 2; // a 1x1 max pool: the value itself, then the clamp
+                (d[11], d[12]) = (1, 1);
+            }
+        }
+        desc.push(d);
+    }
+    Ok(Program {
+        layout,
+        desc,
+        wgt,
+        par,
+    })
+}
+
+/// A chunk as the templates see it.
+#[derive(Serialize)]
+struct ChunkCtx {
+    kind: &'static str,
+    label: &'static str,
+    code: u32,
+    pes: u32,
+    rows: u32,
+    cols: u32,
+    depth: u64,
+    dbits: u32,
+    pbits: u32,
+}
+
+/// Hashes and names stamped into every generated file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stamp {
+    pub name: String,
+    pub tool_version: String,
+    pub network: String,
+    pub description_sha256: String,
+    pub weights_sha256: String,
+    pub arch_sha256: String,
+}
+
+impl Stamp {
+    fn hex_header(&self) -> String {
+        format!(
+            "// nasa {} `{}`: network {} description sha256 {} weights sha256 {} architecture sha256 {}\n",
+            self.tool_version, self.name, self.network, self.description_sha256, self.weights_sha256, self.arch_sha256
+        )
+    }
+}
+
+#[derive(Serialize)]
+struct Manifest<'a> {
+    format: &'static str,
+    stamp: &'a Stamp,
+    source_description: String,
+    source_weights: Option<String>,
+    layout: &'a Layout,
+    chunks: BTreeMap<&'static str, u32>,
+    ops: BTreeMap<&'static str, u64>,
+    ideal_cycles: u64,
+    max_images: u64,
+    files: BTreeMap<String, String>,
+}
+
+/// Ideal cycles per inference: each kind's operations over its chunk's PEs,
+/// chunks running one after another (rounded up per kind).
+pub fn ideal_cycles(net: &Network, arch: &Arch) -> u64 {
+    let ops = net.ops_per_kind();
+    Kind::ALL
+        .iter()
+        .zip(ops)
+        .filter(|(_, o)| *o > 0)
+        .map(|(k, o)| o.div_ceil(arch.pes(*k).max(1) as u64))
+        .sum()
+}
+
+/// A generous bound on the controller's cycles for one image (testbench watchdog).
+fn cycle_bound(net: &Network, arch: &Arch) -> u64 {
+    let mut total = 1000u64;
+    for layer in &net.layers {
+        let o = layer.out.shape.len() as u64;
+        total += match &layer.op {
+            Op::Conv(c) => {
+                let pes = arch.pes(c.kind) as u64;
+                let per_tap = if c.groups > 1 { 2 * pes + 1 } else { 3 };
+                c.out_ch.div_ceil(pes as usize) as u64
+                    * (o / c.out_ch as u64)
+                    * (c.fan_in() as u64 * per_tap + 2 * pes + 2)
+            }
+            Op::MaxPool(g) | Op::AvgPool { geom: g, .. } => {
+                o * (3 * (g.kernel * g.kernel) as u64 + 2)
+            }
+            Op::GlobalAvgPool { .. } => 3 * net.tensor(layer.inputs[0]).shape.len() as u64 + 2 * o,
+            _ => 4 * o,
+        } + 8;
+    }
+    total * 4
+}
+
+/// Generates the design into `dir` (atomically). Returns the manifest's stamp.
+pub fn generate(
+    net: &Network,
+    arch: &Arch,
+    arch_text: &str,
+    name: &str,
+    dir: &Path,
+) -> Result<Stamp> {
+    let prog = program(net, arch)?;
+    let weights_bytes = weights::serialize(net);
+    let stamp = Stamp {
+        name: name.to_string(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        network: net.name.clone(),
+        description_sha256: net.provenance.description_sha256.clone(),
+        weights_sha256: sha256_hex(&weights_bytes),
+        arch_sha256: sha256_hex(arch_text.as_bytes()),
+    };
+    let chunks: Vec<ChunkCtx> = Kind::ALL
+        .iter()
+        .filter_map(|&k| {
+            let c = arch.chunk(k)?;
+            let depth = prog.wgt.get(&k).map_or(0, Vec::len).max(1) as u64;
+            Some(ChunkCtx {
+                kind: k.name(),
+                label: match k {
+                    Kind::Conv => "CLP",
+                    Kind::Shift => "SLP",
+                    Kind::Adder => "ALP",
+                },
+                code: kind_code(k),
+                pes: c.pes(),
+                rows: c.rows,
+                cols: c.cols,
+                depth,
+                dbits: clog2(depth),
+                pbits: clog2(c.pes() as u64),
+            })
+        })
+        .collect();
+    let pmax = chunks.iter().map(|c| c.pes).max().unwrap_or(1);
+    let par_depth = prog.par.len().max(2) as u64;
+    let max_images = (1u64 << 24) / prog.layout.in_len.max(prog.layout.out_len).max(1);
+    let max_images = max_images.min(1024);
+
+    let mut ctx = tera::Context::from_serialize(&stamp).context("template context")?;
+    ctx.insert("chunks", &chunks);
+    ctx.insert("layers", &net.layers.len());
+    ctx.insert("act_depth", &prog.layout.depth);
+    ctx.insert("aw", &clog2(prog.layout.depth));
+    ctx.insert("desc_bits", &(DESC_FIELDS * 32));
+    ctx.insert("par_depth", &par_depth);
+    ctx.insert("pdbits", &clog2(par_depth));
+    ctx.insert("pmax", &pmax);
+    ctx.insert("pmbits", &clog2(pmax as u64));
+    ctx.insert("lbits", &clog2(net.layers.len() as u64));
+    ctx.insert("in_base", &prog.layout.in_base);
+    ctx.insert("in_len", &prog.layout.in_len);
+    ctx.insert("out_base", &prog.layout.out_base);
+    ctx.insert("out_len", &prog.layout.out_len);
+    ctx.insert("max_images", &max_images);
+    ctx.insert("timeout", &cycle_bound(net, arch));
+    let mut tera = tera::Tera::default();
+    tera.add_raw_templates([("top.v", TOP_TEMPLATE), ("tb.v", TB_TEMPLATE)])
+        .context("parsing templates")?;
+    let top = tera.render("top.v", &ctx).context("rendering top.v")?;
+    let tb = tera.render("tb.v", &ctx).context("rendering tb.v")?;
+
+    let mut files: Vec<(String, Vec<u8>)> = vec![("nasa_top.v".into(), top.into_bytes())];
+    let vheader = format!(
+        "// nasa {} `{}`: PE cell from rust_hdl (src/hw/pe.rs); network {} description sha256 {} architecture sha256 {}\n",
+        stamp.tool_version, stamp.name, stamp.network, stamp.description_sha256, stamp.arch_sha256
+    );
+    for c in &chunks {
+        let kind = Kind::ALL[c.code as usize];
+        files.push((
+            format!("{}.v", pe::module_name(kind)),
+            format!("{vheader}{}", pe::verilog(kind)).into_bytes(),
+        ));
+    }
+    let design: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    files.push(("tb.v".into(), tb.into_bytes()));
+
+    let header = stamp.hex_header();
+    let mut text = header.clone();
+    for d in &prog.desc {
+        for f in d.iter().rev() {
+            let _ = write!(text, "{f:08x}");
+        }
+        text.push('\n');
+    }
+    files.push(("desc.hex".into(), text.into_bytes()));
+    let mut text = header.clone();
+    for (b, m, s) in &prog.par {
+        let _ = writeln!(text, "{:08x}{:08x}{:02x}", *b as u32, *m as u32, s);
+    }
+    if prog.par.is_empty() {
+        text.push_str("000000000000000000\n");
+    }
+    files.push(("par.hex".into(), text.into_bytes()));
+    for c in &chunks {
+        let kind = Kind::ALL[c.code as usize];
+        let mut text = header.clone();
+        match prog.wgt.get(&kind) {
+            Some(rows) => {
+                for row in rows {
+                    for b in row.iter().rev() {
+                        let _ = write!(text, "{b:02x}");
+                    }
+                    text.push('\n');
+                }
+            }
+            None => text.push_str(&"00".repeat(c.pes as usize).to_string()),
+        }
+        files.push((format!("wgt_{}.hex", c.kind), text.into_bytes()));
+    }
+    files.push(("files.f".into(), (design.join("\n") + "\n").into_bytes()));
+    files.push(("network.toml".into(), net.source.clone().into_bytes()));
+    files.push(("weights.safetensors".into(), weights_bytes));
+    files.push(("arch.toml".into(), arch_text.as_bytes().to_vec()));
+
+    let ops = net.ops_per_kind();
+    let manifest = Manifest {
+        format: "nasa-gen-1",
+        stamp: &stamp,
+        source_description: net.provenance.description.display().to_string(),
+        source_weights: net
+            .provenance
+            .weights
+            .as_ref()
+            .map(|p| p.display().to_string()),
+        layout: &prog.layout,
+        chunks: chunks.iter().map(|c| (c.kind, c.pes)).collect(),
+        ops: Kind::ALL.iter().map(|k| k.name()).zip(ops).collect(),
+        ideal_cycles: ideal_cycles(net, arch),
+        max_images,
+        files: files
+            .iter()
+            .map(|(n, b)| (n.clone(), sha256_hex(b)))
+            .collect(),
+    };
+    let out = AtomicDir::new(dir, MANIFEST)?;
+    for (n, b) in &files {
+        std::fs::write(out.path().join(n), b).with_context(|| format!("writing {n}"))?;
+    }
+    std::fs::write(
+        out.path().join(MANIFEST),
+        serde_json::to_string_pretty(&manifest)? + "\n",
+    )?;
+    out.commit()?;
+    Ok(stamp)
+}

@@ -1,0 +1,281 @@
+//! Simulation of a generated design: golden inputs and expected outputs,
+//! a Verilator (or Icarus Verilog) build driven with `std::process::Command`,
+//! the self-checking testbench's verdict, and on a mismatch the first
+//! differing layer, channel and position, found by comparing the design's
+//! activation buffer with the golden model's tensors.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::arch::Arch;
+use crate::data::{self, DatasetKind};
+use crate::dump::hex;
+use crate::gen::{ideal_cycles, MANIFEST};
+use crate::golden::{self, Int};
+use crate::net::Network;
+use crate::rng::SplitMix64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Simulator {
+    Verilator,
+    Icarus,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    pub images: usize,
+    pub dataset: Option<DatasetKind>,
+    pub data_dir: Option<PathBuf>,
+    pub seed: u64,
+    pub simulator: Simulator,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Mismatch {
+    pub image: usize,
+    pub layer: String,
+    pub channel: usize,
+    pub y: usize,
+    pub x: usize,
+    pub got: i64,
+    pub expected: i64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimReport {
+    pub pass: bool,
+    pub images: usize,
+    pub mismatches: u64,
+    pub cycles_per_inference: f64,
+    pub ideal_cycles: u64,
+    pub pe_utilization: f64,
+    pub simulator: Simulator,
+    pub first_mismatch: Option<Mismatch>,
+}
+
+/// The network and architecture a design directory was generated from,
+/// checked against the hashes in its manifest.
+pub fn load_design(dir: &Path) -> Result<(Network, Arch)> {
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(MANIFEST)).with_context(|| {
+            format!("{}: not a generated design (no {MANIFEST})", dir.display())
+        })?,
+    )
+    .with_context(|| format!("{}: malformed", dir.join(MANIFEST).display()))?;
+    if manifest["format"] != "nasa-gen-1" {
+        bail!(
+            "{}: unknown manifest format {}",
+            dir.join(MANIFEST).display(),
+            manifest["format"]
+        );
+    }
+    for (file, hash) in manifest["files"].as_object().into_iter().flatten() {
+        let bytes = std::fs::read(dir.join(file))
+            .with_context(|| format!("{}: missing", dir.join(file).display()))?;
+        if Some(crate::net::sha256_hex(&bytes).as_str()) != hash.as_str() {
+            bail!("{}: changed since generation (sha256 differs from {MANIFEST}); regenerate the design", dir.join(file).display());
+        }
+    }
+    let text = std::fs::read_to_string(dir.join("network.toml"))?;
+    let weights = std::fs::read(dir.join("weights.safetensors"))?;
+    let net = Network::from_sources(
+        &text,
+        &dir.join("network.toml"),
+        &weights,
+        &dir.join("weights.safetensors"),
+    )?;
+    let arch = Arch::load(&dir.join("arch.toml"))?;
+    Ok((net, arch))
+}
+
+fn write_hex(path: &Path, values: &[Vec<i64>]) -> Result<()> {
+    let mut text = String::new();
+    for v in values.iter().flatten() {
+        let _ = writeln!(text, "{}", hex(*v, 8));
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<String> {
+    let out = cmd.output().with_context(|| {
+        format!("cannot run {what}; is it installed (apt-get install verilator iverilog)?")
+    })?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        bail!(
+            "{what} failed ({}):\n{}{}",
+            out.status,
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(stdout)
+}
+
+/// Builds the testbench (if needed) and returns the command that runs it.
+fn build(dir: &Path, simulator: Simulator) -> Result<Command> {
+    let files = std::fs::read_to_string(dir.join("files.f"))?;
+    let mut sources: Vec<String> = files.lines().map(str::to_string).collect();
+    sources.push("tb.v".into());
+    match simulator {
+        Simulator::Verilator => {
+            let exe = dir.join("obj_dir").join("Vtb");
+            if !exe.exists() {
+                let mut c = Command::new("verilator");
+                c.current_dir(dir)
+                    .args([
+                        "--binary",
+                        "-j",
+                        "2",
+                        "--top-module",
+                        "tb",
+                        "-Wno-fatal",
+                        "-o",
+                        "Vtb",
+                    ])
+                    .args(["-Mdir", "obj_dir"])
+                    .args(&sources);
+                run(&mut c, "verilator")?;
+            }
+            let mut c = Command::new(exe.canonicalize()?);
+            c.current_dir(dir);
+            Ok(c)
+        }
+        Simulator::Icarus => {
+            let mut c = Command::new("iverilog");
+            c.current_dir(dir)
+                .args(["-g2012", "-s", "tb", "-o", "tb.vvp"])
+                .args(&sources);
+            run(&mut c, "iverilog")?;
+            let mut c = Command::new("vvp");
+            c.current_dir(dir).args(["-n", "tb.vvp"]);
+            Ok(c)
+        }
+    }
+}
+
+fn field(line: &str, key: &str) -> Option<i64> {
+    line.split_whitespace()
+        .find_map(|t| t.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+}
+
+/// Runs the design's testbench on `opts.images` inputs against the golden model.
+pub fn simulate(dir: &Path, opts: &SimOptions) -> Result<SimReport> {
+    let (net, arch) = load_design(dir)?;
+    let inputs: Vec<Vec<i64>> = match opts.dataset {
+        Some(kind) => {
+            let mut set = data::load_test(kind, opts.data_dir.as_deref())?;
+            crate::eval::check_compatible(&net, &set)?;
+            if opts.images > set.len() {
+                bail!(
+                    "asked for {} images but the {kind} test set holds {}",
+                    opts.images,
+                    set.len()
+                );
+            }
+            set.truncate(opts.images);
+            (0..set.len())
+                .map(|i| golden::quantize_image(&net, set.image(i)))
+                .collect()
+        }
+        None => crate::randomize::random_inputs(&net, opts.images, &mut SplitMix64::new(opts.seed)),
+    };
+    let expected = golden::infer_batch(&net, &inputs);
+    write_hex(&dir.join("input.hex"), &inputs)?;
+    write_hex(&dir.join("expected.hex"), &expected)?;
+    let mut cmd = build(dir, opts.simulator)?;
+    let stdout = run(
+        cmd.arg(format!("+images={}", opts.images)),
+        "the simulation",
+    )?;
+    if let Some(line) = stdout.lines().find(|l| l.starts_with("TIMEOUT")) {
+        bail!("the design did not finish: {line}");
+    }
+    let Some(result) = stdout.lines().find(|l| l.starts_with("RESULT")) else {
+        bail!("the testbench printed no RESULT line:\n{stdout}");
+    };
+    let mismatches = field(result, "mismatches").unwrap_or(-1);
+    let cycles = field(result, "cycles").unwrap_or(0);
+    if mismatches < 0 {
+        bail!("unreadable testbench result: {result}");
+    }
+    let cycles_per_inference = cycles as f64 / opts.images.max(1) as f64;
+    let ops: u64 = net.ops_per_kind().iter().sum();
+    let pes: u64 = crate::quant::Kind::ALL
+        .iter()
+        .map(|&k| arch.pes(k) as u64)
+        .sum();
+    let first_mismatch = match stdout.lines().find(|l| l.starts_with("MISMATCH")) {
+        Some(line) => {
+            let image = field(line, "image").unwrap_or(0) as usize;
+            locate(dir, &net, &inputs[image], image, opts.simulator)?
+        }
+        None => None,
+    };
+    Ok(SimReport {
+        pass: mismatches == 0,
+        images: opts.images,
+        mismatches: mismatches as u64,
+        cycles_per_inference,
+        ideal_cycles: ideal_cycles(&net, &arch),
+        pe_utilization: ops as f64 / (cycles_per_inference * pes as f64),
+        simulator: opts.simulator,
+        first_mismatch,
+    })
+}
+
+/// Reruns image `image` with a dump of the activation buffer and returns the
+/// first value (in layer order) that differs from the golden model.
+fn locate(
+    dir: &Path,
+    net: &Network,
+    input: &[i64],
+    image: usize,
+    simulator: Simulator,
+) -> Result<Option<Mismatch>> {
+    let mut cmd = build(dir, simulator)?;
+    run(
+        cmd.args([
+            format!("+images={}", image + 1),
+            format!("+dump_image={image}"),
+        ]),
+        "the simulation (dump)",
+    )?;
+    let text = std::fs::read_to_string(dir.join("act_dump.hex"))?;
+    let buffer: Vec<i64> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("//") && !l.starts_with('@'))
+        .map(|l| {
+            i64::from_str_radix(l, 16)
+                .map(|v| v as u8 as i8 as i64)
+                .unwrap_or(i64::MIN)
+        })
+        .collect();
+    let tensors = golden::run::<Int>(net, input.to_vec());
+    let mut base = 0usize;
+    for (id, t) in tensors.iter().enumerate() {
+        let s = net.tensor(id).shape;
+        for (i, &want) in t.iter().enumerate() {
+            let got = buffer.get(base + i).copied().unwrap_or(i64::MIN);
+            if got != want {
+                return Ok(Some(Mismatch {
+                    image,
+                    layer: net.tensor(id).name.clone(),
+                    channel: i / (s.h * s.w),
+                    y: i / s.w % s.h,
+                    x: i % s.w,
+                    got,
+                    expected: want,
+                }));
+            }
+        }
+        base += s.len();
+    }
+    Ok(None)
+}
