@@ -167,10 +167,21 @@ fn field(line: &str, key: &str) -> Option<i64> {
 /// Runs the design's testbench on `opts.images` inputs against the golden model.
 pub fn simulate(dir: &Path, opts: &SimOptions) -> Result<SimReport> {
     let (net, arch) = load_design(dir)?;
+    simulate_against(dir, &net, &arch, opts)
+}
+
+/// Like [`simulate`], with the expected outputs computed from `net` (which
+/// tests use to stand for a golden model that disagrees with the design).
+pub fn simulate_against(
+    dir: &Path,
+    net: &Network,
+    arch: &Arch,
+    opts: &SimOptions,
+) -> Result<SimReport> {
     let inputs: Vec<Vec<i64>> = match opts.dataset {
         Some(kind) => {
             let mut set = data::load_test(kind, opts.data_dir.as_deref())?;
-            crate::eval::check_compatible(&net, &set)?;
+            crate::eval::check_compatible(net, &set)?;
             if opts.images > set.len() {
                 bail!(
                     "asked for {} images but the {kind} test set holds {}",
@@ -213,7 +224,7 @@ pub fn simulate(dir: &Path, opts: &SimOptions) -> Result<SimReport> {
     let first_mismatch = match stdout.lines().find(|l| l.starts_with("MISMATCH")) {
         Some(line) => {
             let image = field(line, "image").unwrap_or(0) as usize;
-            locate(dir, &net, &inputs[image], image, opts.simulator)?
+            locate(dir, net, &inputs[image], image, opts.simulator)?
         }
         None => None,
     };
@@ -222,7 +233,7 @@ pub fn simulate(dir: &Path, opts: &SimOptions) -> Result<SimReport> {
         images: opts.images,
         mismatches: mismatches as u64,
         cycles_per_inference,
-        ideal_cycles: ideal_cycles(&net, &arch),
+        ideal_cycles: ideal_cycles(net, arch),
         pe_utilization: ops as f64 / (cycles_per_inference * pes as f64),
         simulator: opts.simulator,
         first_mismatch,

@@ -1,0 +1,282 @@
+//! Generated accelerators simulated bit-exact against the golden model:
+//! every kind on full, pointwise, depthwise and fully connected layers with
+//! edge geometries, the default network on real Fashion-MNIST images, in
+//! Verilator and Icarus; the RTL is `verilator -Wall` clean; a wrong
+//! expected value fails the bench and is traced to its layer.
+
+use std::path::Path;
+use std::process::Command;
+
+use nasa::arch::{Arch, Chunk};
+use nasa::data::DatasetKind;
+use nasa::gen::generate;
+use nasa::net::{weights, Network, Op};
+use nasa::quant::Kind;
+use nasa::sim::{simulate, simulate_against, SimOptions, Simulator};
+
+fn lint(dir: &Path) {
+    let out = Command::new("verilator")
+        .current_dir(dir)
+        .args([
+            "--lint-only",
+            "-Wall",
+            "--top-module",
+            "nasa_top",
+            "-f",
+            "files.f",
+        ])
+        .output()
+        .expect("verilator is installed (scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "verilator -Wall:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+fn opts(images: usize, dataset: Option<DatasetKind>, simulator: Simulator) -> SimOptions {
+    SimOptions {
+        images,
+        dataset,
+        data_dir: None,
+        seed: 7,
+        simulator,
+    }
+}
+
+/// Every geometry the issue names, in one network of one kind: stride 2 on
+/// an odd 9x9 map with padding, pointwise, depthwise, a 1x1 map, channel
+/// counts that are not multiples of the 3-PE array, pooling, a residual add
+/// and a fully connected layer.
+fn geometry_network(kind: Kind) -> String {
+    format!(
+        r#"[network]
+name = "geometry-{kind}"
+[input]
+channels = 3
+height = 9
+width = 9
+scale = 0.02
+[[layer]]
+name = "full_s2"
+op = "conv2d"
+kind = "{kind}"
+out_channels = 5
+kernel = 3
+stride = 2
+padding = 1
+activation = "relu"
+out_scale = 0.05
+[[layer]]
+name = "pointwise"
+op = "conv2d"
+kind = "{kind}"
+out_channels = 7
+kernel = 1
+out_scale = 0.05
+[[layer]]
+name = "depthwise"
+op = "conv2d"
+kind = "{kind}"
+out_channels = 7
+kernel = 3
+padding = 1
+groups = 7
+activation = "relu"
+out_scale = 0.05
+[[layer]]
+name = "avg"
+op = "avgpool"
+kernel = 2
+stride = 1
+[[layer]]
+name = "pool"
+op = "maxpool"
+kernel = 2
+[[layer]]
+name = "to_1x1"
+op = "conv2d"
+kind = "{kind}"
+out_channels = 4
+kernel = 3
+stride = 2
+padding = 1
+out_scale = 0.05
+[[layer]]
+name = "on_1x1"
+op = "conv2d"
+kind = "{kind}"
+out_channels = 4
+kernel = 3
+padding = 1
+activation = "relu6"
+out_scale = 0.05
+[[layer]]
+name = "res"
+op = "add"
+inputs = ["on_1x1", "to_1x1"]
+out_scale = 0.05
+[[layer]]
+name = "gap"
+op = "global_avgpool"
+[[layer]]
+name = "fc"
+op = "linear"
+kind = "{kind}"
+out_features = 3
+out_scale = 0.1
+"#
+    )
+}
+
+fn random_net(text: &str, seed: u64) -> Network {
+    let mut net = Network::parse(text, Path::new("geometry.toml")).expect("valid description");
+    nasa::randomize::randomize(&mut net, seed);
+    let bytes = weights::serialize(&net);
+    net.attach_weights(&bytes, Path::new("geometry.safetensors"))
+        .expect("valid weights");
+    net
+}
+
+fn one_chunk_arch(kind: Kind, pes: u32) -> Arch {
+    let chunk = Some(Chunk { rows: 1, cols: pes });
+    let text = format!(
+        "[accelerator]\nname = \"t\"\n[{}]\nrows = 1\ncols = {pes}\n",
+        ["clp", "slp", "alp"][kind as usize]
+    );
+    let arch = Arch::parse(&text, Path::new("arch.toml")).unwrap();
+    assert_eq!(arch.chunk(kind).copied(), chunk);
+    arch
+}
+
+fn geometry_case(kind: Kind) {
+    let net = random_net(&geometry_network(kind), 11);
+    let arch = one_chunk_arch(kind, 3);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("design");
+    generate(&net, &arch, &arch.to_toml(), "geometry", &dir).unwrap();
+    lint(&dir);
+    let report = simulate(&dir, &opts(4, None, Simulator::Verilator)).unwrap();
+    assert!(report.pass, "{report:?}");
+    assert_eq!(report.images, 4);
+    assert!(report.cycles_per_inference >= report.ideal_cycles as f64);
+}
+
+#[test]
+fn conv_kind_all_geometries_bit_exact() {
+    geometry_case(Kind::Conv);
+}
+
+#[test]
+fn shift_kind_all_geometries_bit_exact() {
+    geometry_case(Kind::Shift);
+}
+
+#[test]
+fn adder_kind_all_geometries_bit_exact() {
+    geometry_case(Kind::Adder);
+}
+
+#[test]
+fn default_network_on_fashion_mnist_and_failing_bench() {
+    let net = nasa::models::default_network().unwrap();
+    let arch = nasa::arch::size(&net, 24, "default").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("default");
+    generate(&net, &arch, &arch.to_toml(), "default", &dir).unwrap();
+    lint(&dir);
+    let report = simulate(
+        &dir,
+        &opts(16, Some(DatasetKind::FashionMnist), Simulator::Verilator),
+    )
+    .unwrap();
+    assert!(
+        report.pass && report.mismatches == 0 && report.images == 16,
+        "{report:?}"
+    );
+    assert!(report.pe_utilization > 0.0 && report.pe_utilization <= 1.0);
+
+    // The bench must fail when one expected value is wrong.
+    let path = dir.join("expected.hex");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let v = u8::from_str_radix(&lines[3], 16).unwrap();
+    lines[3] = format!("{:02x}", v ^ 0x01);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let out = Command::new(dir.join("obj_dir/Vtb"))
+        .current_dir(&dir)
+        .arg("+images=16")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("MISMATCH image=0 output=3"), "{stdout}");
+    assert!(stdout.contains("mismatches=1 "), "{stdout}");
+
+    // A golden model that disagrees in one channel of one layer is traced
+    // to that layer and channel.
+    let mut other = net.clone();
+    let stem = other.layers.iter_mut().find(|l| l.name == "stem").unwrap();
+    let Op::Conv(c) = &mut stem.op else { panic!() };
+    c.bias[2] += 1 << 20;
+    let report = simulate_against(
+        &dir,
+        &other,
+        &arch,
+        &opts(2, Some(DatasetKind::FashionMnist), Simulator::Verilator),
+    )
+    .unwrap();
+    assert!(!report.pass);
+    let m = report.first_mismatch.expect("a located mismatch");
+    assert_eq!(
+        (m.image, m.layer.as_str(), m.channel),
+        (0, "stem", 2),
+        "{m:?}"
+    );
+}
+
+#[test]
+fn icarus_runs_the_same_bench_with_the_same_result() {
+    let net = random_net(&geometry_network(Kind::Shift), 5);
+    let arch = one_chunk_arch(Kind::Shift, 2);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("ic");
+    generate(&net, &arch, &arch.to_toml(), "ic", &dir).unwrap();
+    let a = simulate(&dir, &opts(2, None, Simulator::Icarus)).unwrap();
+    let b = simulate(&dir, &opts(2, None, Simulator::Verilator)).unwrap();
+    assert!(a.pass && b.pass, "{a:?} {b:?}");
+    assert_eq!(a.cycles_per_inference, b.cycles_per_inference);
+}
+
+#[test]
+fn generation_is_deterministic_and_stamped() {
+    let net = nasa::models::default_network().unwrap();
+    let arch = nasa::arch::size(&net, 24, "default").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
+    generate(&net, &arch, &arch.to_toml(), "same", &a).unwrap();
+    generate(&net, &arch, &arch.to_toml(), "same", &b).unwrap();
+    let mut names: Vec<_> = std::fs::read_dir(&a)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
+    names.sort();
+    assert!(names.len() >= 12);
+    for n in &names {
+        assert_eq!(
+            std::fs::read(a.join(n)).unwrap(),
+            std::fs::read(b.join(n)).unwrap(),
+            "{n:?} differs"
+        );
+    }
+    let top = std::fs::read_to_string(a.join("nasa_top.v")).unwrap();
+    assert!(top.contains(&net.provenance.description_sha256));
+    let desc = std::fs::read_to_string(a.join("desc.hex")).unwrap();
+    assert!(desc.starts_with("// nasa ") && desc.contains(&net.provenance.description_sha256));
+    // An edited file is refused by the simulator.
+    std::fs::write(a.join("par.hex"), "00\n").unwrap();
+    let err = simulate(&a, &opts(1, None, Simulator::Verilator)).unwrap_err();
+    assert!(
+        format!("{err:#}").contains("changed since generation"),
+        "{err:#}"
+    );
+}
