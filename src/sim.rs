@@ -191,7 +191,7 @@ pub fn simulate_against(
             }
             set.truncate(opts.images);
             (0..set.len())
-                .map(|i| golden::quantize_image(&net, set.image(i)))
+                .map(|i| golden::quantize_image(net, set.image(i)))
                 .collect()
         }
         None => crate::randomize::random_inputs(&net, opts.images, &mut SplitMix64::new(opts.seed)),
