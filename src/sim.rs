@@ -194,9 +194,9 @@ pub fn simulate_against(
                 .map(|i| golden::quantize_image(net, set.image(i)))
                 .collect()
         }
-        None => crate::randomize::random_inputs(&net, opts.images, &mut SplitMix64::new(opts.seed)),
+        None => crate::randomize::random_inputs(net, opts.images, &mut SplitMix64::new(opts.seed)),
     };
-    let expected = golden::infer_batch(&net, &inputs);
+    let expected = golden::infer_batch(net, &inputs);
     write_hex(&dir.join("input.hex"), &inputs)?;
     write_hex(&dir.join("expected.hex"), &expected)?;
     let mut cmd = build(dir, opts.simulator)?;
