@@ -1,17 +1,35 @@
 #!/usr/bin/env bash
-# The main job on the embedded default network: validate it, run the golden
-# model on real Fashion-MNIST images (with a per-layer dump), and measure its
-# accuracy on the whole test set.
+# The main job on the embedded default network: validate it, size and
+# generate an accelerator, simulate it bit-exact against the golden model on
+# real Fashion-MNIST images in Verilator, synthesise it with Yosys, and
+# measure the golden model's accuracy on the whole test set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
 cargo build --release --quiet
 nasa=target/release/nasa
-out=${NASA_OUT:-rtl_out/default}
+out=${NASA_OUT:-rtl_out}
 mkdir -p "$out"
 echo "== nasa check (embedded default network)"
 $nasa check
-echo "== nasa golden: first 4 Fashion-MNIST test images, per-layer dump in $out/golden-dump"
-$nasa golden --dataset fashion-mnist --count 4 --dump "$out/golden-dump"
+echo "== nasa size --pes 24 -> $out/default.arch.toml"
+$nasa size --pes 24 -o "$out/default.arch.toml"
+echo "== nasa gen -> $out/default"
+$nasa gen --arch "$out/default.arch.toml" -o "$out/default"
+echo "== nasa golden: 4 Fashion-MNIST test images, per-layer dump in $out/default-golden"
+$nasa golden --dataset fashion-mnist --count 4 --dump "$out/default-golden"
+echo "== nasa sim: 16 Fashion-MNIST test images in Verilator"
+sim=$($nasa sim "$out/default" --images 16 --dataset fashion-mnist)
+echo "$sim"
+echo "== nasa synth (Yosys synth and synth_xilinx)"
+synth=$($nasa synth "$out/default")
+echo "$synth"
 echo "== nasa eval on the Fashion-MNIST test set"
-$nasa eval --dataset fashion-mnist
+acc=$($nasa eval --dataset fashion-mnist)
+echo "$acc"
+echo
+echo "== summary"
+echo "RTL:        $out/default ($(wc -l < "$out/default/nasa_top.v") lines of top-level Verilog, lint-clean under verilator -Wall)"
+echo "simulation: $sim"
+echo "synthesis:  $(echo "$synth" | head -1)"
+echo "accuracy:   $acc"

@@ -19,6 +19,7 @@ pub mod quant;
 pub mod randomize;
 pub mod rng;
 pub mod sim;
+pub mod synth;
 
 /// Exit code of the CLI for invalid input (network, weights, data).
 pub const EXIT_INVALID_INPUT: i32 = 3;

@@ -123,6 +123,11 @@ enum Command {
         #[arg(long, value_enum, default_value = "verilator")]
         simulator: nasa::sim::Simulator,
     },
+    /// Synthesise a generated design with Yosys (synth and synth_xilinx).
+    Synth {
+        /// A directory written by `nasa gen`.
+        dir: PathBuf,
+    },
     /// Write seeded random weights, with calibrated requantisation, for a description.
     RandomWeights {
         /// Network description (TOML); its `weights` file need not exist.
@@ -311,6 +316,27 @@ fn run(cli: Cli) -> Result<()> {
             } else {
                 Err(anyhow::anyhow!("simulation mismatches the golden model"))
             }
+        }
+        Command::Synth { dir } => {
+            let bar = progress(2, json);
+            let report = nasa::synth::synthesize(&dir)?;
+            bar.finish_and_clear();
+            if json {
+                print_json(&serde_json::to_value(&report)?);
+            } else {
+                let x = &report.xilinx;
+                println!(
+                    "total: {} generic cells; xilinx: {} LUTs, {} flip-flops, {} DSPs, {} RAMB18",
+                    report.generic_cells, x.luts, x.flip_flops, x.dsps, x.block_rams
+                );
+                for (kind, c) in &report.chunks {
+                    println!(
+                        "  {kind} chunk ({} PE cells): {} generic cells; {} LUTs, {} DSPs",
+                        c.pes, c.generic_cells, c.xilinx.luts, c.xilinx.dsps
+                    );
+                }
+            }
+            Ok(())
         }
         Command::Size { net, pes, output } => {
             size_cmd(net.net.as_deref(), pes, output.as_deref(), json)

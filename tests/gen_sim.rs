@@ -280,3 +280,20 @@ fn generation_is_deterministic_and_stamped() {
         "{err:#}"
     );
 }
+
+#[test]
+fn synthesis_reports_every_chunk() {
+    let net = random_net(&geometry_network(Kind::Adder), 3);
+    let text = "[accelerator]\nname = \"s\"\n[alp]\nrows = 1\ncols = 2\n";
+    let arch = Arch::parse(text, Path::new("arch.toml")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("s");
+    generate(&net, &arch, text, "s", &dir).unwrap();
+    let report = nasa::synth::synthesize(&dir).expect("yosys synth and synth_xilinx succeed");
+    let adder = &report.chunks["adder"];
+    assert_eq!(adder.pes, 2);
+    assert!(adder.xilinx.luts > 0 && adder.generic_cells > 0);
+    assert!(report.xilinx.luts > adder.xilinx.luts, "the controller adds logic");
+    assert!(report.xilinx.flip_flops > 0);
+    assert!(report.generic_cells > adder.generic_cells);
+}
