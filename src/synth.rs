@@ -78,14 +78,22 @@ fn add(a: &mut Resources, b: &Resources) {
 
 /// Generic synthesis that keeps memories as memory cells (mapping them to
 /// flip-flops would take minutes and count a block RAM as logic).
-const GENERIC: &str = "synth -top nasa_top -run begin:fine; memory -nomap; techmap; opt -fast; abc -fast; opt_clean";
+const GENERIC: &str =
+    "synth -top nasa_top -run begin:fine; memory -nomap; techmap; opt -fast; abc -fast; opt_clean";
 const XILINX: &str = "synth_xilinx -top nasa_top";
 
 /// Runs one Yosys script on the design and returns `stat -json`'s modules.
-fn yosys(dir: &Path, label: &str, pass: &str) -> Result<serde_json::Map<String, serde_json::Value>> {
+fn yosys(
+    dir: &Path,
+    label: &str,
+    pass: &str,
+) -> Result<serde_json::Map<String, serde_json::Value>> {
     let files = std::fs::read_to_string(dir.join("files.f"))
         .with_context(|| format!("{}: not a generated design (no files.f)", dir.display()))?;
-    let reads: String = files.lines().map(|f| format!("read_verilog {f}; ")).collect();
+    let reads: String = files
+        .lines()
+        .map(|f| format!("read_verilog {f}; "))
+        .collect();
     let out_file = format!("yosys_{label}.json");
     let script = format!("{reads}{pass}; tee -q -o {out_file} stat -json");
     let out = Command::new("yosys")
@@ -94,9 +102,14 @@ fn yosys(dir: &Path, label: &str, pass: &str) -> Result<serde_json::Map<String, 
         .output()
         .context("cannot run yosys; is it installed (apt-get install yosys)?")?;
     if !out.status.success() {
-        bail!("yosys ({label}) failed:\n{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+        bail!(
+            "yosys ({label}) failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
     }
-    let v: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(dir.join(&out_file))?)?;
+    let v: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(&out_file))?)?;
     Ok(v["modules"].as_object().cloned().unwrap_or_default())
 }
 
@@ -110,19 +123,28 @@ pub fn synthesize(dir: &Path) -> Result<SynthReport> {
             .unwrap_or_default()
     };
     let count = |m: &serde_json::Map<String, serde_json::Value>, name: &str| {
-        m.get(&format!("\\{name}")).and_then(|v| v["num_cells"].as_u64()).unwrap_or(0)
+        m.get(&format!("\\{name}"))
+            .and_then(|v| v["num_cells"].as_u64())
+            .unwrap_or(0)
     };
     let top_generic = by_type(&generic, "nasa_top");
     let top_xilinx = by_type(&xilinx, "nasa_top");
     let mut report = SynthReport {
         generic_cells: count(&generic, "nasa_top")
-            - top_generic.iter().filter(|(t, _)| t.starts_with("nasa_pe_")).map(|(_, n)| n.as_u64().unwrap_or(0)).sum::<u64>(),
+            - top_generic
+                .iter()
+                .filter(|(t, _)| t.starts_with("nasa_pe_"))
+                .map(|(_, n)| n.as_u64().unwrap_or(0))
+                .sum::<u64>(),
         xilinx: resources(&top_xilinx),
         chunks: BTreeMap::new(),
     };
     for kind in Kind::ALL {
         let module = crate::hw::pe::module_name(kind);
-        let pes = top_xilinx.get(&module).and_then(|n| n.as_u64()).unwrap_or(0);
+        let pes = top_xilinx
+            .get(&module)
+            .and_then(|n| n.as_u64())
+            .unwrap_or(0);
         if pes == 0 {
             continue;
         }

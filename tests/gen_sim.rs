@@ -293,7 +293,10 @@ fn synthesis_reports_every_chunk() {
     let adder = &report.chunks["adder"];
     assert_eq!(adder.pes, 2);
     assert!(adder.xilinx.luts > 0 && adder.generic_cells > 0);
-    assert!(report.xilinx.luts > adder.xilinx.luts, "the controller adds logic");
+    assert!(
+        report.xilinx.luts > adder.xilinx.luts,
+        "the controller adds logic"
+    );
     assert!(report.xilinx.flip_flops > 0);
     assert!(report.generic_cells > adder.generic_cells);
 }
