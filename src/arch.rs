@@ -43,6 +43,9 @@ pub struct Arch {
     pub buffer: Buffer,
     #[serde(default)]
     pub memory: Memory,
+    /// The file it was read from (for messages; not part of the TOML).
+    #[serde(skip)]
+    pub path: std::path::PathBuf,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -122,7 +125,7 @@ impl Arch {
     }
 
     pub fn parse(text: &str, path: &Path) -> InputResult<Arch> {
-        let arch: Arch = toml::from_str(text).map_err(|e| {
+        let mut arch: Arch = toml::from_str(text).map_err(|e| {
             let mut err = InputError::new(path, e.message().trim_end());
             if let Some(span) = e.span() {
                 let before = &text[..span.start.min(text.len())];
@@ -142,6 +145,7 @@ impl Arch {
             err
         })?;
         arch.validate(path)?;
+        arch.path = path.to_path_buf();
         Ok(arch)
     }
 
@@ -275,6 +279,7 @@ pub fn size(net: &Network, budget: u32, name: &str) -> Result<Arch, String> {
         alp: chunks[2],
         buffer: Buffer::default(),
         memory: Memory::default(),
+        path: std::path::PathBuf::from(format!("<nasa size --pes {budget}>")),
     };
     Ok(arch)
 }
@@ -312,7 +317,14 @@ mod tests {
         assert!(hi / lo < 1.1, "{cycles:?}");
         // Round trip through TOML.
         let back = Arch::parse(&arch.to_toml(), Path::new("a.toml")).unwrap();
-        assert_eq!(back, arch);
+        assert_eq!(back.path, Path::new("a.toml"));
+        assert_eq!(
+            Arch {
+                path: arch.path.clone(),
+                ..back
+            },
+            arch
+        );
     }
 
     #[test]

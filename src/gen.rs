@@ -18,6 +18,7 @@ use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
 use crate::arch::Arch;
+use crate::error::{InputError, InputResult};
 use crate::fsutil::AtomicDir;
 use crate::hw::pe;
 use crate::net::{sha256_hex, weights, Network, Op};
@@ -70,30 +71,36 @@ fn clog2(n: u64) -> u32 {
 }
 
 /// Checks that the generated design can run `net` on `arch`.
-pub fn check_supported(net: &Network, arch: &Arch) -> Result<()> {
+pub fn check_supported(net: &Network, arch: &Arch) -> InputResult<()> {
     let missing = arch.missing_kinds(net);
-    if !missing.is_empty() {
-        let names: Vec<&str> = missing.iter().map(|k| k.name()).collect();
-        bail!(
-            "the network uses {} layers but the accelerator has no chunk for them",
-            names.join(" and ")
-        );
+    if let Some(kind) = missing.first() {
+        let section = match kind {
+            Kind::Conv => "clp",
+            Kind::Shift => "slp",
+            Kind::Adder => "alp",
+        };
+        return Err(InputError::new(
+            &arch.path,
+            format!("the network `{}` has {kind} layers but the accelerator has no [{section}] chunk for them", net.name),
+        )
+        .field(section));
     }
+    let file = &net.provenance.description;
     for (layer, c) in net.conv_layers() {
         if c.acc_bits > pe::ACC_BITS as u32 {
-            bail!(
-                "layer `{}`: needs a {}-bit accumulator; the PEs have {} bits",
-                layer.name,
-                c.acc_bits,
-                pe::ACC_BITS
-            );
+            return Err(InputError::new(
+                file,
+                format!("needs a {}-bit accumulator; the generated PEs have {} bits (use smaller biases or fewer input channels)", c.acc_bits, pe::ACC_BITS),
+            )
+            .layer(&layer.name));
         }
         if c.groups > 1 && c.out_ch != c.groups {
-            bail!(
-                "layer `{}`: grouped convolution with {} output channels per group is not supported by the generated controller (only groups = 1 or one output channel per group)",
-                layer.name,
-                c.out_ch / c.groups
-            );
+            return Err(InputError::new(
+                file,
+                format!("grouped convolution with {} output channels per group is not supported by the generated controller (only groups = 1 or one output channel per group)", c.out_ch / c.groups),
+            )
+            .layer(&layer.name)
+            .field("groups"));
         }
     }
     Ok(())

@@ -300,3 +300,65 @@ fn size_writes_a_valid_balanced_architecture() {
     assert!(String::from_utf8_lossy(&out.stderr).contains("cannot give each of the 3 kinds"));
     assert!(!none.exists());
 }
+
+#[test]
+fn gen_and_sim_through_the_cli() {
+    let dir = tempfile::tempdir().unwrap();
+    let arch = dir.path().join("arch.toml");
+    let rtl = dir.path().join("rtl");
+    ok_json(&[
+        "size",
+        "--pes",
+        "12",
+        "-o",
+        arch.to_str().unwrap(),
+        "--json",
+    ]);
+    let g = ok_json(&[
+        "gen",
+        "--arch",
+        arch.to_str().unwrap(),
+        "-o",
+        rtl.to_str().unwrap(),
+        "--json",
+    ]);
+    assert_eq!(g["stamp"]["network"], "default");
+    let v = ok_json(&["sim", rtl.to_str().unwrap(), "--images", "2", "--json"]);
+    for key in [
+        "pass",
+        "images",
+        "mismatches",
+        "cycles_per_inference",
+        "ideal_cycles",
+        "pe_utilization",
+    ] {
+        assert!(v.get(key).is_some(), "sim --json lacks {key}: {v}");
+    }
+    assert_eq!(v["pass"], true);
+    assert_eq!(v["images"], 2);
+    assert_eq!(v["mismatches"], 0);
+    assert!(v["cycles_per_inference"].as_f64().unwrap() >= v["ideal_cycles"].as_f64().unwrap());
+
+    // An accelerator without the adder chunk the network needs is refused
+    // with the file and section named, and nothing is written.
+    let text = std::fs::read_to_string(&arch).unwrap();
+    let cut = text.find("[alp]").unwrap();
+    let end = text[cut..].find("\n\n").map_or(text.len(), |e| cut + e + 2);
+    let no_alp = dir.path().join("no_alp.toml");
+    std::fs::write(&no_alp, format!("{}{}", &text[..cut], &text[end..])).unwrap();
+    let out_dir = dir.path().join("never");
+    let out = nasa(&[
+        "gen",
+        "--arch",
+        no_alp.to_str().unwrap(),
+        "-o",
+        out_dir.to_str().unwrap(),
+    ]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{err}");
+    assert!(
+        err.contains("no_alp.toml") && err.contains("field `alp`") && err.contains("adder layers"),
+        "{err}"
+    );
+    assert!(!out_dir.exists());
+}
