@@ -85,6 +85,16 @@ pub fn check_supported(net: &Network, arch: &Arch) -> InputResult<()> {
         )
         .field(section));
     }
+    if arch.memory.data_bits < 16 {
+        return Err(InputError::new(
+            &arch.path,
+            format!(
+                "the generated cache needs lines of at least 2 bytes; data_bits = {} is too narrow",
+                arch.memory.data_bits
+            ),
+        )
+        .field("memory.data_bits"));
+    }
     let file = &net.provenance.description;
     for (layer, c) in net.conv_layers() {
         if c.acc_bits > pe::ACC_BITS as u32 {
@@ -231,6 +241,43 @@ pub fn program(net: &Network, arch: &Arch) -> Result<Program> {
     })
 }
 
+/// Cycles the testbench's external memory model takes per access.
+pub const MEMORY_LATENCY: u32 = 8;
+
+/// The global buffer as a direct-mapped cache of external memory: lines of
+/// one memory word, as many as fit the buffer (a power of two).
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct CacheGeometry {
+    pub line_bytes: u32,
+    pub offset_bits: u32,
+    pub lines: u64,
+    pub index_bits: u32,
+    /// External memory address width (bytes), at least one tag bit wide.
+    pub addr_bits: u32,
+    /// External memory the testbench models: the activations, whole lines.
+    pub ext_bytes: u64,
+}
+
+impl CacheGeometry {
+    pub fn new(arch: &Arch, activation_bytes: u64) -> CacheGeometry {
+        let line_bytes = arch.memory.data_bits / 8;
+        let offset_bits = line_bytes.trailing_zeros();
+        let fit = (arch.buffer.words / line_bytes).max(2) as u64;
+        let lines = 1u64 << (63 - fit.leading_zeros());
+        let index_bits = lines.trailing_zeros();
+        let ext_bytes = activation_bytes.div_ceil(line_bytes as u64) * line_bytes as u64;
+        let addr_bits = clog2(ext_bytes).max(offset_bits + index_bits + 1);
+        CacheGeometry {
+            line_bytes,
+            offset_bits,
+            lines,
+            index_bits,
+            addr_bits,
+            ext_bytes,
+        }
+    }
+}
+
 /// A chunk as the templates see it.
 #[derive(Serialize)]
 struct ChunkCtx {
@@ -275,6 +322,7 @@ struct Manifest<'a> {
     chunks: BTreeMap<&'static str, u32>,
     ops: BTreeMap<&'static str, u64>,
     ideal_cycles: u64,
+    cache: CacheGeometry,
     max_images: u64,
     files: BTreeMap<String, String>,
 }
@@ -293,7 +341,7 @@ pub fn ideal_cycles(net: &Network, arch: &Arch) -> u64 {
 
 /// A generous bound on the controller's cycles for one image (testbench watchdog).
 fn cycle_bound(net: &Network, arch: &Arch) -> u64 {
-    let mut total = 1000u64;
+    let mut total = 1000u64 + CacheGeometry::new(arch, 0).lines;
     for layer in &net.layers {
         let o = layer.out.shape.len() as u64;
         total += match &layer.op {
@@ -362,8 +410,25 @@ pub fn generate(
     let mut ctx = tera::Context::from_serialize(&stamp).context("template context")?;
     ctx.insert("chunks", &chunks);
     ctx.insert("layers", &net.layers.len());
-    ctx.insert("act_depth", &prog.layout.depth);
-    ctx.insert("aw", &clog2(prog.layout.depth));
+    let cache = CacheGeometry::new(arch, prog.layout.depth);
+    ctx.insert("dw", &arch.memory.data_bits);
+    ctx.insert("lb", &cache.line_bytes);
+    ctx.insert("ob", &cache.offset_bits);
+    ctx.insert("lines", &cache.lines);
+    ctx.insert("ib", &cache.index_bits);
+    ctx.insert(
+        "tb",
+        &(cache.addr_bits - cache.offset_bits - cache.index_bits),
+    );
+    ctx.insert("aw", &cache.addr_bits);
+    ctx.insert("ext_bytes", &cache.ext_bytes);
+    ctx.insert("latency", &MEMORY_LATENCY);
+    let lb = cache.line_bytes as u64;
+    ctx.insert("in_first_line", &(prog.layout.in_base / lb));
+    ctx.insert(
+        "in_last_line",
+        &((prog.layout.in_base + prog.layout.in_len - 1) / lb),
+    );
     ctx.insert("desc_bits", &(DESC_FIELDS * 32));
     ctx.insert("par_depth", &par_depth);
     ctx.insert("pdbits", &clog2(par_depth));
@@ -449,6 +514,7 @@ pub fn generate(
         chunks: chunks.iter().map(|c| (c.kind, c.pes)).collect(),
         ops: Kind::ALL.iter().map(|k| k.name()).zip(ops).collect(),
         ideal_cycles: ideal_cycles(net, arch),
+        cache,
         max_images,
         files: files
             .iter()

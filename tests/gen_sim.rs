@@ -284,7 +284,7 @@ fn generation_is_deterministic_and_stamped() {
 #[test]
 fn synthesis_reports_every_chunk() {
     let net = random_net(&geometry_network(Kind::Adder), 3);
-    let text = "[accelerator]\nname = \"s\"\n[alp]\nrows = 1\ncols = 2\n";
+    let text = "[accelerator]\nname = \"s\"\n[alp]\nrows = 1\ncols = 2\n[buffer]\nwords = 4096\n";
     let arch = Arch::parse(text, Path::new("arch.toml")).unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("s");
@@ -299,4 +299,34 @@ fn synthesis_reports_every_chunk() {
     );
     assert!(report.xilinx.flip_flops > 0);
     assert!(report.generic_cells > adder.generic_cells);
+}
+
+#[test]
+fn network_larger_than_the_global_buffer() {
+    // The default network's activations take 13,328 bytes; a 1 KiB global
+    // buffer (64 lines of 16 bytes) holds under a tenth of them, so most
+    // reads miss and refill from external memory.
+    let net = nasa::models::default_network().unwrap();
+    let acts: usize = (0..=net.layers.len())
+        .map(|i| net.tensor(i).shape.len())
+        .sum();
+    let text = "[accelerator]\nname = \"small\"\n[clp]\nrows = 2\ncols = 2\n[slp]\nrows = 2\ncols = 2\n[alp]\nrows = 2\ncols = 3\n[buffer]\nwords = 1024\nbanks = 1\n[memory]\ndata_bits = 128\n";
+    let arch = Arch::parse(text, Path::new("small.toml")).unwrap();
+    assert!(
+        acts > 10 * arch.buffer.words as usize,
+        "{acts} bytes of activations"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("small");
+    generate(&net, &arch, text, "small", &dir).unwrap();
+    lint(&dir);
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("manifest.json")).unwrap()).unwrap();
+    assert_eq!(manifest["cache"]["lines"], 64);
+    let report = simulate(
+        &dir,
+        &opts(4, Some(DatasetKind::FashionMnist), Simulator::Verilator),
+    )
+    .unwrap();
+    assert!(report.pass, "{report:?}");
 }
