@@ -116,6 +116,16 @@ pub fn check_supported(net: &Network, arch: &Arch) -> InputResult<()> {
     Ok(())
 }
 
+/// The descriptor's window fields (kernel rows and columns, stride, padding).
+fn set_window(d: &mut [u32; DESC_FIELDS], g: &crate::net::PoolGeom) {
+    (d[11], d[12], d[13], d[14]) = (
+        g.kernel as u32,
+        g.kernel as u32,
+        g.stride as u32,
+        g.padding as u32,
+    );
+}
+
 /// Lays out the tensors and builds descriptors and memory images.
 pub fn program(net: &Network, arch: &Arch) -> Result<Program> {
     check_supported(net, arch)?;
@@ -198,12 +208,7 @@ pub fn program(net: &Network, arch: &Arch) -> Result<Program> {
             }
             Op::MaxPool(g) => {
                 d[0] = 2;
-                (d[11], d[12], d[13], d[14]) = (
-                    g.kernel as u32,
-                    g.kernel as u32,
-                    g.stride as u32,
-                    g.padding as u32,
-                );
+                set_window(&mut d, g);
             }
             Op::AvgPool {
                 geom: g,
@@ -211,12 +216,7 @@ pub fn program(net: &Network, arch: &Arch) -> Result<Program> {
                 shift,
             } => {
                 d[0] = 3;
-                (d[11], d[12], d[13], d[14]) = (
-                    g.kernel as u32,
-                    g.kernel as u32,
-                    g.stride as u32,
-                    g.padding as u32,
-                );
+                set_window(&mut d, g);
                 d[20] = *multiplier as u32;
                 d[22] = *shift;
             }

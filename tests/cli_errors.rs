@@ -574,57 +574,38 @@ fn description_without_weights_file() {
 
 // --- Weights ----------------------------------------------------------------
 
-#[test]
-fn weights_file_missing() {
+/// Runs `golden --dump` on the base description with `weights` as its
+/// weights file (or none) and checks the failure names that file.
+fn bad_weights_file(weights: Option<&[u8]>, words: &[&str]) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let out = nasa(
-        dir,
-        Some(BASE),
-        &[
-            "golden",
-            "{dir}/net.toml",
-            "--input",
-            "{dir}/img.idx",
-            "--dump",
-            "{dir}/dump",
-        ],
-    );
-    assert_invalid(
-        &out,
-        &dir.join("w.safetensors"),
-        None,
-        None,
-        &["cannot read weights"],
-    );
+    if let Some(bytes) = weights {
+        std::fs::write(dir.join("w.safetensors"), bytes).unwrap();
+    }
+    let args = [
+        "golden",
+        "{dir}/net.toml",
+        "--input",
+        "{dir}/img.idx",
+        "--dump",
+        "{dir}/dump",
+    ];
+    let out = nasa(dir, Some(BASE), &args);
+    assert_invalid(&out, &dir.join("w.safetensors"), None, None, words);
     assert!(!dir.join("dump").exists());
 }
 
 #[test]
+fn weights_file_missing() {
+    bad_weights_file(None, &["cannot read weights"]);
+}
+
+#[test]
 fn weights_file_corrupt() {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    std::fs::write(dir.join("w.safetensors"), b"this is not a safetensors file").unwrap();
-    let out = nasa(
-        dir,
-        Some(BASE),
-        &[
-            "golden",
-            "{dir}/net.toml",
-            "--input",
-            "{dir}/img.idx",
-            "--dump",
-            "{dir}/dump",
-        ],
-    );
-    assert_invalid(
-        &out,
-        &dir.join("w.safetensors"),
-        None,
-        None,
+    bad_weights_file(
+        Some(b"this is not a safetensors file"),
         &["not a valid safetensors"],
     );
-    assert!(!dir.join("dump").exists());
 }
 
 #[test]
