@@ -26,7 +26,7 @@ use crate::quant::Kind;
 
 pub const MANIFEST: &str = "manifest.json";
 /// Descriptor fields (32 bits each), in the order of `templates/top.v.tera`.
-pub const DESC_FIELDS: usize = 26;
+pub const DESC_FIELDS: usize = 27;
 
 const TOP_TEMPLATE: &str = include_str!("../templates/top.v.tera");
 const TB_TEMPLATE: &str = include_str!("../templates/tb.v.tera");
@@ -48,8 +48,14 @@ pub struct Layout {
 pub struct Program {
     pub layout: Layout,
     pub desc: Vec<[u32; DESC_FIELDS]>,
-    /// Per kind: rows of `pes` weight bytes (PE 0 first).
-    pub wgt: BTreeMap<Kind, Vec<Vec<u8>>>,
+    /// External-memory address of the weights, after the activations.
+    pub wext_base: u64,
+    /// The weights as they sit in external memory: per conv layer, per tile
+    /// of `P` output channels, one row per tap of `P` bytes (PE 0 first)
+    /// padded to whole memory lines.
+    pub wext: Vec<u8>,
+    /// Per kind: rows of the chunk's weight memory (the largest fan-in).
+    pub wdepth: BTreeMap<Kind, usize>,
     /// Per output channel of every conv layer: (bias, multiplier, shift).
     pub par: Vec<(i32, i32, u32)>,
 }
@@ -144,7 +150,10 @@ pub fn program(net: &Network, arch: &Arch) -> Result<Program> {
         base,
     };
     let mut desc = Vec::new();
-    let mut wgt: BTreeMap<Kind, Vec<Vec<u8>>> = BTreeMap::new();
+    let lb = (arch.memory.data_bits / 8) as usize;
+    let wext_base = layout.depth.div_ceil(lb as u64) * lb as u64;
+    let mut wext: Vec<u8> = Vec::new();
+    let mut wdepth: BTreeMap<Kind, usize> = BTreeMap::new();
     let mut par = Vec::new();
     for (i, layer) in net.layers.iter().enumerate() {
         let x = net.tensor(layer.inputs[0]).shape;
@@ -164,9 +173,11 @@ pub fn program(net: &Network, arch: &Arch) -> Result<Program> {
         match &layer.op {
             Op::Conv(c) => {
                 let pes = arch.pes(c.kind) as usize;
-                let rows = wgt.entry(c.kind).or_default();
                 let cin_g = c.in_ch / c.groups;
                 let fan = c.fan_in();
+                let row_lines = pes.div_ceil(lb);
+                let depth = wdepth.entry(c.kind).or_insert(1);
+                *depth = (*depth).max(fan);
                 d[0] = 0;
                 d[1] = kind_code(c.kind);
                 d[11] = c.kh as u32;
@@ -175,24 +186,22 @@ pub fn program(net: &Network, arch: &Arch) -> Result<Program> {
                 d[14] = c.padding as u32;
                 d[15] = cin_g as u32;
                 d[16] = (c.groups > 1) as u32;
-                d[17] = rows.len() as u32;
+                d[17] = (wext_base + wext.len() as u64) as u32;
                 d[18] = par.len() as u32;
                 d[19] = pes as u32;
                 d[25] = fan as u32;
+                d[26] = row_lines as u32;
                 for t in 0..c.out_ch.div_ceil(pes) {
                     for r in 0..fan {
-                        rows.push(
-                            (0..pes)
-                                .map(|p| {
-                                    let m = t * pes + p;
-                                    if m < c.out_ch {
-                                        c.weights[m * fan + r] as u8
-                                    } else {
-                                        0
-                                    }
-                                })
-                                .collect(),
-                        );
+                        for p in 0..row_lines * lb {
+                            let m = t * pes + p;
+                            let w = if p < pes && m < c.out_ch {
+                                c.weights[m * fan + r] as u8
+                            } else {
+                                0
+                            };
+                            wext.push(w);
+                        }
                     }
                 }
                 for m in 0..c.out_ch {
@@ -236,7 +245,9 @@ pub fn program(net: &Network, arch: &Arch) -> Result<Program> {
     Ok(Program {
         layout,
         desc,
-        wgt,
+        wext_base,
+        wext,
+        wdepth,
         par,
     })
 }
@@ -341,22 +352,32 @@ pub fn ideal_cycles(net: &Network, arch: &Arch) -> u64 {
 
 /// A generous bound on the controller's cycles for one image (testbench watchdog).
 fn cycle_bound(net: &Network, arch: &Arch) -> u64 {
+    // Every read and write may go to memory (a miss, a write-through).
+    let mem = MEMORY_LATENCY as u64 + 3;
     let mut total = 1000u64 + CacheGeometry::new(arch, 0).lines;
     for layer in &net.layers {
         let o = layer.out.shape.len() as u64;
         total += match &layer.op {
             Op::Conv(c) => {
                 let pes = arch.pes(c.kind) as u64;
-                let per_tap = if c.groups > 1 { 2 * pes + 1 } else { 3 };
+                let per_tap = if c.groups > 1 {
+                    (2 + mem) * pes + 1
+                } else {
+                    3 + mem
+                };
                 c.out_ch.div_ceil(pes as usize) as u64
-                    * (o / c.out_ch as u64)
-                    * (c.fan_in() as u64 * per_tap + 2 * pes + 2)
+                    * c.fan_in() as u64
+                    * (pes + 2)
+                    * (MEMORY_LATENCY as u64 + 3)
+                    + c.out_ch.div_ceil(pes as usize) as u64
+                        * (o / c.out_ch as u64)
+                        * (c.fan_in() as u64 * per_tap + (2 + mem) * pes + 2)
             }
             Op::MaxPool(g) | Op::AvgPool { geom: g, .. } => {
-                o * (3 * (g.kernel * g.kernel) as u64 + 2)
+                o * (mem * (g.kernel * g.kernel) as u64 + mem)
             }
-            Op::GlobalAvgPool { .. } => 3 * net.tensor(layer.inputs[0]).shape.len() as u64 + 2 * o,
-            _ => 4 * o,
+            Op::GlobalAvgPool { .. } => mem * (net.tensor(layer.inputs[0]).shape.len() as u64 + o),
+            _ => 3 * mem * o,
         } + 8;
     }
     total * 4
@@ -384,7 +405,7 @@ pub fn generate(
         .iter()
         .filter_map(|&k| {
             let c = arch.chunk(k)?;
-            let depth = prog.wgt.get(&k).map_or(0, Vec::len).max(1) as u64;
+            let depth = prog.wdepth.get(&k).copied().unwrap_or(1).max(2) as u64;
             Some(ChunkCtx {
                 kind: k.name(),
                 label: match k {
@@ -410,7 +431,14 @@ pub fn generate(
     let mut ctx = tera::Context::from_serialize(&stamp).context("template context")?;
     ctx.insert("chunks", &chunks);
     ctx.insert("layers", &net.layers.len());
-    let cache = CacheGeometry::new(arch, prog.layout.depth);
+    let cache = CacheGeometry::new(arch, prog.wext_base + prog.wext.len() as u64);
+    let rl_max = chunks
+        .iter()
+        .map(|c| c.pes.div_ceil(cache.line_bytes))
+        .max()
+        .unwrap_or(1);
+    ctx.insert("rl_max", &rl_max);
+    ctx.insert("wext_base", &prog.wext_base);
     ctx.insert("dw", &arch.memory.data_bits);
     ctx.insert("lb", &cache.line_bytes);
     ctx.insert("ob", &cache.offset_bits);
@@ -479,22 +507,14 @@ pub fn generate(
         text.push_str("000000000000000000\n");
     }
     files.push(("par.hex".into(), text.into_bytes()));
-    for c in &chunks {
-        let kind = Kind::ALL[c.code as usize];
-        let mut text = header.clone();
-        match prog.wgt.get(&kind) {
-            Some(rows) => {
-                for row in rows {
-                    for b in row.iter().rev() {
-                        let _ = write!(text, "{b:02x}");
-                    }
-                    text.push('\n');
-                }
-            }
-            None => text.push_str(&"00".repeat(c.pes as usize).to_string()),
-        }
-        files.push((format!("wgt_{}.hex", c.kind), text.into_bytes()));
+    let mut text = header.clone();
+    for b in &prog.wext {
+        let _ = writeln!(text, "{b:02x}");
     }
+    if prog.wext.is_empty() {
+        text.push_str("00\n");
+    }
+    files.push(("wgt_ext.hex".into(), text.into_bytes()));
     files.push(("files.f".into(), (design.join("\n") + "\n").into_bytes()));
     files.push(("network.toml".into(), net.source.clone().into_bytes()));
     files.push(("weights.safetensors".into(), weights_bytes));

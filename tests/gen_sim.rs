@@ -303,9 +303,9 @@ fn synthesis_reports_every_chunk() {
 
 #[test]
 fn network_larger_than_the_global_buffer() {
-    // The default network's activations take 13,328 bytes; a 1 KiB global
-    // buffer (64 lines of 16 bytes) holds under a tenth of them, so most
-    // reads miss and refill from external memory.
+    // The default network's activations take 13,328 bytes and its weights
+    // 2,440; a 1 KiB global buffer (64 lines of 16 bytes) holds a fraction,
+    // so reads miss and refill from external memory.
     let net = nasa::models::default_network().unwrap();
     let acts: usize = (0..=net.layers.len())
         .map(|i| net.tensor(i).shape.len())
