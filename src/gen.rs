@@ -444,6 +444,11 @@ pub fn generate(
     ctx.insert("ob", &cache.offset_bits);
     ctx.insert("lines", &cache.lines);
     ctx.insert("ib", &cache.index_bits);
+    // Banks interleave lines; at least 2 lines per bank.
+    let banks = (arch.buffer.banks as u64).min(cache.lines / 2).max(1);
+    ctx.insert("banks", &banks);
+    ctx.insert("bb", &banks.trailing_zeros());
+    ctx.insert("lines_per_bank", &(cache.lines / banks));
     ctx.insert(
         "tb",
         &(cache.addr_bits - cache.offset_bits - cache.index_bits),
