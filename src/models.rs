@@ -2,7 +2,7 @@
 //! so that every command works with no arguments, and the one place that
 //! turns a command-line network argument into a [`Network`].
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use crate::error::InputResult;
 use crate::net::Network;
@@ -30,14 +30,5 @@ pub fn load(arg: Option<&Path>) -> InputResult<Network> {
         None => default_network(),
         Some(p) if p == Path::new("default") && !p.exists() => default_network(),
         Some(p) => Network::load(p),
-    }
-}
-
-/// The description file a network argument names (for messages).
-pub fn description_path(arg: Option<&Path>) -> PathBuf {
-    match arg {
-        None => PathBuf::from(DEFAULT_PATH),
-        Some(p) if p.is_dir() => p.join("network.toml"),
-        Some(p) => p.to_path_buf(),
     }
 }

@@ -180,17 +180,8 @@ fn bad_description(desc: &str, layer: Option<&str>, field: Option<&str>, words: 
     }
 }
 
-/// Invalid weights: valid random weights for `BASE`, changed by `change`;
-/// `check` and `golden --dump` reject them and no dump appears.
-fn bad_weights(
-    change: impl FnOnce(&mut Tensors),
-    layer: Option<&str>,
-    field: Option<&str>,
-    words: &[&str],
-) {
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path();
-    let wpath = dir.join("w.safetensors");
+/// Writes `BASE` and seeded valid weights for it (`w.safetensors`) into `dir`.
+fn valid_base(dir: &Path) {
     let gen = nasa(
         dir,
         Some(BASE),
@@ -208,6 +199,20 @@ fn bad_weights(
         "{}",
         String::from_utf8_lossy(&gen.stderr)
     );
+}
+
+/// Invalid weights: valid random weights for `BASE`, changed by `change`;
+/// `check` and `golden --dump` reject them and no dump appears.
+fn bad_weights(
+    change: impl FnOnce(&mut Tensors),
+    layer: Option<&str>,
+    field: Option<&str>,
+    words: &[&str],
+) {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path();
+    let wpath = dir.join("w.safetensors");
+    valid_base(dir);
     let bytes = std::fs::read(&wpath).unwrap();
     let st = SafeTensors::deserialize(&bytes).unwrap();
     let mut t: Tensors = st
@@ -712,17 +717,7 @@ fn extra_unused_tensor() {
 fn golden_input_of_wrong_image_size() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let gen = nasa(
-        dir,
-        Some(BASE),
-        &[
-            "random-weights",
-            "{dir}/net.toml",
-            "-o",
-            "{dir}/w.safetensors",
-        ],
-    );
-    assert!(gen.status.success());
+    valid_base(dir);
     let mut img = vec![0, 0, 8, 3, 0, 0, 0, 1, 0, 0, 0, 5, 0, 0, 0, 5];
     img.extend([0; 25]);
     std::fs::write(dir.join("small.idx"), img).unwrap();
@@ -752,17 +747,7 @@ fn golden_input_of_wrong_image_size() {
 fn golden_index_past_the_end() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path();
-    let gen = nasa(
-        dir,
-        Some(BASE),
-        &[
-            "random-weights",
-            "{dir}/net.toml",
-            "-o",
-            "{dir}/w.safetensors",
-        ],
-    );
-    assert!(gen.status.success());
+    valid_base(dir);
     for index in ["1", "18446744073709551615"] {
         let out = nasa(
             dir,
