@@ -5,6 +5,7 @@
 //! See ARCHITECTURE.md for the stages and what each guarantees to the next.
 
 pub mod arch;
+pub mod cost;
 pub mod data;
 pub mod dump;
 pub mod error;
@@ -18,8 +19,10 @@ pub mod net;
 pub mod quant;
 pub mod randomize;
 pub mod rng;
+pub mod search;
 pub mod sim;
 pub mod synth;
+pub mod train;
 
 /// Exit code of the CLI for invalid input (network, weights, data).
 pub const EXIT_INVALID_INPUT: i32 = 3;

@@ -128,6 +128,108 @@ enum Command {
         /// A directory written by `nasa gen`.
         dir: PathBuf,
     },
+    /// Train a network description on a data set's training split (float
+    /// epochs, calibration, quantisation-aware epochs) and export it as a
+    /// description plus integer weights, with a checkpoint after every epoch.
+    Train {
+        /// Network description (TOML, or a directory holding network.toml);
+        /// `default`: the embedded one. Its weights, if any, are not read.
+        net: PathBuf,
+        /// Data set whose training split is used (the test split is reported).
+        #[arg(long, default_value = "fashion-mnist")]
+        dataset: DatasetKind,
+        /// Directory of the data set files (default: the Debian package's).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        /// Output directory: network.toml, weights.safetensors, log.csv,
+        /// summary.json and the checkpoint.
+        #[arg(short, long = "out", visible_alias = "output", value_name = "DIR")]
+        out: PathBuf,
+        /// Float epochs.
+        #[arg(long, default_value_t = nasa::train::TrainOptions::default().epochs)]
+        epochs: usize,
+        /// Quantisation-aware epochs after them.
+        #[arg(long, default_value_t = nasa::train::TrainOptions::default().qat_epochs)]
+        qat_epochs: usize,
+        #[arg(long, default_value_t = nasa::train::TrainOptions::default().batch)]
+        batch: usize,
+        /// Peak learning rate (SGD with momentum, cosine schedule).
+        #[arg(long, default_value_t = nasa::train::TrainOptions::default().lr)]
+        lr: f32,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// No random shifts and flips of the training images.
+        #[arg(long)]
+        no_augment: bool,
+        /// Train on the first N training images only (0: all).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        train_limit: usize,
+        /// Report on the first N test images only (0: all).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        test_limit: usize,
+        /// Continue from the checkpoint in the output directory.
+        #[arg(long)]
+        resume: bool,
+        /// Stop after this many epochs in total, as if interrupted (for tests).
+        #[arg(long, hide = true)]
+        stop_after: Option<usize>,
+    },
+    /// Search a hybrid network: progressive pretraining of the supernet, the
+    /// hardware-aware Gumbel-softmax search, then training, quantisation
+    /// and export of the derived network (`arch.toml`, then what `nasa train` writes).
+    Search {
+        /// Data set (its training split; the test split is reported).
+        #[arg(long, default_value = "fashion-mnist")]
+        dataset: DatasetKind,
+        /// Directory of the data set files (default: the Debian package's).
+        #[arg(long, value_name = "DIR")]
+        data: Option<PathBuf>,
+        #[arg(short, long = "out", visible_alias = "output", value_name = "DIR")]
+        out: PathBuf,
+        /// Progressive pretraining epochs (five stages, 1:1:1:1:2).
+        #[arg(long, default_value_t = nasa::search::SearchOptions::default().pgp_epochs)]
+        pgp_epochs: usize,
+        /// Search epochs after them.
+        #[arg(long, default_value_t = nasa::search::SearchOptions::default().search_epochs)]
+        search_epochs: usize,
+        /// Depth multiplier of the NASA space (1: 22 blocks).
+        #[arg(long, default_value_t = nasa::search::SearchOptions::default().depth)]
+        depth: f64,
+        /// Width multiplier of the NASA space (1: 16..352 channels).
+        #[arg(long, default_value_t = nasa::search::SearchOptions::default().width)]
+        width: f64,
+        /// Paths sampled per block and step.
+        #[arg(long, default_value_t = nasa::search::SearchOptions::default().top_k)]
+        top_k: usize,
+        /// Initial weight of the hardware (energy) term.
+        #[arg(long, default_value_t = nasa::search::SearchOptions::default().lambda)]
+        lambda: f32,
+        /// Compute-energy target per inference (nJ); adapts the hardware term.
+        #[arg(long, value_name = "NJ")]
+        energy_target: Option<f64>,
+        #[arg(long, default_value_t = 128)]
+        batch: usize,
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Search and train on the first N training images only (0: all).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        train_limit: usize,
+        /// Report on the first N test images only (0: all).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        test_limit: usize,
+        /// Float epochs of the derived network's training.
+        #[arg(long, default_value_t = nasa::train::TrainOptions::default().epochs)]
+        epochs: usize,
+        /// Quantisation-aware epochs after them.
+        #[arg(long, default_value_t = nasa::train::TrainOptions::default().qat_epochs)]
+        qat_epochs: usize,
+        /// Continue from the checkpoints in the output directory.
+        #[arg(long)]
+        resume: bool,
+        /// Stop after this many search epochs, as if interrupted (for tests).
+        #[arg(long, hide = true)]
+        stop_after: Option<usize>,
+    },
     /// Write seeded random weights, with calibrated requantisation, for a description.
     RandomWeights {
         /// Network description (TOML); its `weights` file need not exist.
@@ -184,6 +286,72 @@ fn progress(len: usize, json: bool) -> ProgressBar {
         bar.set_style(style);
     }
     bar
+}
+
+/// Progress of `nasa train`: a bar per epoch and a line when it ends.
+struct TrainBars {
+    bar: ProgressBar,
+    quiet: bool,
+}
+
+impl TrainBars {
+    fn new(json: bool) -> TrainBars {
+        TrainBars {
+            bar: progress(0, json),
+            quiet: json,
+        }
+    }
+}
+
+impl nasa::search::Progress for TrainBars {
+    fn epoch_start(&self, epoch: usize, _stage: nasa::search::Stage, batches: usize) {
+        nasa::train::Progress::epoch_start(self, epoch, batches);
+    }
+    fn batch_done(&self) {
+        self.bar.inc(1);
+    }
+    fn epoch_done(&self, e: &nasa::search::SearchLog) {
+        self.bar.finish_and_clear();
+        if !self.quiet {
+            eprintln!(
+                "search epoch {:>3} {:<10} tau {:.2}  lambda {:.3}  loss {:.4}  train {:.2}%  derived {:.1} nJ: {}",
+                e.epoch,
+                serde_json::to_value(e.stage).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
+                e.tau,
+                e.lambda,
+                e.loss,
+                100.0 * e.accuracy,
+                e.derived_energy_nj,
+                e.derived
+            );
+        }
+    }
+}
+
+impl nasa::train::Progress for TrainBars {
+    fn epoch_start(&self, epoch: usize, batches: usize) {
+        self.bar.reset();
+        self.bar.set_length(batches as u64);
+        self.bar.set_message(format!("epoch {epoch}"));
+    }
+    fn batch_done(&self) {
+        self.bar.inc(1);
+    }
+    fn epoch_done(&self, e: &nasa::train::EpochLog) {
+        self.bar.finish_and_clear();
+        if !self.quiet {
+            eprintln!(
+                "epoch {:>3} {:<9} lr {:.4}  loss {:.4}  train {:.2}%  test {:.2}%  {:.0} images/s",
+                e.epoch,
+                e.phase,
+                e.lr,
+                e.train_loss,
+                100.0 * e.train_accuracy,
+                100.0 * e.test_accuracy,
+                e.images_per_second
+            );
+        }
+    }
 }
 
 fn print_json(v: &serde_json::Value) {
@@ -340,6 +508,169 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Size { net, pes, output } => {
             size_cmd(net.net.as_deref(), pes, output.as_deref(), json)
+        }
+        Command::Search {
+            dataset,
+            data,
+            out,
+            pgp_epochs,
+            search_epochs,
+            depth,
+            width,
+            top_k,
+            lambda,
+            energy_target,
+            batch,
+            seed,
+            train_limit,
+            test_limit,
+            epochs,
+            qat_epochs,
+            resume,
+            stop_after,
+        } => {
+            let train_set = data::load_train(dataset, data.as_deref())?;
+            let test_set = data::load_test(dataset, data.as_deref())?;
+            let options = nasa::search::SearchOptions {
+                pgp_epochs,
+                search_epochs,
+                batch,
+                top_k,
+                lambda,
+                energy_target_nj: energy_target,
+                depth,
+                width,
+                seed,
+                train_limit,
+                ..Default::default()
+            };
+            let run = nasa::search::SearchRun {
+                train: &train_set,
+                out: &out,
+                options,
+                resume,
+                stop_after,
+            };
+            let bars = TrainBars::new(json);
+            let Some(found) = nasa::search::search(&run, &bars)? else {
+                if json {
+                    print_json(&json!({ "stopped": true, "out": out.display().to_string() }));
+                } else {
+                    println!("stopped; continue with --resume");
+                }
+                return Ok(());
+            };
+            if !json {
+                eprintln!(
+                    "derived {} ({:.1} nJ compute per inference, all-multiplier {:.1} nJ); training it",
+                    found.arch, found.derived_energy_nj, found.all_conv_energy_nj
+                );
+            }
+            let network = models::load_description(&out.join("arch.toml"))?;
+            let options = nasa::train::TrainOptions {
+                epochs,
+                qat_epochs,
+                batch,
+                seed,
+                train_limit,
+                test_limit,
+                ..Default::default()
+            };
+            let run = nasa::train::Run {
+                net: &network,
+                train: &train_set,
+                test: &test_set,
+                out: &out,
+                options,
+                resume,
+                stop_after: None,
+            };
+            let trained = nasa::train::train(&run, &bars)?.context("training stopped early")?;
+            if json {
+                print_json(&json!({ "search": found, "train": trained }));
+            } else {
+                println!(
+                    "{}: integer accuracy {:.2}% on {} {} test images, compute energy {:.1} nJ per inference; wrote {}",
+                    trained.network,
+                    100.0 * trained.integer_accuracy,
+                    trained.test_images,
+                    dataset,
+                    found.derived_energy_nj,
+                    out.display()
+                );
+            }
+            Ok(())
+        }
+        Command::Train {
+            net,
+            dataset,
+            data,
+            out,
+            epochs,
+            qat_epochs,
+            batch,
+            lr,
+            seed,
+            no_augment,
+            train_limit,
+            test_limit,
+            resume,
+            stop_after,
+        } => {
+            let network = models::load_description(&net)?;
+            let train_set = data::load_train(dataset, data.as_deref())?;
+            let test_set = data::load_test(dataset, data.as_deref())?;
+            eval::check_compatible(&network, &train_set)?;
+            let defaults = nasa::train::TrainOptions::default();
+            let options = nasa::train::TrainOptions {
+                epochs,
+                qat_epochs,
+                batch,
+                lr,
+                qat_lr: lr * defaults.qat_lr / defaults.lr,
+                seed,
+                augment: !no_augment,
+                train_limit,
+                test_limit,
+                ..defaults
+            };
+            let run = nasa::train::Run {
+                net: &network,
+                train: &train_set,
+                test: &test_set,
+                out: &out,
+                options,
+                resume,
+                stop_after,
+            };
+            let bars = TrainBars::new(json);
+            match nasa::train::train(&run, &bars)? {
+                None => {
+                    if json {
+                        print_json(&json!({ "stopped": true, "out": out.display().to_string() }));
+                    } else {
+                        println!("stopped; continue with --resume");
+                    }
+                }
+                Some(s) => {
+                    if json {
+                        print_json(&serde_json::to_value(&s)?);
+                    } else {
+                        println!(
+                            "{}: integer accuracy {:.2}% on {} {} test images ({} float + {} quantised epochs, {:.0} s); wrote {}",
+                            s.network,
+                            100.0 * s.integer_accuracy,
+                            s.test_images,
+                            dataset,
+                            s.epochs,
+                            s.qat_epochs,
+                            s.seconds,
+                            out.display()
+                        );
+                    }
+                }
+            }
+            Ok(())
         }
         Command::RandomWeights {
             net: path,

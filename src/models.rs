@@ -32,3 +32,20 @@ pub fn load(arg: Option<&Path>) -> InputResult<Network> {
         Some(p) => Network::load(p),
     }
 }
+
+/// Only the description of a network argument (as [`load`] resolves it),
+/// parsed without reading any weights: what `nasa train` starts from.
+pub fn load_description(arg: &Path) -> InputResult<Network> {
+    if arg == Path::new("default") && !arg.exists() {
+        return Network::parse(DEFAULT_DESCRIPTION, Path::new(DEFAULT_PATH));
+    }
+    let path = if arg.is_dir() {
+        arg.join("network.toml")
+    } else {
+        arg.to_path_buf()
+    };
+    let text = std::fs::read_to_string(&path).map_err(|e| {
+        crate::error::InputError::new(&path, format!("cannot read network description: {e}"))
+    })?;
+    Network::parse(&text, &path)
+}

@@ -1,0 +1,285 @@
+//! NASA's FBNet-based search space (section 3 of the reference): a 3x3
+//! multiplier stem, stages of searchable MBConv blocks, global pooling and a
+//! linear classifier. Candidates per block: kind {conv, shift, adder} x
+//! kernel {3, 5} x expansion {1, 3, 6}, plus skip; adders are excluded from
+//! the first and last blocks. Depth and width multipliers scale the full
+//! CIFAR space down to what a small machine searches in about an hour.
+
+use std::fmt::Write;
+
+use crate::data::DatasetKind;
+use crate::quant::Kind;
+
+/// One candidate operation of a block.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Candidate {
+    Mb {
+        kind: Kind,
+        kernel: usize,
+        expand: usize,
+    },
+    /// Identity, or a 1x1 multiplier convolution + BN + ReLU where the block
+    /// changes the shape.
+    Skip,
+}
+
+impl std::fmt::Display for Candidate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Candidate::Mb {
+                kind,
+                kernel,
+                expand,
+            } => write!(f, "{kind}_k{kernel}_e{expand}"),
+            Candidate::Skip => f.write_str("skip"),
+        }
+    }
+}
+
+/// One searchable block: output channels and stride.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockSpec {
+    pub channels: usize,
+    pub stride: usize,
+}
+
+/// A search space: input, stem, stages and candidate sets.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Space {
+    pub input: (usize, usize, usize),
+    pub classes: usize,
+    pub stem_channels: usize,
+    /// Stages: (blocks, channels, stride of the first block).
+    pub stages: Vec<(usize, usize, usize)>,
+    pub kernels: Vec<usize>,
+    pub expansions: Vec<usize>,
+    /// Blocks at each end of the network without adder candidates.
+    pub no_adder_ends: usize,
+}
+
+fn scale_channels(c: usize, width: f64) -> usize {
+    (((c as f64 * width) / 4.0).round() as usize * 4).max(4)
+}
+
+impl Space {
+    /// The full NASA CIFAR space: 22 blocks in stages [1,4,4,4,4,4,1] of
+    /// channels [16,24,32,64,112,184,352] and strides [1,1,2,2,1,2,1],
+    /// with the first and last 3 blocks adder-free.
+    pub fn nasa(input: (usize, usize, usize), classes: usize) -> Space {
+        let blocks = [1, 4, 4, 4, 4, 4, 1];
+        let channels = [16, 24, 32, 64, 112, 184, 352];
+        let strides = [1, 1, 2, 2, 1, 2, 1];
+        Space {
+            input,
+            classes,
+            stem_channels: 16,
+            stages: (0..7)
+                .map(|i| (blocks[i], channels[i], strides[i]))
+                .collect(),
+            kernels: vec![3, 5],
+            expansions: vec![1, 3, 6],
+            no_adder_ends: 3,
+        }
+    }
+
+    /// The space scaled by a depth multiplier (blocks per stage, at least
+    /// one) and a width multiplier (channels, multiples of 4).
+    pub fn scaled(input: (usize, usize, usize), classes: usize, depth: f64, width: f64) -> Space {
+        let full = Space::nasa(input, classes);
+        let stages: Vec<(usize, usize, usize)> = full
+            .stages
+            .iter()
+            .map(|&(b, c, s)| {
+                (
+                    ((b as f64 * depth).round() as usize).max(1),
+                    scale_channels(c, width),
+                    s,
+                )
+            })
+            .collect();
+        let total: usize = stages.iter().map(|s| s.0).sum();
+        Space {
+            stem_channels: scale_channels(16, width),
+            no_adder_ends: ((3.0 * total as f64 / 22.0).round() as usize).clamp(1, 3),
+            stages,
+            ..full
+        }
+    }
+
+    /// The default space of a data set: Fashion-MNIST / MNIST get a small
+    /// space (depth 0.34, width 0.5: 8 blocks) that searches in about an hour on
+    /// two cores; CIFAR the same multipliers (the full space is `--depth 1 --width 1`).
+    pub fn for_dataset(kind: DatasetKind, depth: f64, width: f64) -> Space {
+        Space::scaled(kind.shape(), kind.classes(), depth, width)
+    }
+
+    pub fn blocks(&self) -> Vec<BlockSpec> {
+        let mut v = Vec::new();
+        for &(n, c, s) in &self.stages {
+            for i in 0..n {
+                v.push(BlockSpec {
+                    channels: c,
+                    stride: if i == 0 { s } else { 1 },
+                });
+            }
+        }
+        v
+    }
+
+    pub fn max_expansion(&self) -> usize {
+        self.expansions.iter().copied().max().unwrap_or(1)
+    }
+
+    /// Candidates of block `i`, in a fixed order (kinds, kernels,
+    /// expansions, then skip).
+    pub fn candidates(&self, i: usize) -> Vec<Candidate> {
+        let n = self.blocks().len();
+        let adders = i >= self.no_adder_ends && i + self.no_adder_ends < n;
+        let mut v = Vec::new();
+        for kind in Kind::ALL {
+            if kind == Kind::Adder && !adders {
+                continue;
+            }
+            for &kernel in &self.kernels {
+                for &expand in &self.expansions {
+                    v.push(Candidate::Mb {
+                        kind,
+                        kernel,
+                        expand,
+                    });
+                }
+            }
+        }
+        v.push(Candidate::Skip);
+        v
+    }
+
+    /// Accumulation terms of a candidate in block `i` (for the hardware cost).
+    pub fn candidate_ops(&self, i: usize, cand: Candidate) -> (Option<Kind>, u64) {
+        let (c_in, h, w) = self.block_input(i);
+        let spec = self.blocks()[i];
+        let (oh, ow) = ((h - 1) / spec.stride + 1, (w - 1) / spec.stride + 1);
+        match cand {
+            Candidate::Skip => {
+                if c_in == spec.channels && spec.stride == 1 {
+                    (None, 0)
+                } else {
+                    (Some(Kind::Conv), (c_in * spec.channels * oh * ow) as u64)
+                }
+            }
+            Candidate::Mb {
+                kind,
+                kernel,
+                expand,
+            } => {
+                let ce = c_in * expand;
+                let ops = ce * c_in * h * w
+                    + ce * kernel * kernel * oh * ow
+                    + ce * spec.channels * oh * ow;
+                (Some(kind), ops as u64)
+            }
+        }
+    }
+
+    /// Shape (C, H, W) at the input of block `i`.
+    pub fn block_input(&self, i: usize) -> (usize, usize, usize) {
+        let (_, mut h, mut w) = self.input;
+        let mut c = self.stem_channels;
+        for b in self.blocks().iter().take(i) {
+            h = (h - 1) / b.stride + 1;
+            w = (w - 1) / b.stride + 1;
+            c = b.channels;
+        }
+        (c, h, w)
+    }
+
+    /// Operations of the fixed layers (stem and classifier), all multiplier.
+    pub fn fixed_ops(&self) -> u64 {
+        let (c, h, w) = self.input;
+        let last = self
+            .blocks()
+            .last()
+            .map_or(self.stem_channels, |b| b.channels);
+        (c * 9 * self.stem_channels * h * w + last * self.classes) as u64
+    }
+
+    /// The network description (for `nasa train`) of one candidate per block.
+    /// Scales are placeholders that training calibrates.
+    pub fn describe(&self, name: &str, choice: &[Candidate], comment: &str) -> String {
+        let (c, h, w) = self.input;
+        let mut s = String::new();
+        for line in comment.lines() {
+            let _ = writeln!(s, "# {line}");
+        }
+        let _ = writeln!(s, "\n[network]\nname = \"{name}\"\n");
+        let _ = writeln!(
+            s,
+            "[input]\nchannels = {c}\nheight = {h}\nwidth = {w}\nbits = 8\nscale = 0.00784313725490196\noffset = 0\nmultiplier = 1\nshift = 1\n"
+        );
+        let _ = writeln!(
+            s,
+            "[[layer]]\nname = \"stem\"\nop = \"conv2d\"\nkind = \"conv\"\nout_channels = {}\nkernel = 3\npadding = 1\nactivation = \"relu\"\nout_scale = 0.05\n",
+            self.stem_channels
+        );
+        for (i, (spec, cand)) in self.blocks().iter().zip(choice).enumerate() {
+            let (c_in, _, _) = self.block_input(i);
+            match *cand {
+                Candidate::Skip if c_in == spec.channels && spec.stride == 1 => {
+                    let _ = writeln!(s, "# block b{i}: skip (identity)\n");
+                }
+                Candidate::Skip => {
+                    let _ = writeln!(
+                        s,
+                        "# block b{i}: skip (1x1 convolution)\n[[layer]]\nname = \"b{i}\"\nop = \"conv2d\"\nkind = \"conv\"\nout_channels = {}\nkernel = 1\nstride = {}\nactivation = \"relu\"\nout_scale = 0.05\n",
+                        spec.channels, spec.stride
+                    );
+                }
+                Candidate::Mb {
+                    kind,
+                    kernel,
+                    expand,
+                } => {
+                    let _ = writeln!(
+                        s,
+                        "[[layer]]\nname = \"b{i}\"\nop = \"mbconv\"\nkind = \"{kind}\"\nout_channels = {}\nkernel = {kernel}\nstride = {}\nexpand = {expand}\nexpand_scale = 0.05\ndw_scale = 0.05\nout_scale = 0.05\n",
+                        spec.channels, spec.stride
+                    );
+                }
+            }
+        }
+        let _ = writeln!(
+            s,
+            "[[layer]]\nname = \"gap\"\nop = \"global_avgpool\"\n\n[[layer]]\nname = \"fc\"\nop = \"linear\"\nkind = \"conv\"\nout_features = {}\nout_scale = 0.1",
+            self.classes
+        );
+        s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn full_space_matches_the_reference() {
+        let s = Space::nasa((3, 32, 32), 10);
+        assert_eq!(s.blocks().len(), 22);
+        assert_eq!(s.candidates(0).len(), 13);
+        assert_eq!(s.candidates(3).len(), 19);
+        assert_eq!(s.candidates(18).len(), 19);
+        assert_eq!(s.candidates(19).len(), 13);
+        assert_eq!(s.block_input(22).0, 352);
+        // e=3 is its own candidate, costed as e=3 (not e=6 or e=1).
+        let e3 = Candidate::Mb {
+            kind: Kind::Conv,
+            kernel: 3,
+            expand: 3,
+        };
+        let e6 = Candidate::Mb {
+            kind: Kind::Conv,
+            kernel: 3,
+            expand: 6,
+        };
+        assert!(s.candidate_ops(5, e3).1 * 2 == s.candidate_ops(5, e6).1);
+    }
+}

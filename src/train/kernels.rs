@@ -1,0 +1,503 @@
+//! Batched f32 kernels of the trainer: convolution of the three kinds (full,
+//! pointwise, depthwise, linear), forward and backward.
+//!
+//! Layout is NCHW, one image after another. Multiply (and shift, whose
+//! weights arrive already rounded to powers of two) convolutions are im2col
+//! plus `matrixmultiply::sgemm`; adder convolutions have their own kernel,
+//! because the broadcast `|x - w|` tensor would not fit in memory.
+//!
+//! Determinism: images are processed in parallel, but every sum runs in a
+//! fixed order, and weight gradients are reduced over fixed chunks of
+//! [`CHUNK`] images in chunk order, so results do not depend on the number
+//! of threads.
+
+use rayon::prelude::*;
+
+use crate::quant::Kind;
+
+/// Images per weight-gradient partial sum (fixed for determinism).
+pub const CHUNK: usize = 8;
+
+/// Shape of one convolution (a linear layer is a convolution whose kernel
+/// covers its whole input).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ConvGeom {
+    pub c_in: usize,
+    pub h: usize,
+    pub w: usize,
+    pub c_out: usize,
+    pub kh: usize,
+    pub kw: usize,
+    pub stride: usize,
+    pub pad: usize,
+    /// `groups == c_in == c_out`; other grouped convolutions are not trained.
+    pub depthwise: bool,
+}
+
+impl ConvGeom {
+    pub fn oh(&self) -> usize {
+        (self.h + 2 * self.pad - self.kh) / self.stride + 1
+    }
+    pub fn ow(&self) -> usize {
+        (self.w + 2 * self.pad - self.kw) / self.stride + 1
+    }
+    pub fn in_len(&self) -> usize {
+        self.c_in * self.h * self.w
+    }
+    pub fn out_len(&self) -> usize {
+        self.c_out * self.oh() * self.ow()
+    }
+    /// Weights per output channel.
+    pub fn fan_in(&self) -> usize {
+        if self.depthwise {
+            self.kh * self.kw
+        } else {
+            self.c_in * self.kh * self.kw
+        }
+    }
+    pub fn weight_len(&self) -> usize {
+        self.c_out * self.fan_in()
+    }
+    fn is_plain_pointwise(&self) -> bool {
+        self.kh == 1 && self.kw == 1 && self.stride == 1 && self.pad == 0
+    }
+    /// Input index of tap `(ky, kx)` of output `(oy, ox)`, or `None` in the padding.
+    #[inline]
+    fn tap(&self, oy: usize, ox: usize, ky: usize, kx: usize) -> Option<usize> {
+        let iy = (oy * self.stride + ky).wrapping_sub(self.pad);
+        let ix = (ox * self.stride + kx).wrapping_sub(self.pad);
+        (iy < self.h && ix < self.w).then(|| iy * self.w + ix)
+    }
+}
+
+/// `C[m x n] (+)= A[m x k] * B[k x n]`, with arbitrary strides for A and B.
+#[allow(clippy::too_many_arguments)]
+fn gemm(
+    m: usize,
+    k: usize,
+    n: usize,
+    a: &[f32],
+    (rsa, csa): (usize, usize),
+    b: &[f32],
+    (rsb, csb): (usize, usize),
+    c: &mut [f32],
+    accumulate: bool,
+) {
+    if m == 0 || n == 0 {
+        return;
+    }
+    assert!(k == 0 || (m - 1) * rsa + (k - 1) * csa < a.len());
+    assert!(k == 0 || (k - 1) * rsb + (n - 1) * csb < b.len());
+    assert!(m * n <= c.len());
+    // SAFETY: the asserts above keep every index sgemm touches inside the
+    // three slices; `c` is borrowed mutably, so it aliases neither input.
+    unsafe {
+        matrixmultiply::sgemm(
+            m,
+            k,
+            n,
+            1.0,
+            a.as_ptr(),
+            rsa as isize,
+            csa as isize,
+            b.as_ptr(),
+            rsb as isize,
+            csb as isize,
+            if accumulate { 1.0 } else { 0.0 },
+            c.as_mut_ptr(),
+            n as isize,
+            1,
+        );
+    }
+}
+
+/// im2col of one image: `col[(c*kh + ky)*kw + kx][oy*ow + ox]`, zeros in the padding.
+fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32]) {
+    let (oh, ow) = (g.oh(), g.ow());
+    let p = oh * ow;
+    for c in 0..g.c_in {
+        let xc = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                let row = &mut col[((c * g.kh + ky) * g.kw + kx) * p..][..p];
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        row[oy * ow + ox] = g.tap(oy, ox, ky, kx).map_or(0.0, |i| xc[i]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Transposed im2col: `colt[oy*ow + ox][(c*kh + ky)*kw + kx]`.
+fn im2col_t(g: &ConvGeom, x: &[f32], colt: &mut [f32]) {
+    let (oh, ow) = (g.oh(), g.ow());
+    let k = g.c_in * g.kh * g.kw;
+    for oy in 0..oh {
+        for ox in 0..ow {
+            let row = &mut colt[(oy * ow + ox) * k..][..k];
+            for c in 0..g.c_in {
+                let xc = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
+                for ky in 0..g.kh {
+                    for kx in 0..g.kw {
+                        row[(c * g.kh + ky) * g.kw + kx] =
+                            g.tap(oy, ox, ky, kx).map_or(0.0, |i| xc[i]);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// Scatter-adds a (possibly transposed) column matrix back onto an image.
+fn col2im(g: &ConvGeom, col: &[f32], transposed: bool, dx: &mut [f32]) {
+    let (oh, ow) = (g.oh(), g.ow());
+    let p = oh * ow;
+    let k = g.c_in * g.kh * g.kw;
+    dx.fill(0.0);
+    for c in 0..g.c_in {
+        for ky in 0..g.kh {
+            for kx in 0..g.kw {
+                let r = (c * g.kh + ky) * g.kw + kx;
+                for oy in 0..oh {
+                    for ox in 0..ow {
+                        if let Some(i) = g.tap(oy, ox, ky, kx) {
+                            let q = oy * ow + ox;
+                            let v = if transposed {
+                                col[q * k + r]
+                            } else {
+                                col[r * p + q]
+                            };
+                            dx[c * g.h * g.w + i] += v;
+                        }
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// `-sum |a - b|` with eight independent lanes, so that it vectorises.
+#[inline]
+fn neg_l1(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0f32; 8];
+    let (ca, ra) = (a.chunks_exact(8), a.len() - a.len() % 8);
+    for (x, y) in ca.zip(b.chunks_exact(8)) {
+        for l in 0..8 {
+            lanes[l] += (x[l] - y[l]).abs();
+        }
+    }
+    let mut s: f32 = lanes.iter().sum();
+    for i in ra..a.len() {
+        s += (a[i] - b[i]).abs();
+    }
+    -s
+}
+
+/// The AdderNet input gradient factor `HardTanh(w - x)`.
+#[inline]
+fn hardtanh(v: f32) -> f32 {
+    v.clamp(-1.0, 1.0)
+}
+
+/// One image, forward.
+fn forward_one(
+    kind: Kind,
+    g: &ConvGeom,
+    x: &[f32],
+    w: &[f32],
+    y: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    let p = g.oh() * g.ow();
+    if g.depthwise {
+        let (oh, ow) = (g.oh(), g.ow());
+        for c in 0..g.c_in {
+            let xc = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
+            let wc = &w[c * g.kh * g.kw..(c + 1) * g.kh * g.kw];
+            let yc = &mut y[c * p..(c + 1) * p];
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = 0f32;
+                    for ky in 0..g.kh {
+                        for kx in 0..g.kw {
+                            let wv = wc[ky * g.kw + kx];
+                            let xv = g.tap(oy, ox, ky, kx).map_or(0.0, |i| xc[i]);
+                            acc += match kind {
+                                Kind::Adder => -(xv - wv).abs(),
+                                _ => xv * wv,
+                            };
+                        }
+                    }
+                    yc[oy * ow + ox] = acc;
+                }
+            }
+        }
+        return;
+    }
+    let k = g.c_in * g.kh * g.kw;
+    match kind {
+        Kind::Conv | Kind::Shift => {
+            let col: &[f32] = if g.is_plain_pointwise() {
+                x
+            } else {
+                scratch.resize(k * p, 0.0);
+                im2col(g, x, scratch);
+                scratch
+            };
+            gemm(g.c_out, k, p, w, (k, 1), col, (p, 1), y, false);
+        }
+        Kind::Adder => {
+            scratch.resize(k * p, 0.0);
+            im2col_t(g, x, scratch);
+            for m in 0..g.c_out {
+                let wm = &w[m * k..(m + 1) * k];
+                for q in 0..p {
+                    y[m * p + q] = neg_l1(&scratch[q * k..(q + 1) * k], wm);
+                }
+            }
+        }
+    }
+}
+
+/// Forward pass of `n` images: returns `n * out_len` outputs.
+pub fn conv_forward(kind: Kind, g: &ConvGeom, x: &[f32], w: &[f32]) -> Vec<f32> {
+    let n = x.len() / g.in_len();
+    debug_assert_eq!(x.len(), n * g.in_len());
+    debug_assert_eq!(w.len(), g.weight_len());
+    let mut y = vec![0f32; n * g.out_len()];
+    y.par_chunks_mut(g.out_len())
+        .zip(x.par_chunks(g.in_len()))
+        .for_each_init(Vec::new, |scratch, (yi, xi)| {
+            forward_one(kind, g, xi, w, yi, scratch)
+        });
+    y
+}
+
+/// One image, backward: writes `dx`, adds into `dw`.
+#[allow(clippy::too_many_arguments)]
+fn backward_one(
+    kind: Kind,
+    g: &ConvGeom,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    dx: &mut [f32],
+    dw: &mut [f32],
+    scratch: &mut Vec<f32>,
+) {
+    let p = g.oh() * g.ow();
+    if g.depthwise {
+        let (oh, ow) = (g.oh(), g.ow());
+        dx.fill(0.0);
+        for c in 0..g.c_in {
+            let hw = g.h * g.w;
+            let xc = &x[c * hw..(c + 1) * hw];
+            let dxc = &mut dx[c * hw..(c + 1) * hw];
+            let kk = g.kh * g.kw;
+            let wc = &w[c * kk..(c + 1) * kk];
+            let dwc = &mut dw[c * kk..(c + 1) * kk];
+            let dyc = &dy[c * p..(c + 1) * p];
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let d = dyc[oy * ow + ox];
+                    for ky in 0..g.kh {
+                        for kx in 0..g.kw {
+                            let t = ky * g.kw + kx;
+                            let tap = g.tap(oy, ox, ky, kx);
+                            let xv = tap.map_or(0.0, |i| xc[i]);
+                            match kind {
+                                Kind::Adder => {
+                                    dwc[t] += d * (xv - wc[t]);
+                                    if let Some(i) = tap {
+                                        dxc[i] += d * hardtanh(wc[t] - xv);
+                                    }
+                                }
+                                _ => {
+                                    dwc[t] += d * xv;
+                                    if let Some(i) = tap {
+                                        dxc[i] += d * wc[t];
+                                    }
+                                }
+                            }
+                        }
+                    }
+                }
+            }
+        }
+        return;
+    }
+    let k = g.c_in * g.kh * g.kw;
+    match kind {
+        Kind::Conv | Kind::Shift => {
+            let plain = g.is_plain_pointwise();
+            if !plain {
+                scratch.resize(2 * k * p, 0.0);
+                im2col(g, x, &mut scratch[..k * p]);
+            }
+            let (col, dcol) = if plain {
+                (x, None)
+            } else {
+                let (a, b) = scratch.split_at_mut(k * p);
+                (&*a, Some(b))
+            };
+            // dW += dY * col^T
+            gemm(g.c_out, p, k, dy, (p, 1), col, (1, p), dw, true);
+            // dcol = W^T * dY
+            match dcol {
+                None => gemm(k, g.c_out, p, w, (1, k), dy, (p, 1), dx, false),
+                Some(dcol) => {
+                    gemm(k, g.c_out, p, w, (1, k), dy, (p, 1), dcol, false);
+                    col2im(g, dcol, false, dx);
+                }
+            }
+        }
+        Kind::Adder => {
+            scratch.resize(2 * k * p, 0.0);
+            let (colt, dcolt) = scratch.split_at_mut(k * p);
+            im2col_t(g, x, colt);
+            // dW[m][k] += sum_q dY[m][q] * (x[q][k] - W[m][k]) (full-precision gradient).
+            gemm(g.c_out, p, k, dy, (p, 1), colt, (k, 1), dw, true);
+            for m in 0..g.c_out {
+                let s: f32 = dy[m * p..(m + 1) * p].iter().sum();
+                for (dwv, wv) in dw[m * k..(m + 1) * k]
+                    .iter_mut()
+                    .zip(&w[m * k..(m + 1) * k])
+                {
+                    *dwv -= s * wv;
+                }
+            }
+            // dx[q][k] = sum_m dY[m][q] * HardTanh(W[m][k] - x[q][k]).
+            dcolt.fill(0.0);
+            for q in 0..p {
+                let xq = &colt[q * k..(q + 1) * k];
+                let dq = &mut dcolt[q * k..(q + 1) * k];
+                for m in 0..g.c_out {
+                    let d = dy[m * p + q];
+                    if d == 0.0 {
+                        continue;
+                    }
+                    let wm = &w[m * k..(m + 1) * k];
+                    for i in 0..k {
+                        dq[i] += d * hardtanh(wm[i] - xq[i]);
+                    }
+                }
+            }
+            col2im(g, dcolt, true, dx);
+        }
+    }
+}
+
+/// Backward pass of `n` images: returns `(dx, dw)`. For adder layers `dw` is
+/// the AdderNet full-precision gradient before adaptive scaling.
+pub fn conv_backward(
+    kind: Kind,
+    g: &ConvGeom,
+    x: &[f32],
+    w: &[f32],
+    dy: &[f32],
+) -> (Vec<f32>, Vec<f32>) {
+    let n = x.len() / g.in_len();
+    debug_assert_eq!(dy.len(), n * g.out_len());
+    let mut dx = vec![0f32; x.len()];
+    let partials: Vec<Vec<f32>> = dx
+        .par_chunks_mut(CHUNK * g.in_len())
+        .zip(x.par_chunks(CHUNK * g.in_len()))
+        .zip(dy.par_chunks(CHUNK * g.out_len()))
+        .map(|((dxc, xc), dyc)| {
+            let mut dw = vec![0f32; g.weight_len()];
+            let mut scratch = Vec::new();
+            for ((dxi, xi), dyi) in dxc
+                .chunks_mut(g.in_len())
+                .zip(xc.chunks(g.in_len()))
+                .zip(dyc.chunks(g.out_len()))
+            {
+                backward_one(kind, g, xi, w, dyi, dxi, &mut dw, &mut scratch);
+            }
+            dw
+        })
+        .collect();
+    let mut dw = vec![0f32; g.weight_len()];
+    for p in partials {
+        for (a, b) in dw.iter_mut().zip(p) {
+            *a += b;
+        }
+    }
+    (dx, dw)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rng::SplitMix64;
+
+    fn geom(depthwise: bool, k: usize, stride: usize, pad: usize) -> ConvGeom {
+        let c = 3;
+        ConvGeom {
+            c_in: c,
+            h: 5,
+            w: 4,
+            c_out: if depthwise { c } else { 2 },
+            kh: k,
+            kw: k,
+            stride,
+            pad,
+            depthwise,
+        }
+    }
+
+    /// Direct definition of every kind, to check the fast paths against.
+    fn naive(kind: Kind, g: &ConvGeom, x: &[f32], w: &[f32]) -> Vec<f32> {
+        let mut y = vec![0f32; g.out_len()];
+        for m in 0..g.c_out {
+            for oy in 0..g.oh() {
+                for ox in 0..g.ow() {
+                    let mut acc = 0f32;
+                    let chans: Vec<usize> = if g.depthwise {
+                        vec![m]
+                    } else {
+                        (0..g.c_in).collect()
+                    };
+                    for (ci, &c) in chans.iter().enumerate() {
+                        for ky in 0..g.kh {
+                            for kx in 0..g.kw {
+                                let xv =
+                                    g.tap(oy, ox, ky, kx).map_or(0.0, |i| x[c * g.h * g.w + i]);
+                                let wv = w[m * g.fan_in() + (ci * g.kh + ky) * g.kw + kx];
+                                acc += match kind {
+                                    Kind::Adder => -(xv - wv).abs(),
+                                    _ => xv * wv,
+                                };
+                            }
+                        }
+                    }
+                    y[(m * g.oh() + oy) * g.ow() + ox] = acc;
+                }
+            }
+        }
+        y
+    }
+
+    #[test]
+    fn fast_paths_match_the_definition() {
+        let mut rng = SplitMix64::new(3);
+        for kind in Kind::ALL {
+            for (dw, k, s, p) in [
+                (false, 3, 2, 1),
+                (false, 1, 1, 0),
+                (true, 3, 1, 1),
+                (true, 5, 2, 2),
+            ] {
+                let g = geom(dw, k, s, p);
+                let x: Vec<f32> = (0..g.in_len()).map(|_| rng.normal() as f32).collect();
+                let w: Vec<f32> = (0..g.weight_len()).map(|_| rng.normal() as f32).collect();
+                let fast = conv_forward(kind, &g, &x, &w);
+                let slow = naive(kind, &g, &x, &w);
+                for (a, b) in fast.iter().zip(&slow) {
+                    assert!((a - b).abs() < 1e-4, "{kind} {g:?}: {a} vs {b}");
+                }
+            }
+        }
+    }
+}

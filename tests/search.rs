@@ -1,0 +1,162 @@
+//! `nasa search` end to end on a tiny slice of Fashion-MNIST and a tiny
+//! space: progressive pretraining, the Gumbel search, derivation, training
+//! and export, the result read by `nasa check` and `nasa golden`; and an
+//! interrupted search resumed ends byte for byte where an uninterrupted one does.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const FASHION: &str = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
+
+fn nasa(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nasa"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn ok_json(args: &[&str]) -> Value {
+    let out = nasa(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+fn search_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "--json",
+        "search",
+        "--out",
+        out,
+        "--pgp-epochs",
+        "6",
+        "--search-epochs",
+        "2",
+        "--depth",
+        "0.2",
+        "--width",
+        "0.25",
+        "--batch",
+        "32",
+        "--train-limit",
+        "128",
+        "--test-limit",
+        "40",
+        "--epochs",
+        "1",
+        "--qat-epochs",
+        "1",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+fn log_without_timing(path: &Path) -> Vec<String> {
+    std::fs::read_to_string(path)
+        .unwrap()
+        .lines()
+        .map(|l| {
+            let f: Vec<&str> = l.split(',').collect();
+            f[..f.len() - 2].join(",")
+        })
+        .collect()
+}
+
+#[test]
+fn tiny_search_runs_through_export_check_and_golden_and_resumes_exactly() {
+    assert!(
+        Path::new(FASHION).exists(),
+        "{FASHION} is missing: run scripts/test.sh"
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let a_s = a.to_str().unwrap();
+    let result = ok_json(&search_args(a_s, &[]));
+
+    // Every block has a chosen candidate with a probability, and the
+    // derived network's energy is what the hybrid costs, below all-conv
+    // unless every block chose a multiplier path.
+    let blocks = result["search"]["blocks"].as_array().unwrap();
+    assert!(!blocks.is_empty());
+    for b in blocks {
+        let p = b["probability"].as_f64().unwrap();
+        assert!(p > 0.0 && p <= 1.0, "{b}");
+        let sum: f64 = b["candidates"]
+            .as_object()
+            .unwrap()
+            .values()
+            .map(|v| v.as_f64().unwrap())
+            .sum();
+        assert!((sum - 1.0).abs() < 1e-6, "probabilities sum to {sum}");
+    }
+    let e = result["search"]["derived_energy_nj"].as_f64().unwrap();
+    let all = result["search"]["all_conv_energy_nj"].as_f64().unwrap();
+    assert!(e > 0.0 && e <= all + 1e-9, "{e} vs {all}");
+
+    // The search log has one line per PGP stage epoch and search epoch.
+    let log = log_without_timing(&a.join("search-log.csv"));
+    let stages: Vec<&str> = log[1..]
+        .iter()
+        .map(|l| l.split(',').nth(1).unwrap())
+        .collect();
+    assert_eq!(
+        stages,
+        [
+            "easy_wide",
+            "easy_all",
+            "adder_wide",
+            "adder_all",
+            "mixed",
+            "mixed",
+            "search",
+            "search"
+        ]
+    );
+
+    // The derived, trained network is a valid nasa network.
+    let check = ok_json(&["--json", "check", a_s]);
+    assert_eq!(check["network"], "searched-fashion-mnist");
+    let golden = ok_json(&[
+        "--json",
+        "golden",
+        a_s,
+        "--dataset",
+        "fashion-mnist",
+        "--count",
+        "2",
+    ]);
+    assert_eq!(golden["images"].as_array().map(|v| v.len()), Some(2));
+    let eval = ok_json(&[
+        "--json",
+        "eval",
+        a_s,
+        "--dataset",
+        "fashion-mnist",
+        "--limit",
+        "40",
+    ]);
+    assert_eq!(eval["accuracy"], result["train"]["integer_accuracy"]);
+
+    // Interrupted after three epochs, then resumed: the same files.
+    let b = tmp.path().join("b");
+    let b_s = b.to_str().unwrap();
+    let stopped = ok_json(&search_args(b_s, &["--stop-after", "3"]));
+    assert_eq!(stopped["stopped"], true);
+    assert!(!b.join("arch.toml").exists());
+    ok_json(&search_args(b_s, &["--resume"]));
+    for f in ["arch.toml", "network.toml", "weights.safetensors"] {
+        assert!(
+            std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
+            "{f} differs between the uninterrupted and the resumed search"
+        );
+    }
+    assert_eq!(
+        log_without_timing(&a.join("search-log.csv")),
+        log_without_timing(&b.join("search-log.csv"))
+    );
+}

@@ -1,0 +1,157 @@
+//! `nasa train` end to end on a small slice of Fashion-MNIST: training,
+//! export, and the exported files read by `nasa check`, `nasa golden` and
+//! `nasa eval` (which must report the trainer's integer accuracy); and a run
+//! interrupted after an epoch and resumed must end byte for byte where an
+//! uninterrupted run does.
+
+use std::path::Path;
+use std::process::{Command, Output};
+
+use serde_json::Value;
+
+const FASHION: &str = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
+
+fn nasa(args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_nasa"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+fn ok_json(args: &[&str]) -> Value {
+    let out = nasa(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+fn require_fashion() {
+    assert!(
+        Path::new(FASHION).exists(),
+        "{FASHION} is missing: run scripts/test.sh, which installs dataset-fashion-mnist"
+    );
+}
+
+/// A small, fast run on the default network's description.
+fn train_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
+    let mut v = vec![
+        "--json",
+        "train",
+        "default",
+        "--out",
+        out,
+        "--epochs",
+        "2",
+        "--qat-epochs",
+        "1",
+        "--batch",
+        "64",
+        "--train-limit",
+        "1280",
+        "--test-limit",
+        "300",
+    ];
+    v.extend_from_slice(extra);
+    v
+}
+
+#[test]
+fn trained_network_is_read_by_check_golden_and_eval() {
+    require_fashion();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("run");
+    let out_s = out.to_str().unwrap();
+    let summary = ok_json(&train_args(out_s, &[]));
+    let acc = summary["integer_accuracy"].as_f64().unwrap();
+    assert_eq!(summary["test_images"], 300);
+    // Chance is 10%: 40 steps on 1,280 images already learn something.
+    assert!(acc > 0.2, "integer accuracy {acc}");
+
+    let check = ok_json(&["--json", "check", out_s]);
+    assert_eq!(check["network"], "default");
+    let golden = ok_json(&[
+        "--json",
+        "golden",
+        out_s,
+        "--dataset",
+        "fashion-mnist",
+        "--count",
+        "3",
+    ]);
+    assert_eq!(
+        golden["images"].as_array().map(|a| a.len()),
+        Some(3),
+        "{golden}"
+    );
+
+    let eval = ok_json(&[
+        "--json",
+        "eval",
+        out_s,
+        "--dataset",
+        "fashion-mnist",
+        "--limit",
+        "300",
+    ]);
+    assert_eq!(eval["images"], 300);
+    assert_eq!(
+        eval["accuracy"].as_f64(),
+        Some(acc),
+        "trainer and nasa eval disagree"
+    );
+
+    // The epoch log has one line per epoch and the header.
+    let log = std::fs::read_to_string(out.join("log.csv")).unwrap();
+    assert_eq!(log.lines().count(), 4, "{log}");
+    assert!(log.lines().nth(3).unwrap().contains(",quantised,"));
+}
+
+/// The columns of log.csv that do not depend on the machine's speed.
+fn log_without_timing(dir: &Path) -> Vec<String> {
+    std::fs::read_to_string(dir.join("log.csv"))
+        .unwrap()
+        .lines()
+        .map(|l| l.split(',').take(6).collect::<Vec<_>>().join(","))
+        .collect()
+}
+
+#[test]
+fn resumed_run_ends_where_an_uninterrupted_one_does() {
+    require_fashion();
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let b = tmp.path().join("b");
+    let (a_s, b_s) = (a.to_str().unwrap(), b.to_str().unwrap());
+    ok_json(&train_args(a_s, &[]));
+
+    let stopped = ok_json(&train_args(b_s, &["--stop-after", "1"]));
+    assert_eq!(stopped["stopped"], true);
+    assert!(!b.join("weights.safetensors").exists());
+    assert_eq!(
+        log_without_timing(&b).len(),
+        2,
+        "one epoch logged before the stop"
+    );
+    let resumed = ok_json(&train_args(b_s, &["--resume"]));
+    assert_eq!(resumed["resumed_from_epoch"], 1);
+
+    for f in ["network.toml", "weights.safetensors"] {
+        assert!(
+            std::fs::read(a.join(f)).unwrap() == std::fs::read(b.join(f)).unwrap(),
+            "{f} differs between the uninterrupted and the resumed run"
+        );
+    }
+    assert_eq!(log_without_timing(&a), log_without_timing(&b));
+
+    // Resuming with other options is refused with a reason.
+    let out = nasa(&train_args(b_s, &["--resume", "--seed", "2"]));
+    assert_eq!(out.status.code(), Some(1));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("checkpoint.json") && err.contains("other training options"),
+        "{err}"
+    );
+}

@@ -1,0 +1,303 @@
+//! Finite-difference checks of the trainer's hand-written backward passes.
+//!
+//! Multiply and shift convolutions are linear in the input and in the
+//! (rounded) weights, so their gradients must match central differences
+//! exactly up to f32 rounding. The adder backward is AdderNet's, not the
+//! true gradient of `-|x - w|`: its weight gradient is the exact gradient
+//! of the surrogate `-(x - w)^2 / 2` and its input gradient that of
+//! `-huber(x - w)` (HardTanh), which is what is checked, together with the
+//! sign agreement with the true gradient.
+
+// Each check perturbs coordinate `i` of one buffer and compares with entry
+// `i` of another: an index loop says that most plainly.
+#![allow(clippy::needless_range_loop)]
+
+use nasa::quant::Kind;
+use nasa::rng::SplitMix64;
+use nasa::train::kernels::{conv_backward, conv_forward, ConvGeom};
+use nasa::train::wquant;
+
+fn geoms() -> Vec<ConvGeom> {
+    let g = |c_in, c_out, k, stride, pad, depthwise| ConvGeom {
+        c_in,
+        h: 5,
+        w: 6,
+        c_out,
+        kh: k,
+        kw: k,
+        stride,
+        pad,
+        depthwise,
+    };
+    vec![
+        g(3, 4, 3, 2, 1, false),
+        g(3, 4, 1, 1, 0, false),
+        g(3, 3, 3, 1, 1, true),
+        g(2, 2, 5, 2, 2, true),
+    ]
+}
+
+fn randn(n: usize, rng: &mut SplitMix64) -> Vec<f32> {
+    (0..n).map(|_| rng.normal() as f32).collect()
+}
+
+fn dot(a: &[f32], b: &[f32]) -> f64 {
+    a.iter().zip(b).map(|(x, y)| *x as f64 * *y as f64).sum()
+}
+
+/// Central difference of `f` along coordinate `i` of `v`.
+fn central(v: &[f32], i: usize, eps: f32, f: &dyn Fn(&[f32]) -> f64) -> f64 {
+    let mut p = v.to_vec();
+    p[i] += eps;
+    let up = f(&p);
+    p[i] -= 2.0 * eps;
+    let down = f(&p);
+    (up - down) / (2.0 * eps as f64)
+}
+
+fn close(a: f64, b: f64, tol: f64) -> bool {
+    (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
+}
+
+#[test]
+fn multiply_and_shift_backward_match_finite_differences() {
+    let mut rng = SplitMix64::new(11);
+    for kind in [Kind::Conv, Kind::Shift] {
+        for g in geoms() {
+            let n = 2;
+            let x = randn(n * g.in_len(), &mut rng);
+            let raw = randn(g.weight_len(), &mut rng);
+            // Shift layers run on power-of-two weights; the gradient is with
+            // respect to those (and passes straight through to the float ones).
+            let w = match kind {
+                Kind::Shift => wquant::shift(&raw, g.c_out, 3).values,
+                _ => raw,
+            };
+            let dy = randn(n * g.out_len(), &mut rng);
+            let (dx, dw) = conv_backward(kind, &g, &x, &w, &dy);
+            let loss_x = |xv: &[f32]| dot(&conv_forward(kind, &g, xv, &w), &dy);
+            let loss_w = |wv: &[f32]| dot(&conv_forward(kind, &g, &x, wv), &dy);
+            for i in 0..x.len() {
+                let fd = central(&x, i, 1e-2, &loss_x);
+                assert!(
+                    close(fd, dx[i] as f64, 2e-3),
+                    "{kind} {g:?} dx[{i}]: fd {fd} vs {}",
+                    dx[i]
+                );
+            }
+            for i in 0..w.len() {
+                let fd = central(&w, i, 1e-2, &loss_w);
+                assert!(
+                    close(fd, dw[i] as f64, 2e-3),
+                    "{kind} {g:?} dw[{i}]: fd {fd} vs {}",
+                    dw[i]
+                );
+            }
+        }
+    }
+}
+
+/// Forward of an adder-shaped layer with a custom per-term function
+/// (padded inputs are 0, as in the real layer).
+fn surrogate(g: &ConvGeom, x: &[f32], w: &[f32], term: fn(f64) -> f64) -> Vec<f64> {
+    let n = x.len() / g.in_len();
+    let (oh, ow) = (g.oh(), g.ow());
+    let mut y = Vec::new();
+    for i in 0..n {
+        let xi = &x[i * g.in_len()..(i + 1) * g.in_len()];
+        for m in 0..g.c_out {
+            for oy in 0..oh {
+                for ox in 0..ow {
+                    let mut acc = 0f64;
+                    let chans: Vec<usize> = if g.depthwise {
+                        vec![m]
+                    } else {
+                        (0..g.c_in).collect()
+                    };
+                    for (ci, &c) in chans.iter().enumerate() {
+                        for ky in 0..g.kh {
+                            for kx in 0..g.kw {
+                                let iy = (oy * g.stride + ky) as isize - g.pad as isize;
+                                let ix = (ox * g.stride + kx) as isize - g.pad as isize;
+                                let xv = if iy >= 0
+                                    && ix >= 0
+                                    && (iy as usize) < g.h
+                                    && (ix as usize) < g.w
+                                {
+                                    xi[(c * g.h + iy as usize) * g.w + ix as usize] as f64
+                                } else {
+                                    0.0
+                                };
+                                let wv = w[m * g.fan_in() + (ci * g.kh + ky) * g.kw + kx] as f64;
+                                acc += term(xv - wv);
+                            }
+                        }
+                    }
+                    y.push(acc);
+                }
+            }
+        }
+    }
+    y
+}
+
+fn huber(r: f64) -> f64 {
+    if r.abs() <= 1.0 {
+        0.5 * r * r
+    } else {
+        r.abs() - 0.5
+    }
+}
+
+#[test]
+fn adder_backward_is_the_addernet_gradient() {
+    let mut rng = SplitMix64::new(12);
+    for g in geoms() {
+        let n = 2;
+        let x = randn(n * g.in_len(), &mut rng);
+        let w = randn(g.weight_len(), &mut rng);
+        let dy = randn(n * g.out_len(), &mut rng);
+        // The fast forward is the definition -sum |x - w|.
+        let fwd = conv_forward(Kind::Adder, &g, &x, &w);
+        let def = surrogate(&g, &x, &w, |r| -r.abs());
+        for (a, b) in fwd.iter().zip(&def) {
+            assert!((*a as f64 - b).abs() < 1e-4);
+        }
+        let (dx, dw) = conv_backward(Kind::Adder, &g, &x, &w, &dy);
+        let dyd: Vec<f64> = dy.iter().map(|v| *v as f64).collect();
+        let l = |y: Vec<f64>| y.iter().zip(&dyd).map(|(a, b)| a * b).sum::<f64>();
+        // Input gradient: d/dx of -huber(x - w) is HardTanh(w - x).
+        let loss_x = |xv: &[f32]| l(surrogate(&g, xv, &w, |r| -huber(r)));
+        for i in 0..x.len() {
+            let fd = central(&x, i, 1e-3, &loss_x);
+            assert!(
+                close(fd, dx[i] as f64, 2e-3),
+                "{g:?} dx[{i}]: fd {fd} vs {}",
+                dx[i]
+            );
+        }
+        // Weight gradient: d/dw of -(x - w)^2 / 2 is the full-precision x - w.
+        let loss_w = |wv: &[f32]| l(surrogate(&g, &x, wv, |r| -0.5 * r * r));
+        let loss_true = |wv: &[f32]| l(surrogate(&g, &x, wv, |r| -r.abs()));
+        let mut agree = 0;
+        for i in 0..w.len() {
+            let fd = central(&w, i, 1e-3, &loss_w);
+            assert!(
+                close(fd, dw[i] as f64, 2e-3),
+                "{g:?} dw[{i}]: fd {fd} vs {}",
+                dw[i]
+            );
+            let truth = central(&w, i, 1e-3, &loss_true);
+            agree += (truth.signum() == (dw[i] as f64).signum()) as usize;
+        }
+        // The surrogate points the same way as the true gradient for most weights.
+        assert!(
+            agree * 10 >= w.len() * 7,
+            "{g:?}: only {agree} of {} signs agree",
+            w.len()
+        );
+    }
+}
+
+/// The whole layer graph (BatchNorm with batch statistics, residual add,
+/// average pooling, global pooling, linear layer with bias, cross-entropy)
+/// against central differences of the loss.
+#[test]
+fn model_backward_matches_finite_differences() {
+    use nasa::net::Network;
+    use nasa::train::model::{cross_entropy, Mode, Model};
+    let text = r#"
+[network]
+name = "fd"
+[input]
+channels = 1
+height = 6
+width = 6
+scale = 0.1
+[[layer]]
+name = "stem"
+op = "conv2d"
+kind = "conv"
+out_channels = 2
+kernel = 3
+padding = 1
+out_scale = 0.1
+[[layer]]
+name = "c2"
+op = "conv2d"
+kind = "conv"
+out_channels = 2
+kernel = 3
+padding = 1
+out_scale = 0.1
+[[layer]]
+name = "res"
+op = "add"
+inputs = ["stem", "c2"]
+out_scale = 0.1
+[[layer]]
+name = "dw"
+op = "conv2d"
+kind = "conv"
+out_channels = 2
+groups = 2
+kernel = 3
+stride = 2
+padding = 1
+out_scale = 0.1
+[[layer]]
+name = "pool"
+op = "avgpool"
+kernel = 1
+[[layer]]
+name = "gap"
+op = "global_avgpool"
+[[layer]]
+name = "fc"
+op = "linear"
+kind = "conv"
+out_features = 3
+out_scale = 0.1
+"#;
+    let net = Network::parse(text, std::path::Path::new("fd.toml")).expect("valid description");
+    let mut model = Model::new(&net, 5).expect("trainable");
+    let mut rng = SplitMix64::new(13);
+    let x = randn(4 * 36, &mut rng);
+    let labels = [0u8, 1, 2, 1];
+    let mode = Mode {
+        train: true,
+        quant: false,
+    };
+    let loss = |m: &mut Model| {
+        let out = m.forward(x.clone(), mode).to_vec();
+        cross_entropy(&out, &labels, 3).0
+    };
+    model.zero_grad();
+    let out = model.forward(x.clone(), mode).to_vec();
+    let (_, grad, _) = cross_entropy(&out, &labels, 3);
+    model.backward(grad, mode);
+    let grads: Vec<(String, Vec<f32>)> = model
+        .params_mut()
+        .into_iter()
+        .map(|(n, p)| (n, p.g.clone()))
+        .collect();
+    let mut checked = 0;
+    for (pi, (name, g)) in grads.iter().enumerate() {
+        for i in 0..g.len() {
+            let eps = 1e-2f32;
+            let probe = |d: f32| {
+                let mut m = model.clone();
+                m.params_mut()[pi].1.v[i] += d;
+                loss(&mut m)
+            };
+            let fd = (probe(eps) - probe(-eps)) / (2.0 * eps as f64);
+            assert!(
+                (fd - g[i] as f64).abs() <= 2e-3 + 2e-2 * fd.abs(),
+                "{name}[{i}]: fd {fd} vs backward {}",
+                g[i]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 60, "only {checked} parameters checked");
+}
