@@ -201,6 +201,112 @@ fn hardtanh(v: f32) -> f32 {
     v.clamp(-1.0, 1.0)
 }
 
+/// Outputs `[lo, hi)` along one axis whose tap `k` reads inside the input:
+/// `0 <= o * stride + k - pad < n_in`.
+fn valid_range(n_out: usize, n_in: usize, stride: usize, k: usize, pad: usize) -> (usize, usize) {
+    let lo = if pad > k {
+        (pad - k).div_ceil(stride)
+    } else {
+        0
+    };
+    let hi = if n_in + pad > k {
+        ((n_in - 1 + pad - k) / stride + 1).min(n_out)
+    } else {
+        0
+    };
+    (lo.min(hi), hi)
+}
+
+/// One depthwise plane, forward: taps outermost, so the inner loop runs
+/// along a row (contiguous for stride 1) and vectorises. Padded taps add
+/// nothing (multiply) or `-|w|` (adder, rule C2).
+fn dw_forward_plane(kind: Kind, g: &ConvGeom, xc: &[f32], wc: &[f32], yc: &mut [f32]) {
+    let (oh, ow) = (g.oh(), g.ow());
+    let adder = kind == Kind::Adder;
+    yc.fill(0.0);
+    for ky in 0..g.kh {
+        let (ylo, yhi) = valid_range(oh, g.h, g.stride, ky, g.pad);
+        for kx in 0..g.kw {
+            let wv = wc[ky * g.kw + kx];
+            let (xlo, xhi) = valid_range(ow, g.w, g.stride, kx, g.pad);
+            for oy in 0..oh {
+                let row = &mut yc[oy * ow..(oy + 1) * ow];
+                if oy < ylo || oy >= yhi {
+                    if adder {
+                        row.iter_mut().for_each(|v| *v -= wv.abs());
+                    }
+                    continue;
+                }
+                if adder {
+                    row[..xlo].iter_mut().for_each(|v| *v -= wv.abs());
+                    row[xhi..].iter_mut().for_each(|v| *v -= wv.abs());
+                }
+                let iy = oy * g.stride + ky - g.pad;
+                let xrow = &xc[iy * g.w..(iy + 1) * g.w];
+                let first = xlo * g.stride + kx - g.pad;
+                let xs = xrow[first..].iter().step_by(g.stride);
+                let out = row[xlo..xhi].iter_mut();
+                if adder {
+                    out.zip(xs).for_each(|(r, &xv)| *r -= (xv - wv).abs());
+                } else {
+                    out.zip(xs).for_each(|(r, &xv)| *r += xv * wv);
+                }
+            }
+        }
+    }
+}
+
+/// One depthwise plane, backward: adds into `dxc` and `dwc`.
+fn dw_backward_plane(
+    kind: Kind,
+    g: &ConvGeom,
+    xc: &[f32],
+    wc: &[f32],
+    dyc: &[f32],
+    dxc: &mut [f32],
+    dwc: &mut [f32],
+) {
+    let (oh, ow) = (g.oh(), g.ow());
+    let adder = kind == Kind::Adder;
+    for ky in 0..g.kh {
+        let (ylo, yhi) = valid_range(oh, g.h, g.stride, ky, g.pad);
+        for kx in 0..g.kw {
+            let t = ky * g.kw + kx;
+            let wv = wc[t];
+            let (xlo, xhi) = valid_range(ow, g.w, g.stride, kx, g.pad);
+            let mut acc = 0f32;
+            for oy in 0..oh {
+                let drow = &dyc[oy * ow..(oy + 1) * ow];
+                if oy < ylo || oy >= yhi {
+                    if adder {
+                        acc -= wv * drow.iter().sum::<f32>();
+                    }
+                    continue;
+                }
+                if adder {
+                    acc -= wv * (drow[..xlo].iter().sum::<f32>() + drow[xhi..].iter().sum::<f32>());
+                }
+                let iy = oy * g.stride + ky - g.pad;
+                let first = xlo * g.stride + kx - g.pad;
+                let xrow = &xc[iy * g.w..(iy + 1) * g.w];
+                let dxrow = &mut dxc[iy * g.w..(iy + 1) * g.w];
+                for (j, &d) in drow[xlo..xhi].iter().enumerate() {
+                    let ix = first + j * g.stride;
+                    let xv = xrow[ix];
+                    if adder {
+                        acc += d * (xv - wv);
+                        dxrow[ix] += d * hardtanh(wv - xv);
+                    } else {
+                        acc += d * xv;
+                        dxrow[ix] += d * wv;
+                    }
+                }
+            }
+            dwc[t] += acc;
+        }
+    }
+}
+
 /// One image, forward.
 fn forward_one(
     kind: Kind,
@@ -212,27 +318,16 @@ fn forward_one(
 ) {
     let p = g.oh() * g.ow();
     if g.depthwise {
-        let (oh, ow) = (g.oh(), g.ow());
+        let hw = g.h * g.w;
+        let kk = g.kh * g.kw;
         for c in 0..g.c_in {
-            let xc = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
-            let wc = &w[c * g.kh * g.kw..(c + 1) * g.kh * g.kw];
-            let yc = &mut y[c * p..(c + 1) * p];
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let mut acc = 0f32;
-                    for ky in 0..g.kh {
-                        for kx in 0..g.kw {
-                            let wv = wc[ky * g.kw + kx];
-                            let xv = g.tap(oy, ox, ky, kx).map_or(0.0, |i| xc[i]);
-                            acc += match kind {
-                                Kind::Adder => -(xv - wv).abs(),
-                                _ => xv * wv,
-                            };
-                        }
-                    }
-                    yc[oy * ow + ox] = acc;
-                }
-            }
+            dw_forward_plane(
+                kind,
+                g,
+                &x[c * hw..(c + 1) * hw],
+                &w[c * kk..(c + 1) * kk],
+                &mut y[c * p..(c + 1) * p],
+            );
         }
         return;
     }
@@ -289,42 +384,19 @@ fn backward_one(
 ) {
     let p = g.oh() * g.ow();
     if g.depthwise {
-        let (oh, ow) = (g.oh(), g.ow());
+        let hw = g.h * g.w;
+        let kk = g.kh * g.kw;
         dx.fill(0.0);
         for c in 0..g.c_in {
-            let hw = g.h * g.w;
-            let xc = &x[c * hw..(c + 1) * hw];
-            let dxc = &mut dx[c * hw..(c + 1) * hw];
-            let kk = g.kh * g.kw;
-            let wc = &w[c * kk..(c + 1) * kk];
-            let dwc = &mut dw[c * kk..(c + 1) * kk];
-            let dyc = &dy[c * p..(c + 1) * p];
-            for oy in 0..oh {
-                for ox in 0..ow {
-                    let d = dyc[oy * ow + ox];
-                    for ky in 0..g.kh {
-                        for kx in 0..g.kw {
-                            let t = ky * g.kw + kx;
-                            let tap = g.tap(oy, ox, ky, kx);
-                            let xv = tap.map_or(0.0, |i| xc[i]);
-                            match kind {
-                                Kind::Adder => {
-                                    dwc[t] += d * (xv - wc[t]);
-                                    if let Some(i) = tap {
-                                        dxc[i] += d * hardtanh(wc[t] - xv);
-                                    }
-                                }
-                                _ => {
-                                    dwc[t] += d * xv;
-                                    if let Some(i) = tap {
-                                        dxc[i] += d * wc[t];
-                                    }
-                                }
-                            }
-                        }
-                    }
-                }
-            }
+            dw_backward_plane(
+                kind,
+                g,
+                &x[c * hw..(c + 1) * hw],
+                &w[c * kk..(c + 1) * kk],
+                &dy[c * p..(c + 1) * p],
+                &mut dx[c * hw..(c + 1) * hw],
+                &mut dw[c * kk..(c + 1) * kk],
+            );
         }
         return;
     }

@@ -276,6 +276,23 @@ pub fn calibrate(model: &mut Model, data: &Dataset, table: &[f32; 256], images: 
         let hi = ((1i64 << (model.nodes[id - 1].bits - 1)) - 1) as f32;
         model.scales[id] = if q > 0.0 { q / hi } else { 1.0 / hi };
     }
+    // Adder weights share their input's scale (rule W3): widen the scale of
+    // the tensor an adder layer reads so that its weights fit too, instead
+    // of saturating them.
+    for i in 0..model.nodes.len() {
+        let NodeOp::Conv(c) = &model.nodes[i].op else {
+            continue;
+        };
+        if c.kind != crate::quant::Kind::Adder {
+            continue;
+        }
+        let wmax = c.w.v.iter().fold(0f32, |m, v| m.max(v.abs()));
+        let owner = model.scale_owner(model.nodes[i].inputs[0]);
+        if owner > 0 {
+            let hi = ((1i64 << (c.weight_bits - 1)) - 1) as f32;
+            model.scales[owner] = model.scales[owner].max(wmax / hi);
+        }
+    }
     model.propagate_scales();
 }
 

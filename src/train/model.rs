@@ -271,6 +271,15 @@ impl Model {
         id > 0 && matches!(self.nodes[id - 1].op, NodeOp::Conv(_) | NodeOp::Add)
     }
 
+    /// The tensor whose scale tensor `id` inherits (itself if it owns one;
+    /// 0 for the network input).
+    pub fn scale_owner(&self, mut id: usize) -> usize {
+        while id > 0 && !self.owns_scale(id) {
+            id = self.nodes[id - 1].inputs[0];
+        }
+        id
+    }
+
     /// Propagates scales through the layers that inherit their input's.
     pub fn propagate_scales(&mut self) {
         for i in 0..self.nodes.len() {
