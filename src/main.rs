@@ -151,7 +151,8 @@ enum Command {
         /// Quantisation-aware epochs after them.
         #[arg(long, default_value_t = nasa::train::TrainOptions::default().qat_epochs)]
         qat_epochs: usize,
-        #[arg(long, default_value_t = nasa::train::TrainOptions::default().batch)]
+        #[arg(long, default_value_t = nasa::train::TrainOptions::default().batch,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         batch: usize,
         /// Peak learning rate (SGD with momentum, cosine schedule).
         #[arg(long, default_value_t = nasa::train::TrainOptions::default().lr)]
@@ -199,7 +200,8 @@ enum Command {
         #[arg(long, default_value_t = nasa::search::SearchOptions::default().width)]
         width: f64,
         /// Paths sampled per block and step.
-        #[arg(long, default_value_t = nasa::search::SearchOptions::default().top_k)]
+        #[arg(long, default_value_t = nasa::search::SearchOptions::default().top_k,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         top_k: usize,
         /// Initial weight of the hardware (energy) term.
         #[arg(long, default_value_t = nasa::search::SearchOptions::default().lambda)]
@@ -207,7 +209,8 @@ enum Command {
         /// Compute-energy target per inference (nJ); adapts the hardware term.
         #[arg(long, value_name = "NJ")]
         energy_target: Option<f64>,
-        #[arg(long, default_value_t = 128)]
+        #[arg(long, default_value_t = 128,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         batch: usize,
         #[arg(long, default_value_t = 1)]
         seed: u64,

@@ -815,3 +815,50 @@ fn json_error_object() {
         .unwrap_or_else(|| panic!("no error string: {v}"));
     assert!(msg.contains(&file) && msg.contains("9 bits"), "{v}");
 }
+
+#[test]
+fn train_refuses_a_grouped_convolution_it_cannot_train() {
+    let dir = tempfile::tempdir().unwrap();
+    let desc = edit("height = 8\nwidth = 8", "height = 28\nwidth = 28").replacen(
+        "exp_bits = 3",
+        "exp_bits = 3\ngroups = 2",
+        1,
+    );
+    let out = nasa(
+        dir.path(),
+        Some(&desc),
+        &["train", "net.toml", "--out", "run", "--epochs", "1"],
+    );
+    assert_invalid(
+        &out,
+        Path::new("net.toml"),
+        Some("s1"),
+        Some("groups"),
+        &["depthwise", "not trainable"],
+    );
+    assert!(
+        !dir.path().join("run").exists(),
+        "no output directory on error"
+    );
+}
+
+#[test]
+fn train_refuses_a_network_whose_input_does_not_fit_the_data() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = nasa(
+        dir.path(),
+        Some(BASE),
+        &["train", "net.toml", "--out", "run", "--epochs", "1"],
+    );
+    assert_invalid(
+        &out,
+        Path::new("net.toml"),
+        None,
+        Some("input"),
+        &["1x8x8", "fashion-mnist"],
+    );
+    assert!(
+        !dir.path().join("run").exists(),
+        "no output directory on error"
+    );
+}

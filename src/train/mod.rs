@@ -475,8 +475,14 @@ pub fn train(run: &Run<'_>, progress: &dyn Progress) -> Result<Option<TrainSumma
         bail!("--batch must be at least 1");
     }
     let net = run.net;
-    eval::check_compatible(net, run.train).map_err(|e| anyhow!("{e}"))?;
-    let mut model = Model::new(net, o.seed).map_err(|e| anyhow!("{e}"))?;
+    eval::check_compatible(net, run.train)?;
+    let mut model = Model::new(net, o.seed).map_err(|e| {
+        anyhow::Error::new(
+            crate::error::InputError::new(&net.provenance.description, e.message)
+                .layer(e.layer)
+                .field(e.field),
+        )
+    })?;
     let table = input_table(net);
     std::fs::create_dir_all(run.out).with_context(|| format!("creating {}", run.out.display()))?;
 

@@ -135,6 +135,7 @@ pub struct Model {
 #[error("layer `{layer}`: {message}")]
 pub struct Unsupported {
     pub layer: String,
+    pub field: &'static str,
     pub message: String,
 }
 
@@ -158,6 +159,7 @@ impl Model {
                     if c.groups > 1 && !c.is_depthwise() {
                         return Err(Unsupported {
                             layer: layer.name.clone(),
+                            field: "groups",
                             message: format!(
                                 "grouped convolution ({} groups) other than depthwise is not trainable",
                                 c.groups
