@@ -130,31 +130,10 @@ fn im2col(g: &ConvGeom, x: &[f32], col: &mut [f32]) {
     }
 }
 
-/// Transposed im2col: `colt[oy*ow + ox][(c*kh + ky)*kw + kx]`.
-fn im2col_t(g: &ConvGeom, x: &[f32], colt: &mut [f32]) {
-    let (oh, ow) = (g.oh(), g.ow());
-    let k = g.c_in * g.kh * g.kw;
-    for oy in 0..oh {
-        for ox in 0..ow {
-            let row = &mut colt[(oy * ow + ox) * k..][..k];
-            for c in 0..g.c_in {
-                let xc = &x[c * g.h * g.w..(c + 1) * g.h * g.w];
-                for ky in 0..g.kh {
-                    for kx in 0..g.kw {
-                        row[(c * g.kh + ky) * g.kw + kx] =
-                            g.tap(oy, ox, ky, kx).map_or(0.0, |i| xc[i]);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Scatter-adds a (possibly transposed) column matrix back onto an image.
-fn col2im(g: &ConvGeom, col: &[f32], transposed: bool, dx: &mut [f32]) {
+/// Scatter-adds a column matrix back onto an image.
+fn col2im(g: &ConvGeom, col: &[f32], dx: &mut [f32]) {
     let (oh, ow) = (g.oh(), g.ow());
     let p = oh * ow;
-    let k = g.c_in * g.kh * g.kw;
     dx.fill(0.0);
     for c in 0..g.c_in {
         for ky in 0..g.kh {
@@ -164,12 +143,7 @@ fn col2im(g: &ConvGeom, col: &[f32], transposed: bool, dx: &mut [f32]) {
                     for ox in 0..ow {
                         if let Some(i) = g.tap(oy, ox, ky, kx) {
                             let q = oy * ow + ox;
-                            let v = if transposed {
-                                col[q * k + r]
-                            } else {
-                                col[r * p + q]
-                            };
-                            dx[c * g.h * g.w + i] += v;
+                            dx[c * g.h * g.w + i] += col[r * p + q];
                         }
                     }
                 }
@@ -178,21 +152,21 @@ fn col2im(g: &ConvGeom, col: &[f32], transposed: bool, dx: &mut [f32]) {
     }
 }
 
-/// `-sum |a - b|` with eight independent lanes, so that it vectorises.
+/// `sum a[i] * b[i]` over eight independent lanes, so that it vectorises.
 #[inline]
-fn neg_l1(a: &[f32], b: &[f32]) -> f32 {
+fn dot8(a: &[f32], b: &[f32]) -> f32 {
     let mut lanes = [0f32; 8];
-    let (ca, ra) = (a.chunks_exact(8), a.len() - a.len() % 8);
-    for (x, y) in ca.zip(b.chunks_exact(8)) {
+    for (x, y) in a.chunks_exact(8).zip(b.chunks_exact(8)) {
         for l in 0..8 {
-            lanes[l] += (x[l] - y[l]).abs();
+            lanes[l] += x[l] * y[l];
         }
     }
+    let tail = a.len() - a.len() % 8;
     let mut s: f32 = lanes.iter().sum();
-    for i in ra..a.len() {
-        s += (a[i] - b[i]).abs();
+    for i in tail..a.len() {
+        s += a[i] * b[i];
     }
-    -s
+    s
 }
 
 /// The AdderNet input gradient factor `HardTanh(w - x)`.
@@ -244,12 +218,25 @@ fn dw_forward_plane(kind: Kind, g: &ConvGeom, xc: &[f32], wc: &[f32], yc: &mut [
                 let iy = oy * g.stride + ky - g.pad;
                 let xrow = &xc[iy * g.w..(iy + 1) * g.w];
                 let first = xlo * g.stride + kx - g.pad;
+                let out = &mut row[xlo..xhi];
+                if g.stride == 1 {
+                    let xs = &xrow[first..first + out.len()];
+                    if adder {
+                        out.iter_mut()
+                            .zip(xs)
+                            .for_each(|(r, &xv)| *r -= (xv - wv).abs());
+                    } else {
+                        out.iter_mut().zip(xs).for_each(|(r, &xv)| *r += xv * wv);
+                    }
+                    continue;
+                }
                 let xs = xrow[first..].iter().step_by(g.stride);
-                let out = row[xlo..xhi].iter_mut();
                 if adder {
-                    out.zip(xs).for_each(|(r, &xv)| *r -= (xv - wv).abs());
+                    out.iter_mut()
+                        .zip(xs)
+                        .for_each(|(r, &xv)| *r -= (xv - wv).abs());
                 } else {
-                    out.zip(xs).for_each(|(r, &xv)| *r += xv * wv);
+                    out.iter_mut().zip(xs).for_each(|(r, &xv)| *r += xv * wv);
                 }
             }
         }
@@ -290,7 +277,25 @@ fn dw_backward_plane(
                 let first = xlo * g.stride + kx - g.pad;
                 let xrow = &xc[iy * g.w..(iy + 1) * g.w];
                 let dxrow = &mut dxc[iy * g.w..(iy + 1) * g.w];
-                for (j, &d) in drow[xlo..xhi].iter().enumerate() {
+                let ds = &drow[xlo..xhi];
+                if g.stride == 1 {
+                    // Contiguous: the input gradient vectorises, the weight
+                    // gradient is an eight-lane dot product.
+                    let xs = &xrow[first..first + ds.len()];
+                    let dxs = &mut dxrow[first..first + ds.len()];
+                    if adder {
+                        dxs.iter_mut()
+                            .zip(ds)
+                            .zip(xs)
+                            .for_each(|((o, &d), &xv)| *o += d * hardtanh(wv - xv));
+                        acc += dot8(ds, xs) - wv * ds.iter().sum::<f32>();
+                    } else {
+                        dxs.iter_mut().zip(ds).for_each(|(o, &d)| *o += d * wv);
+                        acc += dot8(ds, xs);
+                    }
+                    continue;
+                }
+                for (j, &d) in ds.iter().enumerate() {
                     let ix = first + j * g.stride;
                     let xv = xrow[ix];
                     if adder {
@@ -344,12 +349,23 @@ fn forward_one(
             gemm(g.c_out, k, p, w, (k, 1), col, (p, 1), y, false);
         }
         Kind::Adder => {
-            scratch.resize(k * p, 0.0);
-            im2col_t(g, x, scratch);
+            let col: &[f32] = if g.is_plain_pointwise() {
+                x
+            } else {
+                scratch.resize(k * p, 0.0);
+                im2col(g, x, scratch);
+                scratch
+            };
+            // Row-wise: for each (m, k) one pass along the output positions,
+            // which vectorises without reassociating any sum.
             for m in 0..g.c_out {
-                let wm = &w[m * k..(m + 1) * k];
-                for q in 0..p {
-                    y[m * p + q] = neg_l1(&scratch[q * k..(q + 1) * k], wm);
+                let yrow = &mut y[m * p..(m + 1) * p];
+                yrow.fill(0.0);
+                for (kk, &wv) in w[m * k..(m + 1) * k].iter().enumerate() {
+                    let xr = &col[kk * p..(kk + 1) * p];
+                    yrow.iter_mut()
+                        .zip(xr)
+                        .for_each(|(yv, &xv)| *yv -= (xv - wv).abs());
                 }
             }
         }
@@ -368,6 +384,45 @@ pub fn conv_forward(kind: Kind, g: &ConvGeom, x: &[f32], w: &[f32]) -> Vec<f32> 
             forward_one(kind, g, xi, w, yi, scratch)
         });
     y
+}
+
+/// Adder backward on column form `col[k][q]`: writes `dcol`, adds into `dw`.
+#[allow(clippy::too_many_arguments)]
+fn adder_backward_rows(
+    m_out: usize,
+    k: usize,
+    p: usize,
+    col: &[f32],
+    w: &[f32],
+    dy: &[f32],
+    dcol: &mut [f32],
+    dw: &mut [f32],
+) {
+    // dW[m][k] += sum_q dY[m][q] * (x[k][q] - W[m][k]) (full-precision gradient).
+    gemm(m_out, p, k, dy, (p, 1), col, (1, p), dw, true);
+    for m in 0..m_out {
+        let s: f32 = dy[m * p..(m + 1) * p].iter().sum();
+        for (dwv, wv) in dw[m * k..(m + 1) * k]
+            .iter_mut()
+            .zip(&w[m * k..(m + 1) * k])
+        {
+            *dwv -= s * wv;
+        }
+    }
+    // dx[k][q] = sum_m dY[m][q] * HardTanh(W[m][k] - x[k][q]), row by row.
+    for kk in 0..k {
+        let xr = &col[kk * p..(kk + 1) * p];
+        let dr = &mut dcol[kk * p..(kk + 1) * p];
+        dr.fill(0.0);
+        for m in 0..m_out {
+            let wv = w[m * k + kk];
+            let dyr = &dy[m * p..(m + 1) * p];
+            dr.iter_mut()
+                .zip(dyr)
+                .zip(xr)
+                .for_each(|((d, &dyv), &xv)| *d += dyv * hardtanh(wv - xv));
+        }
+    }
 }
 
 /// One image, backward: writes `dx`, adds into `dw`.
@@ -421,42 +476,21 @@ fn backward_one(
                 None => gemm(k, g.c_out, p, w, (1, k), dy, (p, 1), dx, false),
                 Some(dcol) => {
                     gemm(k, g.c_out, p, w, (1, k), dy, (p, 1), dcol, false);
-                    col2im(g, dcol, false, dx);
+                    col2im(g, dcol, dx);
                 }
             }
         }
         Kind::Adder => {
-            scratch.resize(2 * k * p, 0.0);
-            let (colt, dcolt) = scratch.split_at_mut(k * p);
-            im2col_t(g, x, colt);
-            // dW[m][k] += sum_q dY[m][q] * (x[q][k] - W[m][k]) (full-precision gradient).
-            gemm(g.c_out, p, k, dy, (p, 1), colt, (k, 1), dw, true);
-            for m in 0..g.c_out {
-                let s: f32 = dy[m * p..(m + 1) * p].iter().sum();
-                for (dwv, wv) in dw[m * k..(m + 1) * k]
-                    .iter_mut()
-                    .zip(&w[m * k..(m + 1) * k])
-                {
-                    *dwv -= s * wv;
-                }
+            let plain = g.is_plain_pointwise();
+            if plain {
+                adder_backward_rows(g.c_out, k, p, x, w, dy, dx, dw);
+            } else {
+                scratch.resize(2 * k * p, 0.0);
+                let (col, dcol) = scratch.split_at_mut(k * p);
+                im2col(g, x, col);
+                adder_backward_rows(g.c_out, k, p, col, w, dy, dcol, dw);
+                col2im(g, dcol, dx);
             }
-            // dx[q][k] = sum_m dY[m][q] * HardTanh(W[m][k] - x[q][k]).
-            dcolt.fill(0.0);
-            for q in 0..p {
-                let xq = &colt[q * k..(q + 1) * k];
-                let dq = &mut dcolt[q * k..(q + 1) * k];
-                for m in 0..g.c_out {
-                    let d = dy[m * p + q];
-                    if d == 0.0 {
-                        continue;
-                    }
-                    let wm = &w[m * k..(m + 1) * k];
-                    for i in 0..k {
-                        dq[i] += d * hardtanh(wm[i] - xq[i]);
-                    }
-                }
-            }
-            col2im(g, dcolt, true, dx);
         }
     }
 }
