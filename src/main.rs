@@ -246,6 +246,14 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    // Like other Unix filters, stop quietly when the reader of stdout goes
+    // away (`nasa check --json | head`) instead of panicking on EPIPE.
+    #[cfg(unix)]
+    // SAFETY: restoring the default disposition of SIGPIPE before any
+    // thread starts; no handler runs Rust code.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     std::panic::set_hook(Box::new(|info| {
         eprintln!("internal error: {info}\nThis is a bug in nasa; please report it with the command that caused it.");
         std::process::exit(EXIT_INTERNAL);
@@ -299,10 +307,13 @@ struct TrainBars {
 
 impl TrainBars {
     fn new(json: bool) -> TrainBars {
-        TrainBars {
-            bar: progress(0, json),
-            quiet: json,
+        let bar = progress(0, json);
+        if let Ok(style) =
+            ProgressStyle::with_template("{msg} {bar:40} {pos}/{len} batches {per_sec} eta {eta}")
+        {
+            bar.set_style(style);
         }
+        TrainBars { bar, quiet: json }
     }
 }
 
@@ -630,7 +641,7 @@ fn run(cli: Cli) -> Result<()> {
                 qat_epochs,
                 batch,
                 lr,
-                qat_lr: lr * defaults.qat_lr / defaults.lr,
+                qat_lr: lr / 10.0,
                 seed,
                 augment: !no_augment,
                 train_limit,
@@ -736,9 +747,11 @@ fn check(net: &Network, json: bool) -> Result<()> {
         }));
     }
     let out = net.output_info();
+    let (energy, total) = nasa::cost::network_energy(net, &nasa::cost::UnitEnergy::default());
     if json {
         print_json(&json!({
             "ok": true,
+            "compute_energy_pj": { "conv": energy[0], "shift": energy[1], "adder": energy[2], "total": total },
             "network": net.name,
             "input_shape": [net.input.tensor.shape.c, net.input.tensor.shape.h, net.input.tensor.shape.w],
             "output": out.name,
@@ -782,6 +795,13 @@ fn check(net: &Network, json: bool) -> Result<()> {
     println!(
         "operations per inference: conv {}, shift {}, adder {}",
         ops[0], ops[1], ops[2]
+    );
+    println!(
+        "compute energy per inference (45 nm unit table): {:.1} nJ (conv {:.1}, shift {:.1}, adder {:.1})",
+        total / 1000.0,
+        energy[0] / 1000.0,
+        energy[1] / 1000.0,
+        energy[2] / 1000.0
     );
     println!("parameters: {}", net.parameter_count());
     println!("description sha256 {}", net.provenance.description_sha256);

@@ -108,6 +108,8 @@ pub struct TrainSummary {
     /// Accuracy of the fake-quantised float model on the same images.
     pub model_accuracy: f64,
     pub ops_per_kind: BTreeMap<String, u64>,
+    /// Compute energy of one inference by the 45 nm unit-energy table (nJ).
+    pub compute_energy_nj: f64,
     pub parameters: usize,
     pub seconds: f64,
     pub resumed_from_epoch: Option<usize>,
@@ -615,6 +617,11 @@ pub fn train(run: &Run<'_>, progress: &dyn Progress) -> Result<Option<TrainSumma
             .zip(ops)
             .map(|(k, n)| (k.name().to_string(), n))
             .collect(),
+        compute_energy_nj: crate::cost::network_energy(
+            &exported,
+            &crate::cost::UnitEnergy::default(),
+        )
+        .1 / 1000.0,
         parameters: exported.parameter_count(),
         seconds: start.elapsed().as_secs_f64(),
         resumed_from_epoch: resumed,
