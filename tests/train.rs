@@ -155,3 +155,38 @@ fn resumed_run_ends_where_an_uninterrupted_one_does() {
         "{err}"
     );
 }
+
+/// The trained networks kept under `models/`: each names the SHA-256 of the
+/// `arch.toml` it was trained from (so the two cannot silently disagree),
+/// passes `nasa check`, and still classifies real images (a guard on the
+/// files and on the golden model; the full-test-set figures are in
+/// docs/results.md).
+#[test]
+fn checked_in_trained_models_match_their_arch_and_still_classify() {
+    require_fashion();
+    for name in ["hybrid-fmnist", "conv-fmnist"] {
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("models")
+            .join(name);
+        let desc = std::fs::read_to_string(dir.join("network.toml")).unwrap();
+        let arch = std::fs::read(dir.join("arch.toml")).unwrap();
+        let sha = nasa::net::sha256_hex(&arch);
+        assert!(
+            desc.lines().next().unwrap().contains(&sha),
+            "{name}/network.toml was not trained from this arch.toml ({sha})"
+        );
+        let d = dir.to_str().unwrap();
+        ok_json(&["--json", "check", d]);
+        let eval = ok_json(&[
+            "--json",
+            "eval",
+            d,
+            "--dataset",
+            "fashion-mnist",
+            "--limit",
+            "500",
+        ]);
+        let acc = eval["accuracy"].as_f64().unwrap();
+        assert!(acc > 0.85, "{name}: {acc} on the first 500 test images");
+    }
+}
