@@ -3,29 +3,11 @@
 //! and export, the result read by `nasa check` and `nasa golden`; and an
 //! interrupted search resumed ends byte for byte where an uninterrupted one does.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-use serde_json::Value;
-
-const FASHION: &str = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
-
-fn nasa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nasa"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn ok_json(args: &[&str]) -> Value {
-    let out = nasa(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
-}
+use common::{ok_json, require_fashion};
 
 fn search_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
@@ -69,10 +51,7 @@ fn log_without_timing(path: &Path) -> Vec<String> {
 
 #[test]
 fn tiny_search_runs_through_export_check_and_golden_and_resumes_exactly() {
-    assert!(
-        Path::new(FASHION).exists(),
-        "{FASHION} is missing: run scripts/test.sh"
-    );
+    require_fashion();
     let tmp = tempfile::tempdir().unwrap();
     let a = tmp.path().join("a");
     let a_s = a.to_str().unwrap();

@@ -4,36 +4,11 @@
 //! interrupted after an epoch and resumed must end byte for byte where an
 //! uninterrupted run does.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-use serde_json::Value;
-
-const FASHION: &str = "/usr/share/datasets/fashion-mnist/train-images-idx3-ubyte.gz";
-
-fn nasa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nasa"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn ok_json(args: &[&str]) -> Value {
-    let out = nasa(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
-}
-
-fn require_fashion() {
-    assert!(
-        Path::new(FASHION).exists(),
-        "{FASHION} is missing: run scripts/test.sh, which installs dataset-fashion-mnist"
-    );
-}
+use common::{nasa, ok_json, require_fashion};
 
 /// A small, fast run on the default network's description.
 fn train_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {

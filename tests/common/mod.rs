@@ -53,3 +53,41 @@ pub fn build(toml: &str, params: &[(&str, Params)]) -> Network {
 pub fn header(c: usize, h: usize, w: usize) -> String {
     format!("[network]\nname = \"t\"\n[input]\nchannels = {c}\nheight = {h}\nwidth = {w}\nscale = 0.1\n")
 }
+
+/// Runs the `nasa` binary of this build with `args`.
+pub fn nasa(args: &[&str]) -> std::process::Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_nasa"))
+        .args(args)
+        .output()
+        .expect("binary runs")
+}
+
+/// Runs `nasa ARGS` (which include `--json`), asserts success and a silent
+/// stderr, and returns stdout parsed as JSON.
+pub fn ok_json(args: &[&str]) -> serde_json::Value {
+    let out = nasa(args);
+    assert!(
+        out.status.success(),
+        "{args:?} failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        out.stderr.is_empty(),
+        "--json mode writes nothing to stderr: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
+}
+
+/// The Debian package `dataset-fashion-mnist` (training and test files),
+/// which `scripts/test.sh` installs; without it the tests fail, not skip.
+pub fn require_fashion() {
+    for f in ["train-images-idx3-ubyte.gz", "t10k-images-idx3-ubyte.gz"] {
+        let p = Path::new("/usr/share/datasets/fashion-mnist").join(f);
+        assert!(
+            p.exists(),
+            "{} is missing: run scripts/test.sh, which installs dataset-fashion-mnist",
+            p.display()
+        );
+    }
+}
