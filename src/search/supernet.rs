@@ -472,16 +472,16 @@ impl Supernet {
                         kind,
                         kernel,
                         max_e,
-                        w_exp: Param::new(tm::he_init(ce * ch, ch, gain, &mut rng), true),
+                        w_exp: Param::weights(tm::he_init(ce * ch, ch, gain, &mut rng), kind),
                         bn1: BatchNorm::new(ce),
-                        w_dw: Param::new(
+                        w_dw: Param::weights(
                             tm::he_init(ce * kernel * kernel, kernel * kernel, gain, &mut rng),
-                            true,
+                            kind,
                         ),
                         bn2: BatchNorm::new(ce),
-                        w_proj: Param::new(
+                        w_proj: Param::weights(
                             tm::he_init(spec.channels * ce, ce, 1.0, &mut rng),
-                            true,
+                            kind,
                         ),
                         bn3: BatchNorm::new(spec.channels),
                     });

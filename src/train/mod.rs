@@ -431,7 +431,7 @@ fn sgd_step(model: &mut Model, lr: f32, o: &TrainOptions) {
 }
 
 /// SGD with momentum and weight decay (where the parameter takes it), after
-/// clipping the global gradient norm of `params` to `clip`.
+/// clipping the global gradient norm of the `clipped` parameters to `clip`.
 pub(crate) fn sgd(
     params: &mut [&mut model::Param],
     lr: f32,
@@ -441,13 +441,15 @@ pub(crate) fn sgd(
 ) {
     let norm = params
         .iter()
+        .filter(|p| p.clipped)
         .flat_map(|p| p.g.iter())
         .map(|g| (*g as f64) * (*g as f64))
         .sum::<f64>()
         .sqrt() as f32;
-    let clip = if norm > clip { clip / norm } else { 1.0 };
+    let factor = if norm > clip { clip / norm } else { 1.0 };
     for p in params.iter_mut() {
         let wd = if p.decay { weight_decay } else { 0.0 };
+        let clip = if p.clipped { factor } else { 1.0 };
         for ((v, g), m) in p.v.iter_mut().zip(&p.g).zip(p.mom.iter_mut()) {
             let grad = g * clip + wd * *v;
             *m = momentum * *m + grad;

@@ -30,6 +30,11 @@ pub struct Param {
     pub mom: Vec<f32>,
     /// Weight decay applies (convolution weights, not BatchNorm or biases).
     pub decay: bool,
+    /// The gradient counts in (and is scaled by) the global norm clip. Not
+    /// for adder weights: AdderNet's adaptive scaling already sets their
+    /// gradient norm to `eta * sqrt(k)`, which would dominate the global
+    /// norm and shrink every other gradient.
+    pub clipped: bool,
 }
 
 impl Param {
@@ -40,6 +45,15 @@ impl Param {
             g: vec![0.0; n],
             mom: vec![0.0; n],
             decay,
+            clipped: true,
+        }
+    }
+
+    /// A weight tensor of a layer of `kind` (decayed; clipped unless adder).
+    pub fn weights(v: Vec<f32>, kind: Kind) -> Param {
+        Param {
+            clipped: kind != Kind::Adder,
+            ..Param::new(v, true)
         }
     }
 }
@@ -203,7 +217,7 @@ impl Model {
                         geom,
                         linear: c.linear,
                         weight_bits: c.weight_bits,
-                        w: Param::new(w, true),
+                        w: Param::weights(w, c.kind),
                         post,
                         wq: Vec::new(),
                     }))
