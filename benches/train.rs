@@ -33,7 +33,7 @@ fn main() {
         quant: false,
     };
     let o = SearchOptions::default();
-    let space = Space::for_dataset(DatasetKind::FashionMnist, o.depth, o.width);
+    let space = Space::for_dataset(DatasetKind::FashionMnist, o.space, o.depth, o.width);
     let mut net = Supernet::new(&space, 1);
     // Two paths per block: the first multiplier candidate and the last MBConv one.
     let paths: Vec<Vec<(usize, f32)>> = net

@@ -193,10 +193,14 @@ enum Command {
         /// Search epochs after them.
         #[arg(long, default_value_t = nasa::search::SearchOptions::default().search_epochs)]
         search_epochs: usize,
-        /// Depth multiplier of the NASA space (1: 22 blocks).
+        /// Base search space: `compact` (6 blocks for small images) or `nasa`
+        /// (the paper's 22-block CIFAR space).
+        #[arg(long, default_value_t = nasa::search::SearchOptions::default().space)]
+        space: nasa::search::space::SpaceName,
+        /// Depth multiplier of the base space (blocks per stage).
         #[arg(long, default_value_t = nasa::search::SearchOptions::default().depth)]
         depth: f64,
-        /// Width multiplier of the NASA space (1: 16..352 channels).
+        /// Width multiplier of the base space (channels).
         #[arg(long, default_value_t = nasa::search::SearchOptions::default().width)]
         width: f64,
         /// Paths sampled per block and step.
@@ -529,6 +533,7 @@ fn run(cli: Cli) -> Result<()> {
             out,
             pgp_epochs,
             search_epochs,
+            space,
             depth,
             width,
             top_k,
@@ -552,6 +557,7 @@ fn run(cli: Cli) -> Result<()> {
                 top_k,
                 lambda,
                 energy_target_nj: energy_target,
+                space,
                 depth,
                 width,
                 seed,

@@ -34,6 +34,18 @@ fn geoms() -> Vec<ConvGeom> {
         g(3, 4, 1, 1, 0, false),
         g(3, 3, 3, 1, 1, true),
         g(2, 2, 5, 2, 2, true),
+        // A kernel wider than the padded input: some taps never meet it.
+        ConvGeom {
+            c_in: 2,
+            h: 2,
+            w: 1,
+            c_out: 2,
+            kh: 5,
+            kw: 5,
+            stride: 1,
+            pad: 2,
+            depthwise: true,
+        },
     ]
 }
 
@@ -300,4 +312,105 @@ out_scale = 0.1
         }
     }
     assert!(checked > 60, "only {checked} parameters checked");
+}
+
+/// The supernet's backward through shared weights: two candidates of one
+/// family (multiplier k3 e3 and k5 e1, mixed 0.6 / 0.4) read the same
+/// stored 5x5, e=6 weights, the 3x3 one through their centre taps; the
+/// accumulated weight gradients and the mixing-weight gradients must match
+/// central differences of the loss (float mode, batch-statistics BN).
+#[test]
+fn supernet_shared_weight_gradients_match_finite_differences() {
+    use nasa::search::space::{Candidate, Space, SpaceName};
+    use nasa::search::supernet::Supernet;
+    use nasa::train::model::Mode;
+
+    let space = Space::scaled(SpaceName::Compact, (1, 8, 8), 3, 0.2, 0.25);
+    let mut rng = SplitMix64::new(5);
+    let x = randn(4 * 64, &mut rng);
+    let r = randn(4 * 3, &mut rng);
+    let mode = Mode {
+        train: true,
+        quant: false,
+    };
+    let conv = |kernel, expand| Candidate::Mb {
+        kind: Kind::Conv,
+        kernel,
+        expand,
+    };
+    let base = Supernet::new(&space, 3);
+    let paths = |w: f32| -> Vec<Vec<(usize, f32)>> {
+        base.blocks
+            .iter()
+            .map(|b| {
+                let i = b.candidates.iter().position(|&c| c == conv(3, 3)).unwrap();
+                let j = b.candidates.iter().position(|&c| c == conv(5, 1)).unwrap();
+                vec![(i, w), (j, 1.0 - w)]
+            })
+            .collect()
+    };
+    let loss =
+        |net: &mut Supernet, w: f32| -> f64 { dot(&net.forward(x.clone(), &paths(w), mode), &r) };
+
+    let mut net = base.clone();
+    let _ = net.forward(x.clone(), &paths(0.6), mode);
+    let dmix = net.backward(r.clone(), mode);
+    // d/dw of the block's mixture: perturb the weight of block 1's first
+    // path only (the second keeps 0.4).
+    let mix_fd = {
+        let b = 1;
+        let one = |w: f32| -> f64 {
+            let mut n = base.clone();
+            let mut p = paths(0.6);
+            p[b][0].1 = w;
+            dot(&n.forward(x.clone(), &p, mode), &r)
+        };
+        (one(0.6 + 1e-3) - one(0.6 - 1e-3)) / 2e-3
+    };
+    assert!(
+        close(dmix[1][0], mix_fd, 2e-2),
+        "mixing-weight gradient {} against finite difference {mix_fd}",
+        dmix[1][0]
+    );
+
+    let grads: Vec<(String, Vec<f32>)> = net
+        .params_mut()
+        .into_iter()
+        .map(|(n, _, p)| (n, p.g.clone()))
+        .collect();
+    let mut checked = 0;
+    for (name, g) in grads.iter().filter(|(n, _)| n.starts_with("b1.conv.")) {
+        if !(name.ends_with(".exp") || name.ends_with(".dw") || name.ends_with(".proj")) {
+            continue;
+        }
+        // Check the first channel's 25 taps (centre and border) and a few more.
+        for i in (0..g.len()).filter(|i| i % 7 == 0 || *i < 25).take(30) {
+            // ReLUs and batch statistics make the loss piecewise smooth: a
+            // coordinate whose step crosses a kink is retried with a smaller step.
+            let fd_at = |eps: f32| {
+                let f = |delta: f32| {
+                    let mut n = base.clone();
+                    for (pn, _, p) in n.params_mut() {
+                        if &pn == name {
+                            p.v[i] += delta;
+                        }
+                    }
+                    loss(&mut n, 0.6)
+                };
+                (f(eps) - f(-eps)) / (2.0 * eps as f64)
+            };
+            let fds = [fd_at(2e-3), fd_at(4e-4)];
+            assert!(
+                fds.iter().any(|&fd| close(g[i] as f64, fd, 2e-2)),
+                "{name}[{i}]: backward {} against finite differences {fds:?}",
+                g[i]
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked >= 60, "only {checked} coordinates checked");
+    // Taps outside the 3x3 centre are used by the k5 path only; the
+    // stored tensor must have received gradient there as well as inside.
+    let dw = &grads.iter().find(|(n, _)| n == "b1.conv.dw").unwrap().1;
+    assert!(dw[0] != 0.0 && dw[12] != 0.0);
 }

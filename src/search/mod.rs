@@ -24,7 +24,7 @@ use crate::quant::Kind;
 use crate::rng::SplitMix64;
 use crate::train::{self, model::Mode};
 
-use space::{Candidate, Space};
+use space::{Candidate, Space, SpaceName};
 use supernet::Supernet;
 
 /// Hyper-parameters of a search.
@@ -50,6 +50,8 @@ pub struct SearchOptions {
     /// Compute-energy target per inference in nJ: lambda doubles while the
     /// derived network is above it and halves while it is below 90% of it.
     pub energy_target_nj: Option<f64>,
+    /// The base space, scaled by `depth` (blocks per stage) and `width` (channels).
+    pub space: SpaceName,
     pub depth: f64,
     pub width: f64,
     pub seed: u64,
@@ -70,8 +72,9 @@ impl Default for SearchOptions {
             tau_decay: 0.975,
             lambda: 1.0,
             energy_target_nj: None,
-            depth: 0.34,
-            width: 0.5,
+            space: SpaceName::Compact,
+            depth: 1.0,
+            width: 1.0,
             seed: 1,
             train_limit: 0,
         }
@@ -325,7 +328,7 @@ pub fn search(run: &SearchRun<'_>, progress: &dyn Progress) -> Result<Option<Sea
         bail!("--depth and --width must be positive");
     }
     let data = run.train;
-    let space = Space::for_dataset(data.kind, o.depth, o.width);
+    let space = Space::for_dataset(data.kind, o.space, o.depth, o.width);
     let max_e = space.max_expansion();
     let cost = UnitEnergy::default();
     let energy = candidate_energy(&space, &cost);

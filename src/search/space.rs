@@ -43,6 +43,39 @@ pub struct BlockSpec {
     pub stride: usize,
 }
 
+/// Which base space `--depth` and `--width` scale.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SpaceName {
+    /// NASA's 22-block CIFAR space.
+    Nasa,
+    /// Six blocks for small images, with residual blocks in the middle
+    /// stages: the macro-architecture of `models/hybrid-fmnist`.
+    Compact,
+}
+
+impl std::str::FromStr for SpaceName {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "nasa" => Ok(SpaceName::Nasa),
+            "compact" => Ok(SpaceName::Compact),
+            _ => Err(format!(
+                "unknown space `{s}` (expected `nasa` or `compact`)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for SpaceName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            SpaceName::Nasa => "nasa",
+            SpaceName::Compact => "compact",
+        })
+    }
+}
+
 /// A search space: input, stem, stages and candidate sets.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Space {
@@ -82,10 +115,38 @@ impl Space {
         }
     }
 
-    /// The space scaled by a depth multiplier (blocks per stage, at least
-    /// one) and a width multiplier (channels, multiples of 4).
-    pub fn scaled(input: (usize, usize, usize), classes: usize, depth: f64, width: f64) -> Space {
-        let full = Space::nasa(input, classes);
+    /// A compact space for small images: a 16-channel stem, then stages of
+    /// 1, 2, 2 and 1 blocks (16, 24, 40, 64 channels; strides 2, 2, 2, 1),
+    /// the first and last block adder-free. Unlike the NASA space scaled down
+    /// to one block per stage, its middle stages keep residual blocks, which
+    /// a weight-sharing supernet needs to train (a single-path supernet with
+    /// no residual block learned several times slower in a probe).
+    pub fn compact(input: (usize, usize, usize), classes: usize) -> Space {
+        Space {
+            input,
+            classes,
+            stem_channels: 16,
+            stages: vec![(1, 16, 2), (2, 24, 2), (2, 40, 2), (1, 64, 1)],
+            kernels: vec![3, 5],
+            expansions: vec![1, 3, 6],
+            no_adder_ends: 1,
+        }
+    }
+
+    /// A base space scaled by a depth multiplier (blocks per stage, at
+    /// least one) and a width multiplier (channels, multiples of 4).
+    pub fn scaled(
+        name: SpaceName,
+        input: (usize, usize, usize),
+        classes: usize,
+        depth: f64,
+        width: f64,
+    ) -> Space {
+        let full = match name {
+            SpaceName::Nasa => Space::nasa(input, classes),
+            SpaceName::Compact => Space::compact(input, classes),
+        };
+        let full_total: usize = full.stages.iter().map(|s| s.0).sum();
         let stages: Vec<(usize, usize, usize)> = full
             .stages
             .iter()
@@ -98,19 +159,19 @@ impl Space {
             })
             .collect();
         let total: usize = stages.iter().map(|s| s.0).sum();
+        let ends = full.no_adder_ends;
         Space {
-            stem_channels: scale_channels(16, width),
-            no_adder_ends: ((3.0 * total as f64 / 22.0).round() as usize).clamp(1, 3),
+            stem_channels: scale_channels(full.stem_channels, width),
+            no_adder_ends: ((ends as f64 * total as f64 / full_total as f64).round() as usize)
+                .clamp(1, ends),
             stages,
             ..full
         }
     }
 
-    /// The default space of a data set: Fashion-MNIST / MNIST get a small
-    /// space (depth 0.34, width 0.5: 8 blocks) that searches in about an hour on
-    /// two cores; CIFAR the same multipliers (the full space is `--depth 1 --width 1`).
-    pub fn for_dataset(kind: DatasetKind, depth: f64, width: f64) -> Space {
-        Space::scaled(kind.shape(), kind.classes(), depth, width)
+    /// A base space, scaled, with the input shape and classes of a data set.
+    pub fn for_dataset(kind: DatasetKind, name: SpaceName, depth: f64, width: f64) -> Space {
+        Space::scaled(name, kind.shape(), kind.classes(), depth, width)
     }
 
     pub fn blocks(&self) -> Vec<BlockSpec> {
@@ -281,5 +342,26 @@ mod tests {
             expand: 6,
         };
         assert!(s.candidate_ops(5, e3).1 * 2 == s.candidate_ops(5, e6).1);
+        assert_eq!(Space::scaled(SpaceName::Nasa, (3, 32, 32), 10, 1.0, 1.0), s);
+    }
+
+    #[test]
+    fn compact_space_has_residual_blocks_and_adder_free_ends() {
+        let s = Space::compact((1, 28, 28), 10);
+        let blocks = s.blocks();
+        assert_eq!(blocks.len(), 6);
+        let residual: Vec<usize> = (0..6)
+            .filter(|&i| s.block_input(i).0 == blocks[i].channels && blocks[i].stride == 1)
+            .collect();
+        assert_eq!(residual, vec![2, 4]);
+        assert_eq!(s.candidates(0).len(), 13);
+        assert_eq!(s.candidates(1).len(), 19);
+        assert_eq!(s.candidates(5).len(), 13);
+        assert_eq!(s.block_input(6), (64, 4, 4));
+        // Scaling keeps the adder-free ends at one block.
+        assert_eq!(
+            Space::scaled(SpaceName::Compact, (1, 28, 28), 10, 0.5, 0.5).no_adder_ends,
+            1
+        );
     }
 }

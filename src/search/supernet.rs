@@ -1,8 +1,13 @@
-//! The weight-sharing supernet: a stem, searchable MBConv blocks whose
-//! candidates of one (kind, kernel) share the weights of the largest
-//! expansion (smaller expansions use the first `C * e` channels; each
-//! expansion is its own path, unlike the reference code's chained-if bug),
-//! global pooling and a linear classifier. Forward and backward run the
+//! The weight-sharing supernet: a stem, searchable MBConv blocks, global
+//! pooling and a linear classifier. In a block, the MBConv candidates of one
+//! weight family share one set of weights: smaller expansions use the first
+//! `C * e` channels (each expansion is its own path, unlike the reference
+//! code's chained-if bug), a 3x3 kernel is the centre of the 5x5 one, and
+//! multiplier and shift candidates are one family (a shift weight is the
+//! power-of-two rounding of the same float weight); adder candidates are
+//! their own family. With a separate weight set per (kind, kernel), a
+//! single-path supernet of six blocks barely learned (loss 2.05 after 120
+//! steps of batch 64, against 0.54 for one fixed path); see docs/results.md. Forward and backward run the
 //! sampled paths of each block and mix them with the given weights.
 
 use crate::net::Activation;
@@ -199,11 +204,13 @@ impl ConvUnit {
     }
 }
 
-/// The shared weights of every expansion of one (kind, kernel) in a block.
+/// The shared weights of every candidate of one family in a block.
 #[derive(Debug, Clone)]
 pub struct SharedMb {
-    pub kind: Kind,
-    pub kernel: usize,
+    /// `Conv` for the multiplier and shift candidates, `Adder` for adders.
+    pub family: Kind,
+    /// Largest kernel; its depthwise weights are stored.
+    pub max_k: usize,
     pub max_e: usize,
     pub w_exp: Param,
     pub bn1: BatchNorm,
@@ -216,6 +223,8 @@ pub struct SharedMb {
 /// Caches of one sampled MBConv path.
 #[derive(Debug, Clone)]
 struct MbCache {
+    kind: Kind,
+    kernel: usize,
     e: usize,
     a1: Vec<f32>,
     a2: Vec<f32>,
@@ -291,22 +300,31 @@ impl Block {
         self.c_in == self.c_out && self.stride == 1
     }
 
-    fn shared_index(&self, kind: Kind, kernel: usize) -> usize {
+    fn shared_index(&self, kind: Kind) -> usize {
+        let f = family(kind);
         self.shared
             .iter()
-            .position(|s| s.kind == kind && s.kernel == kernel)
+            .position(|s| s.family == f)
             .expect("every MBConv candidate has shared weights")
     }
 
-    fn mb_forward(&mut self, si: usize, e: usize, x: &[f32], mode: Mode) -> (Vec<f32>, MbCache) {
-        let (g1, g2, g3) = self.geoms(e, self.shared[si].kernel);
+    fn mb_forward(
+        &mut self,
+        si: usize,
+        kind: Kind,
+        kernel: usize,
+        e: usize,
+        x: &[f32],
+        mode: Mode,
+    ) -> (Vec<f32>, MbCache) {
+        let (g1, g2, g3) = self.geoms(e, kernel);
         let residual = self.residual();
         let (c_in, c_out) = (self.c_in, self.c_out);
         let s = &mut self.shared[si];
         let ce = c_in * e;
-        let k2 = s.kernel * s.kernel;
+        let w_dw = centre(&s.w_dw.v[..ce * s.max_k * s.max_k], s.max_k, kernel);
         let (a1, c1) = unit_forward(
-            s.kind,
+            kind,
             &g1,
             &s.w_exp.v[..ce * c_in],
             Some(slice_bn(&s.bn1, ce)),
@@ -317,9 +335,9 @@ impl Block {
         );
         merge_stats(&mut s.bn1, c1.bn.as_ref().expect("bn"));
         let (a2, c2) = unit_forward(
-            s.kind,
+            kind,
             &g2,
-            &s.w_dw.v[..ce * k2],
+            &w_dw,
             Some(slice_bn(&s.bn2, ce)),
             None,
             true,
@@ -332,7 +350,7 @@ impl Block {
             .flat_map(|o| s.w_proj.v[o * full..o * full + ce].iter().copied())
             .collect();
         let (mut y, c3) = unit_forward(
-            s.kind,
+            kind,
             &g3,
             &w_proj,
             Some(slice_bn(&s.bn3, c_out)),
@@ -350,6 +368,8 @@ impl Block {
         (
             y,
             MbCache {
+                kind,
+                kernel,
                 e,
                 a1,
                 a2,
@@ -368,29 +388,30 @@ impl Block {
         d: Vec<f32>,
         mode: Mode,
     ) -> Vec<f32> {
-        let e = cache.e;
-        let (g1, g2, g3) = self.geoms(e, self.shared[si].kernel);
+        let (kind, kernel, e) = (cache.kind, cache.kernel, cache.e);
+        let (g1, g2, g3) = self.geoms(e, kernel);
         let residual = self.residual();
         let (c_in, c_out) = (self.c_in, self.c_out);
         let s = &mut self.shared[si];
         let ce = c_in * e;
         let full = c_in * s.max_e;
-        let k2 = s.kernel * s.kernel;
         let dres = residual.then(|| d.clone());
-        let (da2, dw3) = unit_backward(s.kind, &g3, &mut cache.c3, &cache.a2, d, None, mode, true);
+        let (da2, dw3) = unit_backward(kind, &g3, &mut cache.c3, &cache.a2, d, None, mode, true);
         merge_grads(&mut s.bn3, cache.c3.bn.as_ref().expect("bn"));
         for o in 0..c_out {
             for i in 0..ce {
                 s.w_proj.g[o * full + i] += dw3[o * ce + i];
             }
         }
-        let (da1, dw2) =
-            unit_backward(s.kind, &g2, &mut cache.c2, &cache.a1, da2, None, mode, true);
+        let (da1, dw2) = unit_backward(kind, &g2, &mut cache.c2, &cache.a1, da2, None, mode, true);
         merge_grads(&mut s.bn2, cache.c2.bn.as_ref().expect("bn"));
-        for (a, b) in s.w_dw.g[..ce * k2].iter_mut().zip(dw2) {
-            *a += b;
+        let (mk, off) = (s.max_k, (s.max_k - kernel) / 2);
+        for (c, g) in dw2.chunks(kernel * kernel).enumerate() {
+            for (i, &v) in g.iter().enumerate() {
+                s.w_dw.g[c * mk * mk + (off + i / kernel) * mk + off + i % kernel] += v;
+            }
         }
-        let (mut dx, dw1) = unit_backward(s.kind, &g1, &mut cache.c1, x, da1, None, mode, true);
+        let (mut dx, dw1) = unit_backward(kind, &g1, &mut cache.c1, x, da1, None, mode, true);
         merge_grads(&mut s.bn1, cache.c1.bn.as_ref().expect("bn"));
         for (a, b) in s.w_exp.g[..ce * c_in].iter_mut().zip(dw1) {
             *a += b;
@@ -402,6 +423,22 @@ impl Block {
         }
         dx
     }
+}
+
+/// The weight family of a kind: multiplier and shift candidates share weights.
+fn family(kind: Kind) -> Kind {
+    match kind {
+        Kind::Adder => Kind::Adder,
+        _ => Kind::Conv,
+    }
+}
+
+/// The centre `k x k` taps of every channel's `max_k x max_k` kernel.
+fn centre(w: &[f32], max_k: usize, k: usize) -> Vec<f32> {
+    let off = (max_k - k) / 2;
+    w.chunks(max_k * max_k)
+        .flat_map(|c| (0..k * k).map(move |i| c[(off + i / k) * max_k + off + i % k]))
+        .collect()
 }
 
 /// Cache of one sampled path of a block.
@@ -460,22 +497,24 @@ impl Supernet {
         for (bi, spec) in space.blocks().iter().enumerate() {
             let candidates = space.candidates(bi);
             let mut shared: Vec<SharedMb> = Vec::new();
+            let max_k = space.kernels.iter().copied().max().unwrap_or(3);
             for cand in &candidates {
-                if let Candidate::Mb { kind, kernel, .. } = *cand {
-                    if shared.iter().any(|s| s.kind == kind && s.kernel == kernel) {
+                if let Candidate::Mb { kind, .. } = *cand {
+                    let kind = family(kind);
+                    if shared.iter().any(|s| s.family == kind) {
                         continue;
                     }
                     let max_e = space.max_expansion();
                     let ce = ch * max_e;
                     let gain = 2.0;
                     shared.push(SharedMb {
-                        kind,
-                        kernel,
+                        family: kind,
+                        max_k,
                         max_e,
                         w_exp: Param::weights(tm::he_init(ce * ch, ch, gain, &mut rng), kind),
                         bn1: BatchNorm::new(ce),
                         w_dw: Param::weights(
-                            tm::he_init(ce * kernel * kernel, kernel * kernel, gain, &mut rng),
+                            tm::he_init(ce * max_k * max_k, max_k * max_k, gain, &mut rng),
                             kind,
                         ),
                         bn2: BatchNorm::new(ce),
@@ -573,8 +612,8 @@ impl Supernet {
                         kernel,
                         expand,
                     } => {
-                        let si = block.shared_index(kind, kernel);
-                        let (o, c) = block.mb_forward(si, expand, &xin, mode);
+                        let si = block.shared_index(kind);
+                        let (o, c) = block.mb_forward(si, kind, kernel, expand, &xin, mode);
                         (
                             o,
                             PathCache::Mb {
@@ -707,8 +746,8 @@ impl Supernet {
         let mut raw: Vec<(String, Option<Kind>, *mut Param)> = unit("stem".into(), &mut self.stem);
         for (bi, b) in self.blocks.iter_mut().enumerate() {
             for s in b.shared.iter_mut() {
-                let p = format!("b{bi}.{}{}", s.kind, s.kernel);
-                let k = Some(s.kind);
+                let p = format!("b{bi}.{}", s.family);
+                let k = Some(s.family);
                 raw.push((format!("{p}.exp"), k, &mut s.w_exp));
                 raw.push((format!("{p}.bn1.gamma"), k, &mut s.bn1.gamma));
                 raw.push((format!("{p}.bn1.beta"), k, &mut s.bn1.beta));
@@ -741,7 +780,7 @@ impl Supernet {
         }
         for (bi, b) in self.blocks.iter_mut().enumerate() {
             for s in b.shared.iter_mut() {
-                let p = format!("b{bi}.{}{}", s.kind, s.kernel);
+                let p = format!("b{bi}.{}", s.family);
                 for (i, bn) in [&mut s.bn1, &mut s.bn2, &mut s.bn3].into_iter().enumerate() {
                     out.push((format!("{p}.bn{}.mean", i + 1), &mut bn.mean));
                     out.push((format!("{p}.bn{}.var", i + 1), &mut bn.var));

@@ -215,6 +215,10 @@ fn dw_forward_plane(kind: Kind, g: &ConvGeom, xc: &[f32], wc: &[f32], yc: &mut [
                     row[..xlo].iter_mut().for_each(|v| *v -= wv.abs());
                     row[xhi..].iter_mut().for_each(|v| *v -= wv.abs());
                 }
+                if xlo == xhi {
+                    // This tap falls in the padding for the whole row.
+                    continue;
+                }
                 let iy = oy * g.stride + ky - g.pad;
                 let xrow = &xc[iy * g.w..(iy + 1) * g.w];
                 let first = xlo * g.stride + kx - g.pad;
@@ -272,6 +276,9 @@ fn dw_backward_plane(
                 }
                 if adder {
                     acc -= wv * (drow[..xlo].iter().sum::<f32>() + drow[xhi..].iter().sum::<f32>());
+                }
+                if xlo == xhi {
+                    continue;
                 }
                 let iy = oy * g.stride + ky - g.pad;
                 let first = xlo * g.stride + kx - g.pad;
