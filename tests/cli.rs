@@ -40,22 +40,31 @@ fn require_fashion() {
     );
 }
 
+const FEATURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/features");
+
 #[test]
-fn check_reports_all_three_kinds_on_the_default() {
-    let v = ok_json(&["check", "--json"]);
+fn check_reports_every_layer_type_of_the_features_network() {
+    let v = ok_json(&["check", "--json", FEATURES]);
     assert_eq!(v["ok"], true);
-    assert_eq!(v["network"], "default");
+    assert_eq!(v["network"], "features");
     let layers = v["layers"].as_array().unwrap();
     for kind in ["conv", "shift", "adder"] {
         assert!(
             layers.iter().any(|l| l["kind"] == kind),
-            "default uses {kind}"
+            "features uses {kind}"
         );
         assert!(v["ops"][kind].as_u64().unwrap() > 0);
     }
     assert!(layers.iter().any(|l| l["geometry"] == "depthwise"));
     assert!(layers.iter().any(|l| l["op"] == "add"));
     assert!(layers.iter().any(|l| l["op"] == "maxpool"));
+}
+
+#[test]
+fn check_without_a_network_is_the_embedded_default() {
+    let v = ok_json(&["check", "--json"]);
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["network"], "default");
     // The same network from its directory gives the same hashes.
     let dir = ok_json(&[
         "check",
@@ -78,9 +87,9 @@ fn check_reports_all_three_kinds_on_the_default() {
 }
 
 #[test]
-fn default_weights_regenerate_byte_for_byte() {
+fn features_weights_regenerate_byte_for_byte() {
     let dir = tempfile::tempdir().unwrap();
-    let desc = concat!(env!("CARGO_MANIFEST_DIR"), "/models/default/network.toml");
+    let desc = concat!(env!("CARGO_MANIFEST_DIR"), "/models/features/network.toml");
     let a = dir.path().join("a.safetensors");
     let b = dir.path().join("b.safetensors");
     for p in [&a, &b] {
@@ -102,12 +111,12 @@ fn default_weights_regenerate_byte_for_byte() {
     assert_eq!(a, std::fs::read(b).unwrap(), "same seed, same bytes");
     let shipped = std::fs::read(concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/models/default/weights.safetensors"
+        "/models/features/weights.safetensors"
     ))
     .unwrap();
     assert_eq!(
         a, shipped,
-        "models/default/weights.safetensors is `nasa random-weights ... --seed 1`"
+        "models/features/weights.safetensors is `nasa random-weights ... --seed 1`"
     );
     let other = dir.path().join("c.safetensors");
     nasa(&[
@@ -308,6 +317,7 @@ fn gen_and_sim_through_the_cli() {
     let rtl = dir.path().join("rtl");
     ok_json(&[
         "size",
+        FEATURES,
         "--pes",
         "12",
         "-o",
@@ -316,13 +326,14 @@ fn gen_and_sim_through_the_cli() {
     ]);
     let g = ok_json(&[
         "gen",
+        FEATURES,
         "--arch",
         arch.to_str().unwrap(),
         "-o",
         rtl.to_str().unwrap(),
         "--json",
     ]);
-    assert_eq!(g["stamp"]["network"], "default");
+    assert_eq!(g["stamp"]["network"], "features");
     let v = ok_json(&["sim", rtl.to_str().unwrap(), "--images", "2", "--json"]);
     for key in [
         "pass",
@@ -349,6 +360,7 @@ fn gen_and_sim_through_the_cli() {
     let out_dir = dir.path().join("never");
     let out = nasa(&[
         "gen",
+        FEATURES,
         "--arch",
         no_alp.to_str().unwrap(),
         "-o",

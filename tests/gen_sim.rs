@@ -249,7 +249,11 @@ fn icarus_runs_the_same_bench_with_the_same_result() {
 
 #[test]
 fn generation_is_deterministic_and_stamped() {
-    let net = nasa::models::default_network().unwrap();
+    let net = nasa::net::Network::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/features"
+    )))
+    .unwrap();
     let arch = nasa::arch::size(&net, 24, "default").unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
@@ -303,10 +307,14 @@ fn synthesis_reports_every_chunk() {
 
 #[test]
 fn network_larger_than_the_global_buffer() {
-    // The default network's activations take 13,328 bytes and its weights
+    // The features network's activations take 13,328 bytes and its weights
     // 2,440; a 1 KiB global buffer (64 lines of 16 bytes) holds a fraction,
     // so reads miss and refill from external memory.
-    let net = nasa::models::default_network().unwrap();
+    let net = nasa::net::Network::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/features"
+    )))
+    .unwrap();
     let acts: usize = (0..=net.layers.len())
         .map(|i| net.tensor(i).shape.len())
         .sum();

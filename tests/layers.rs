@@ -334,17 +334,23 @@ fn mbconv_expands_to_documented_layers() {
 
 #[test]
 fn every_tensor_stays_in_its_range() {
-    let net = nasa::models::default_network().unwrap();
-    let x: Vec<i64> = (0..784)
-        .map(|i| net.input.quantize_pixel((i * 37 % 256) as u8))
-        .collect();
-    let tensors = run::<Int>(&net, x);
-    for (id, t) in tensors.iter().enumerate() {
-        let (lo, hi) = nasa::quant::signed_range(net.tensor(id).bits);
-        assert!(
-            t.iter().all(|&v| v >= lo && v <= hi),
-            "tensor {id} leaves its range"
-        );
-        assert_eq!(t.len(), net.tensor(id).shape.len());
+    let features = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models/features"));
+    for net in [
+        nasa::models::default_network().unwrap(),
+        nasa::net::Network::load(features).unwrap(),
+    ] {
+        let x: Vec<i64> = (0..784)
+            .map(|i| net.input.quantize_pixel((i * 37 % 256) as u8))
+            .collect();
+        let tensors = run::<Int>(&net, x);
+        for (id, t) in tensors.iter().enumerate() {
+            let (lo, hi) = nasa::quant::signed_range(net.tensor(id).bits);
+            assert!(
+                t.iter().all(|&v| v >= lo && v <= hi),
+                "{}: tensor {id} leaves its range",
+                net.name
+            );
+            assert_eq!(t.len(), net.tensor(id).shape.len());
+        }
     }
 }

@@ -77,6 +77,24 @@ fn tiny_search_runs_through_export_check_and_golden_and_resumes_exactly() {
     let all = result["search"]["all_conv_energy_nj"].as_f64().unwrap();
     assert!(e > 0.0 && e <= all + 1e-9, "{e} vs {all}");
 
+    // The all-multiplier twin has the same layers, every kind `conv`.
+    let arch = std::fs::read_to_string(a.join("arch.toml")).unwrap();
+    let twin = std::fs::read_to_string(a.join("arch-conv.toml")).unwrap();
+    let field = |text: &str, key: &str| -> Vec<String> {
+        text.lines()
+            .filter(|l| l.starts_with(key))
+            .map(str::to_string)
+            .collect()
+    };
+    // (The first `name` is the network's own, which differs.)
+    assert_eq!(field(&arch, "name = ")[1..], field(&twin, "name = ")[1..]);
+    for key in ["op = ", "out_channels", "kernel", "expand = ", "stride"] {
+        assert_eq!(field(&arch, key), field(&twin, key), "{key}");
+    }
+    let kinds = field(&twin, "kind = ");
+    assert_eq!(kinds.len(), field(&arch, "kind = ").len());
+    assert!(kinds.iter().all(|k| k == "kind = \"conv\""), "{kinds:?}");
+
     // The search log has one line per PGP stage epoch and search epoch.
     let log = log_without_timing(&a.join("search-log.csv"));
     let stages: Vec<&str> = log[1..]

@@ -10,12 +10,13 @@ use std::path::Path;
 
 use common::{nasa, ok_json, require_fashion};
 
-/// A small, fast run on the default network's description.
+/// A small, fast run on the description of `models/features` (every layer
+/// type in one small network).
 fn train_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![
         "--json",
         "train",
-        "default",
+        concat!(env!("CARGO_MANIFEST_DIR"), "/models/features/network.toml"),
         "--out",
         out,
         "--epochs",
@@ -46,7 +47,7 @@ fn trained_network_is_read_by_check_golden_and_eval() {
     assert!(acc > 0.2, "integer accuracy {acc}");
 
     let check = ok_json(&["--json", "check", out_s]);
-    assert_eq!(check["network"], "default");
+    assert_eq!(check["network"], "features");
     let golden = ok_json(&[
         "--json",
         "golden",

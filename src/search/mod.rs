@@ -316,7 +316,8 @@ pub struct SearchRun<'a> {
     pub stop_after: Option<usize>,
 }
 
-/// Runs PGP and the search, writes `arch.toml`, `search.json` and
+/// Runs PGP and the search, writes `arch.toml` (with its all-multiplier
+/// twin `arch-conv.toml`), `search.json` and
 /// `search-log.csv` into the output directory. `None` if stopped early.
 pub fn search(run: &SearchRun<'_>, progress: &dyn Progress) -> Result<Option<SearchSummary>> {
     let start = std::time::Instant::now();
@@ -493,21 +494,23 @@ pub fn search(run: &SearchRun<'_>, progress: &dyn Progress) -> Result<Option<Sea
 
     let choice = derive(&net);
     let derived_energy = fixed + choice_energy(&space, &choice, &energy);
+    // The all-multiplier twin: the same blocks with every kind a multiplier.
+    let twin: Vec<Candidate> = choice
+        .iter()
+        .map(|&c| match c {
+            Candidate::Mb { kernel, expand, .. } => Candidate::Mb {
+                kind: Kind::Conv,
+                kernel,
+                expand,
+            },
+            s => s,
+        })
+        .collect();
     let all_conv: f64 = fixed
-        + (0..choice.len())
-            .map(|b| {
-                let c = match choice[b] {
-                    Candidate::Mb { kernel, expand, .. } => Candidate::Mb {
-                        kind: Kind::Conv,
-                        kernel,
-                        expand,
-                    },
-                    s => s,
-                };
-                match space.candidate_ops(b, c) {
-                    (Some(k), ops) => cost.compute_energy(k, 8, ops),
-                    _ => 0.0,
-                }
+        + (0..twin.len())
+            .map(|b| match space.candidate_ops(b, twin[b]) {
+                (Some(k), ops) => cost.compute_energy(k, 8, ops),
+                _ => 0.0,
             })
             .sum::<f64>();
     let mut ops = BTreeMap::new();
@@ -526,6 +529,16 @@ pub fn search(run: &SearchRun<'_>, progress: &dyn Progress) -> Result<Option<Sea
     );
     let arch = space.describe(&format!("searched-{}", data.kind), &choice, &comment);
     fsutil::write_atomic(&run.out.join("arch.toml"), arch.as_bytes())?;
+    let twin_comment = format!(
+        "The all-multiplier twin of arch.toml (same blocks, every kind `conv`),\nthe baseline for the searched network. Compute energy {:.1} nJ per inference.",
+        all_conv / 1000.0
+    );
+    let twin_arch = space.describe(
+        &format!("searched-{}-conv", data.kind),
+        &twin,
+        &twin_comment,
+    );
+    fsutil::write_atomic(&run.out.join("arch-conv.toml"), twin_arch.as_bytes())?;
     let blocks = net
         .blocks
         .iter()
