@@ -1,7 +1,7 @@
 //! Training throughput: images per second of one training step (forward,
 //! backward, no optimiser) of the default search space's supernet with two
-//! sampled paths per block, and of the hand-designed hybrid network
-//! `models/hybrid-fmnist/arch.toml`, batch 128, on every core rayon finds.
+//! sampled paths per block, and of the network that search derived (the
+//! embedded default, `models/default`), batch 128, on every core rayon finds.
 //!
 //! Run: `cargo bench --bench train` (release build). Results go to
 //! docs/benchmarks.md by hand, with the machine they came from.
@@ -60,9 +60,11 @@ fn main() {
         space.blocks().len()
     );
 
-    let path = Path::new("models/hybrid-fmnist/arch.toml");
-    let text = std::fs::read_to_string(path).expect("models/hybrid-fmnist/arch.toml");
-    let desc = Network::parse(&text, path).expect("valid description");
+    let desc = Network::parse(
+        nasa::models::DEFAULT_DESCRIPTION,
+        Path::new(nasa::models::DEFAULT_PATH),
+    )
+    .expect("valid description");
     for quant in [false, true] {
         let mut model = Model::new(&desc, 1).expect("trainable");
         let mode = Mode { train: true, quant };
@@ -72,7 +74,8 @@ fn main() {
             model.backward(g, mode);
         });
         println!(
-            "hybrid-fmnist step ({}, batch {BATCH}): {derived:.0} images/s",
+            "derived network `{}` step ({}, batch {BATCH}): {derived:.0} images/s",
+            desc.name,
             if quant { "quantisation-aware" } else { "float" }
         );
     }

@@ -64,7 +64,7 @@ fn check_reports_every_layer_type_of_the_features_network() {
 fn check_without_a_network_is_the_embedded_default() {
     let v = ok_json(&["check", "--json"]);
     assert_eq!(v["ok"], true);
-    assert_eq!(v["network"], "default");
+    assert_eq!(v["network"], "searched-fashion-mnist");
     // The same network from its directory gives the same hashes.
     let dir = ok_json(&[
         "check",

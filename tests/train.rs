@@ -132,15 +132,16 @@ fn resumed_run_ends_where_an_uninterrupted_one_does() {
     );
 }
 
-/// The trained networks kept under `models/`: each names the SHA-256 of the
-/// `arch.toml` it was trained from (so the two cannot silently disagree),
+/// The trained networks kept under `models/` (the embedded default among
+/// them): each names the SHA-256 of the `arch.toml` it was trained from
+/// (so the two cannot silently disagree),
 /// passes `nasa check`, and still classifies real images (a guard on the
 /// files and on the golden model; the full-test-set figures are in
 /// docs/results.md).
 #[test]
 fn checked_in_trained_models_match_their_arch_and_still_classify() {
     require_fashion();
-    for name in ["hybrid-fmnist", "conv-fmnist"] {
+    for name in ["default", "default-conv", "hybrid-fmnist", "conv-fmnist"] {
         let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
             .join("models")
             .join(name);
@@ -165,4 +166,11 @@ fn checked_in_trained_models_match_their_arch_and_still_classify() {
         let acc = eval["accuracy"].as_f64().unwrap();
         assert!(acc > 0.85, "{name}: {acc} on the first 500 test images");
     }
+    // The default's baseline is the search's own all-multiplier twin.
+    let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("models");
+    assert_eq!(
+        std::fs::read(models.join("default/arch-conv.toml")).unwrap(),
+        std::fs::read(models.join("default-conv/arch.toml")).unwrap(),
+        "models/default-conv/arch.toml is models/default/arch-conv.toml"
+    );
 }

@@ -7,8 +7,9 @@
 //! power-of-two rounding of the same float weight); adder candidates are
 //! their own family. With a separate weight set per (kind, kernel), a
 //! single-path supernet of six blocks barely learned (loss 2.05 after 120
-//! steps of batch 64, against 0.54 for one fixed path); see docs/results.md. Forward and backward run the
-//! sampled paths of each block and mix them with the given weights.
+//! steps of batch 64, against 0.54 for one fixed path; see docs/results.md).
+//! Forward and backward run the sampled paths of each block and mix them
+//! with the given weights.
 
 use crate::net::Activation;
 use crate::quant::Kind;
