@@ -34,7 +34,7 @@ fn main() {
     };
     let o = SearchOptions::default();
     let space = Space::for_dataset(DatasetKind::FashionMnist, o.space, o.depth, o.width);
-    let mut net = Supernet::new(&space, 1);
+    let mut net = Supernet::new(&space, 1, o.sharing);
     // Two paths per block: the first multiplier candidate and the last MBConv one.
     let paths: Vec<Vec<(usize, f32)>> = net
         .blocks

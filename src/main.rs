@@ -197,6 +197,11 @@ enum Command {
         /// (the paper's 22-block CIFAR space).
         #[arg(long, default_value_t = nasa::search::SearchOptions::default().space)]
         space: nasa::search::space::SpaceName,
+        /// Weight sharing between a block's candidates: `wide` (multiplier and
+        /// shift candidates share one set, kernels share by their centre) or
+        /// `reference` (one set per kind and kernel, as in the paper's code).
+        #[arg(long, default_value_t = nasa::search::SearchOptions::default().sharing)]
+        sharing: nasa::search::supernet::Sharing,
         /// Depth multiplier of the base space (blocks per stage).
         #[arg(long, default_value_t = nasa::search::SearchOptions::default().depth)]
         depth: f64,
@@ -534,6 +539,7 @@ fn run(cli: Cli) -> Result<()> {
             pgp_epochs,
             search_epochs,
             space,
+            sharing,
             depth,
             width,
             top_k,
@@ -558,6 +564,7 @@ fn run(cli: Cli) -> Result<()> {
                 lambda,
                 energy_target_nj: energy_target,
                 space,
+                sharing,
                 depth,
                 width,
                 seed,

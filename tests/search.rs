@@ -156,4 +156,21 @@ fn tiny_search_runs_through_export_check_and_golden_and_resumes_exactly() {
         log_without_timing(&a.join("search-log.csv")),
         log_without_timing(&b.join("search-log.csv"))
     );
+
+    // The reference's weight sharing runs too, and differs: its supernet
+    // has a weight set per kind and kernel, so its first epoch's log line
+    // (loss, accuracy) is not the default's.
+    let c = tmp.path().join("c");
+    let c_s = c.to_str().unwrap();
+    let stopped = ok_json(&search_args(
+        c_s,
+        &["--sharing", "reference", "--stop-after", "1"],
+    ));
+    assert_eq!(stopped["stopped"], true);
+    let reference = log_without_timing(&c.join("search-log.csv"));
+    assert_eq!(reference.len(), 2);
+    assert_ne!(
+        reference[1],
+        log_without_timing(&a.join("search-log.csv"))[1]
+    );
 }

@@ -1,4 +1,5 @@
-//! Finite-difference checks of the trainer's hand-written backward passes.
+//! Finite-difference checks of the hand-written backward passes of the
+//! trainer and of the search's supernet.
 //!
 //! Multiply and shift convolutions are linear in the input and in the
 //! (rounded) weights, so their gradients must match central differences
@@ -14,7 +15,10 @@
 
 use nasa::quant::Kind;
 use nasa::rng::SplitMix64;
+use nasa::search::space::{Candidate, Space, SpaceName};
+use nasa::search::supernet::{Sharing, Supernet};
 use nasa::train::kernels::{conv_backward, conv_forward, ConvGeom};
+use nasa::train::model::Mode;
 use nasa::train::wquant;
 
 fn geoms() -> Vec<ConvGeom> {
@@ -316,15 +320,18 @@ out_scale = 0.1
 
 /// The supernet's backward through shared weights: two candidates of one
 /// family (multiplier k3 e3 and k5 e1, mixed 0.6 / 0.4) read the same
-/// stored 5x5, e=6 weights, the 3x3 one through their centre taps; the
-/// accumulated weight gradients and the mixing-weight gradients must match
-/// central differences of the loss (float mode, batch-statistics BN).
+/// stored 5x5, e=6 weights, the 3x3 one through their centre taps (or, with
+/// the reference's sharing, separate 3x3 and 5x5 sets); the accumulated
+/// weight gradients and the mixing-weight gradients must match central
+/// differences of the loss (float mode, batch-statistics BN).
 #[test]
 fn supernet_shared_weight_gradients_match_finite_differences() {
-    use nasa::search::space::{Candidate, Space, SpaceName};
-    use nasa::search::supernet::Supernet;
-    use nasa::train::model::Mode;
+    for sharing in [Sharing::Wide, Sharing::Reference] {
+        supernet_case(sharing);
+    }
+}
 
+fn supernet_case(sharing: Sharing) {
     let space = Space::scaled(SpaceName::Compact, (1, 8, 8), 3, 0.2, 0.25);
     let mut rng = SplitMix64::new(5);
     let x = randn(4 * 64, &mut rng);
@@ -338,7 +345,7 @@ fn supernet_shared_weight_gradients_match_finite_differences() {
         kernel,
         expand,
     };
-    let base = Supernet::new(&space, 3);
+    let base = Supernet::new(&space, 3, sharing);
     let paths = |w: f32| -> Vec<Vec<(usize, f32)>> {
         base.blocks
             .iter()
@@ -379,7 +386,7 @@ fn supernet_shared_weight_gradients_match_finite_differences() {
         .map(|(n, _, p)| (n, p.g.clone()))
         .collect();
     let mut checked = 0;
-    for (name, g) in grads.iter().filter(|(n, _)| n.starts_with("b1.conv.")) {
+    for (name, g) in grads.iter().filter(|(n, _)| n.starts_with("b1.conv")) {
         if !(name.ends_with(".exp") || name.ends_with(".dw") || name.ends_with(".proj")) {
             continue;
         }
@@ -408,9 +415,26 @@ fn supernet_shared_weight_gradients_match_finite_differences() {
             checked += 1;
         }
     }
-    assert!(checked >= 60, "only {checked} coordinates checked");
-    // Taps outside the 3x3 centre are used by the k5 path only; the
-    // stored tensor must have received gradient there as well as inside.
-    let dw = &grads.iter().find(|(n, _)| n == "b1.conv.dw").unwrap().1;
-    assert!(dw[0] != 0.0 && dw[12] != 0.0);
+    assert!(
+        checked >= 60,
+        "{sharing}: only {checked} coordinates checked"
+    );
+    let dw = |name: &str| grads.iter().find(|(n, _)| n == name).map(|(_, g)| g);
+    match sharing {
+        // One stored 5x5 set: taps outside the 3x3 centre are used by the k5
+        // path only, and must have received gradient as well as the inside.
+        Sharing::Wide => {
+            let g = dw("b1.conv5.dw").unwrap();
+            assert!(g[0] != 0.0 && g[12] != 0.0);
+            assert!(dw("b1.conv3.dw").is_none() && dw("b1.shift5.dw").is_none());
+        }
+        // A set per kind and kernel.
+        Sharing::Reference => {
+            assert_eq!(
+                dw("b1.conv3.dw").unwrap().len() * 25,
+                dw("b1.conv5.dw").unwrap().len() * 9
+            );
+            assert!(dw("b1.shift3.dw").is_some());
+        }
+    }
 }

@@ -25,7 +25,7 @@ use crate::rng::SplitMix64;
 use crate::train::{self, model::Mode};
 
 use space::{Candidate, Space, SpaceName};
-use supernet::Supernet;
+use supernet::{Sharing, Supernet};
 
 /// Hyper-parameters of a search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -52,6 +52,8 @@ pub struct SearchOptions {
     pub energy_target_nj: Option<f64>,
     /// The base space, scaled by `depth` (blocks per stage) and `width` (channels).
     pub space: SpaceName,
+    /// How widely candidates share weights (`wide`, or the reference's).
+    pub sharing: Sharing,
     pub depth: f64,
     pub width: f64,
     pub seed: u64,
@@ -73,6 +75,7 @@ impl Default for SearchOptions {
             lambda: 1.0,
             energy_target_nj: None,
             space: SpaceName::Compact,
+            sharing: Sharing::Wide,
             depth: 1.0,
             width: 1.0,
             seed: 1,
@@ -339,7 +342,7 @@ pub fn search(run: &SearchRun<'_>, progress: &dyn Progress) -> Result<Option<Sea
         .map(|b| b.iter().cloned().fold(0.0, f64::max))
         .sum::<f64>()
         .max(1.0);
-    let mut net = Supernet::new(&space, o.seed);
+    let mut net = Supernet::new(&space, o.seed, o.sharing);
     std::fs::create_dir_all(run.out).with_context(|| format!("creating {}", run.out.display()))?;
 
     let mut lambda = o.lambda;

@@ -5,7 +5,8 @@
 //! code's chained-if bug), a 3x3 kernel is the centre of the 5x5 one, and
 //! multiplier and shift candidates are one family (a shift weight is the
 //! power-of-two rounding of the same float weight); adder candidates are
-//! their own family. With a separate weight set per (kind, kernel), a
+//! their own family (`Sharing::Wide`, the default). `Sharing::Reference`
+//! keeps the reference's separate set per (kind, kernel). With that, a
 //! single-path supernet of six blocks barely learned (loss 2.05 after 120
 //! steps of batch 64, against 0.54 for one fixed path; see docs/results.md).
 //! Forward and backward run the sampled paths of each block and mix them
@@ -205,12 +206,63 @@ impl ConvUnit {
     }
 }
 
-/// The shared weights of every candidate of one family in a block.
+/// How widely a block's MBConv candidates share weights.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Sharing {
+    /// One set per (kind, kernel), shared across expansions (the reference).
+    Reference,
+    /// One set for multiplier and shift candidates and one for adders,
+    /// shared across kernels and expansions.
+    Wide,
+}
+
+impl std::str::FromStr for Sharing {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s {
+            "reference" => Ok(Sharing::Reference),
+            "wide" => Ok(Sharing::Wide),
+            _ => Err(format!(
+                "unknown sharing `{s}` (expected `wide` or `reference`)"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Sharing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Sharing::Reference => "reference",
+            Sharing::Wide => "wide",
+        })
+    }
+}
+
+impl Sharing {
+    /// The (kind, kernel) whose stored weights a candidate reads.
+    fn key(self, kind: Kind, kernel: usize, max_k: usize) -> (Kind, usize) {
+        match self {
+            Sharing::Reference => (kind, kernel),
+            Sharing::Wide => (
+                if kind == Kind::Adder {
+                    Kind::Adder
+                } else {
+                    Kind::Conv
+                },
+                max_k,
+            ),
+        }
+    }
+}
+
+/// The shared weights of the candidates of one key in a block.
 #[derive(Debug, Clone)]
 pub struct SharedMb {
-    /// `Conv` for the multiplier and shift candidates, `Adder` for adders.
+    /// The kind whose quantiser trains these weights: the candidates' own
+    /// kind, or `Conv` for the shared multiplier and shift set.
     pub family: Kind,
-    /// Largest kernel; its depthwise weights are stored.
+    /// Kernel of the stored depthwise weights (smaller kernels use the centre).
     pub max_k: usize,
     pub max_e: usize,
     pub w_exp: Param,
@@ -244,6 +296,9 @@ pub struct Block {
     pub w: usize,
     pub candidates: Vec<Candidate>,
     pub shared: Vec<SharedMb>,
+    pub sharing: Sharing,
+    /// Largest kernel of the space.
+    pub max_k: usize,
     /// 1x1 conv for a skip candidate that changes shape.
     pub skip_conv: Option<ConvUnit>,
     pub alpha: Vec<f32>,
@@ -301,11 +356,11 @@ impl Block {
         self.c_in == self.c_out && self.stride == 1
     }
 
-    fn shared_index(&self, kind: Kind) -> usize {
-        let f = family(kind);
+    fn shared_index(&self, kind: Kind, kernel: usize) -> usize {
+        let key = self.sharing.key(kind, kernel, self.max_k);
         self.shared
             .iter()
-            .position(|s| s.family == f)
+            .position(|s| (s.family, s.max_k) == key)
             .expect("every MBConv candidate has shared weights")
     }
 
@@ -426,14 +481,6 @@ impl Block {
     }
 }
 
-/// The weight family of a kind: multiplier and shift candidates share weights.
-fn family(kind: Kind) -> Kind {
-    match kind {
-        Kind::Adder => Kind::Adder,
-        _ => Kind::Conv,
-    }
-}
-
 /// The centre `k x k` taps of every channel's `max_k x max_k` kernel.
 fn centre(w: &[f32], max_k: usize, k: usize) -> Vec<f32> {
     let off = (max_k - k) / 2;
@@ -473,7 +520,7 @@ pub struct Supernet {
 }
 
 impl Supernet {
-    pub fn new(space: &Space, seed: u64) -> Supernet {
+    pub fn new(space: &Space, seed: u64, sharing: Sharing) -> Supernet {
         let mut rng = SplitMix64::new(seed ^ 0x7375_7065_726e_6574);
         let (c, h, w) = space.input;
         let stem = ConvUnit::new(
@@ -500,9 +547,9 @@ impl Supernet {
             let mut shared: Vec<SharedMb> = Vec::new();
             let max_k = space.kernels.iter().copied().max().unwrap_or(3);
             for cand in &candidates {
-                if let Candidate::Mb { kind, .. } = *cand {
-                    let kind = family(kind);
-                    if shared.iter().any(|s| s.family == kind) {
+                if let Candidate::Mb { kind, kernel, .. } = *cand {
+                    let (kind, max_k) = sharing.key(kind, kernel, max_k);
+                    if shared.iter().any(|s| (s.family, s.max_k) == (kind, max_k)) {
                         continue;
                     }
                     let max_e = space.max_expansion();
@@ -556,6 +603,8 @@ impl Supernet {
                 w: ww,
                 candidates,
                 shared,
+                sharing,
+                max_k,
                 skip_conv,
                 alpha: vec![1e-3; n],
                 adam_m: vec![0.0; n],
@@ -613,7 +662,7 @@ impl Supernet {
                         kernel,
                         expand,
                     } => {
-                        let si = block.shared_index(kind);
+                        let si = block.shared_index(kind, kernel);
                         let (o, c) = block.mb_forward(si, kind, kernel, expand, &xin, mode);
                         (
                             o,
@@ -747,7 +796,7 @@ impl Supernet {
         let mut raw: Vec<(String, Option<Kind>, *mut Param)> = unit("stem".into(), &mut self.stem);
         for (bi, b) in self.blocks.iter_mut().enumerate() {
             for s in b.shared.iter_mut() {
-                let p = format!("b{bi}.{}", s.family);
+                let p = format!("b{bi}.{}{}", s.family, s.max_k);
                 let k = Some(s.family);
                 raw.push((format!("{p}.exp"), k, &mut s.w_exp));
                 raw.push((format!("{p}.bn1.gamma"), k, &mut s.bn1.gamma));
@@ -781,7 +830,7 @@ impl Supernet {
         }
         for (bi, b) in self.blocks.iter_mut().enumerate() {
             for s in b.shared.iter_mut() {
-                let p = format!("b{bi}.{}", s.family);
+                let p = format!("b{bi}.{}{}", s.family, s.max_k);
                 for (i, bn) in [&mut s.bn1, &mut s.bn2, &mut s.bn3].into_iter().enumerate() {
                     out.push((format!("{p}.bn{}.mean", i + 1), &mut bn.mean));
                     out.push((format!("{p}.bn{}.var", i + 1), &mut bn.var));
