@@ -195,12 +195,12 @@ enum Command {
         search_epochs: usize,
         /// Base search space: `compact` (6 blocks for small images) or `nasa`
         /// (the paper's 22-block CIFAR space).
-        #[arg(long, default_value_t = nasa::search::SearchOptions::default().space)]
+        #[arg(long, value_enum, default_value_t = nasa::search::SearchOptions::default().space)]
         space: nasa::search::space::SpaceName,
         /// Weight sharing between a block's candidates: `wide` (multiplier and
         /// shift candidates share one set, kernels share by their centre) or
         /// `reference` (one set per kind and kernel, as in the paper's code).
-        #[arg(long, default_value_t = nasa::search::SearchOptions::default().sharing)]
+        #[arg(long, value_enum, default_value_t = nasa::search::SearchOptions::default().sharing)]
         sharing: nasa::search::supernet::Sharing,
         /// Depth multiplier of the base space (blocks per stage).
         #[arg(long, default_value_t = nasa::search::SearchOptions::default().depth)]

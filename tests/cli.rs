@@ -1,44 +1,13 @@
-//! The `nasa` binary on the embedded default network: check, golden (with
-//! dumps and both input formats), eval, and byte-identical regeneration of
-//! the default weights.
+//! The `nasa` binary on the embedded default network and `models/features`:
+//! check, golden (with dumps and both input formats), eval, size, gen and
+//! sim, and byte-identical regeneration of the features network's weights.
 
-use std::path::Path;
-use std::process::{Command, Output};
+mod common;
 
+use common::{nasa, ok_json, require_fashion};
 use serde_json::Value;
 
 const FASHION: &str = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";
-
-fn nasa(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_nasa"))
-        .args(args)
-        .output()
-        .expect("binary runs")
-}
-
-fn ok_json(args: &[&str]) -> Value {
-    let out = nasa(args);
-    assert!(
-        out.status.success(),
-        "{args:?} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        out.stderr.is_empty(),
-        "--json mode writes nothing to stderr: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("stdout is JSON")
-}
-
-/// The suite needs the Debian package `dataset-fashion-mnist`, which
-/// `scripts/test.sh` installs; without it these tests fail rather than skip.
-fn require_fashion() {
-    assert!(
-        Path::new(FASHION).exists(),
-        "{FASHION} is missing: run scripts/test.sh, which installs dataset-fashion-mnist"
-    );
-}
 
 const FEATURES: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/models/features");
 

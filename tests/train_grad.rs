@@ -417,7 +417,7 @@ fn supernet_case(sharing: Sharing) {
     }
     assert!(
         checked >= 60,
-        "{sharing}: only {checked} coordinates checked"
+        "{sharing:?}: only {checked} coordinates checked"
     );
     let dw = |name: &str| grads.iter().find(|(n, _)| n == name).map(|(_, g)| g);
     match sharing {

@@ -46,7 +46,9 @@ pub struct BlockSpec {
 }
 
 /// Which base space `--depth` and `--width` scale.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum SpaceName {
     /// NASA's 22-block CIFAR space.
@@ -54,28 +56,6 @@ pub enum SpaceName {
     /// Six blocks for small images, with residual blocks in the middle
     /// stages: the macro-architecture of `models/hybrid-fmnist`.
     Compact,
-}
-
-impl std::str::FromStr for SpaceName {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "nasa" => Ok(SpaceName::Nasa),
-            "compact" => Ok(SpaceName::Compact),
-            _ => Err(format!(
-                "unknown space `{s}` (expected `nasa` or `compact`)"
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for SpaceName {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            SpaceName::Nasa => "nasa",
-            SpaceName::Compact => "compact",
-        })
-    }
 }
 
 /// A search space: input, stem, stages and candidate sets.

@@ -207,7 +207,9 @@ impl ConvUnit {
 }
 
 /// How widely a block's MBConv candidates share weights.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize, clap::ValueEnum,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Sharing {
     /// One set per (kind, kernel), shared across expansions (the reference).
@@ -215,28 +217,6 @@ pub enum Sharing {
     /// One set for multiplier and shift candidates and one for adders,
     /// shared across kernels and expansions.
     Wide,
-}
-
-impl std::str::FromStr for Sharing {
-    type Err = String;
-    fn from_str(s: &str) -> Result<Self, String> {
-        match s {
-            "reference" => Ok(Sharing::Reference),
-            "wide" => Ok(Sharing::Wide),
-            _ => Err(format!(
-                "unknown sharing `{s}` (expected `wide` or `reference`)"
-            )),
-        }
-    }
-}
-
-impl std::fmt::Display for Sharing {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Sharing::Reference => "reference",
-            Sharing::Wide => "wide",
-        })
-    }
 }
 
 impl Sharing {
