@@ -15,7 +15,7 @@ use crate::quant::Kind;
 /// Energy in picojoules of one operation at 8 and at 32 bits; narrower
 /// widths interpolate linearly between the 6- and 8-bit figures.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
+#[serde(deny_unknown_fields, default)]
 pub struct UnitEnergy {
     pub mult_8: f64,
     pub add_8: f64,

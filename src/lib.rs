@@ -14,6 +14,7 @@ pub mod fsutil;
 pub mod gen;
 pub mod golden;
 pub mod hw;
+pub mod map;
 pub mod models;
 pub mod net;
 pub mod quant;

@@ -95,6 +95,45 @@ enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: Option<PathBuf>,
     },
+    /// Size the accelerator's chunks for one or more networks under an area
+    /// budget (exhaustive search over the PE split), predict every layer's
+    /// cycles and energy on the result, and optionally write its
+    /// architecture file and compare it with an all-multiply accelerator.
+    Map {
+        /// Network descriptions (TOML files or directories holding
+        /// network.toml; weights are not needed); none or `default`: the
+        /// embedded default network.
+        nets: Vec<PathBuf>,
+        /// Area budget in multiply-accumulate PEs (a shift or adder PE
+        /// costs 1/1.88 of one).
+        #[arg(long, default_value_t = 168.0)]
+        budget: f64,
+        /// What the search minimises (summed over the networks).
+        #[arg(long, value_enum, default_value = "edp")]
+        objective: nasa::map::Objective,
+        /// Global buffer size in bytes.
+        #[arg(long, default_value_t = arch::Buffer::default().words,
+              value_parser = clap::builder::RangedU64ValueParser::<u32>::new().range(16..))]
+        buffer_words: u32,
+        /// External memory port width in bits (a cache line).
+        #[arg(long, default_value_t = arch::Memory::default().data_bits)]
+        data_bits: u32,
+        #[arg(long, default_value_t = 250.0)]
+        clock_mhz: f64,
+        /// Energy table (TOML, [compute] and [memory] sections); default: 45 nm figures.
+        #[arg(long, value_name = "FILE")]
+        energy: Option<PathBuf>,
+        /// Also map each network's all-multiply version on an all-multiply
+        /// accelerator of the same budget, and compare.
+        #[arg(long)]
+        compare: bool,
+        /// Write the chosen architecture here (what `nasa gen --arch` reads).
+        #[arg(short, long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// Accelerator name in the architecture file.
+        #[arg(long, default_value = "mapped")]
+        name: String,
+    },
     /// Generate the accelerator RTL, testbench and memory images into a directory.
     Gen {
         #[command(flatten)]
@@ -157,6 +196,13 @@ enum Command {
         /// Peak learning rate (SGD with momentum, cosine schedule).
         #[arg(long, default_value_t = nasa::train::TrainOptions::default().lr)]
         lr: f32,
+        /// Learning rate at the start of the quantisation-aware epochs
+        /// (cosine to 0); default: a tenth of --lr.
+        #[arg(long, value_name = "LR")]
+        qat_lr: Option<f32>,
+        /// L2 weight decay of the SGD update.
+        #[arg(long, default_value_t = nasa::train::TrainOptions::default().weight_decay)]
+        weight_decay: f32,
         #[arg(long, default_value_t = 1)]
         seed: u64,
         /// No random shifts and flips of the training images.
@@ -487,11 +533,12 @@ fn run(cli: Cli) -> Result<()> {
                 print_json(&serde_json::to_value(&report)?);
             } else {
                 println!(
-                    "{}: {} image(s), {} mismatching output(s); {:.0} cycles per inference (ideal {}), PE utilisation {:.1}%",
+                    "{}: {} image(s), {} mismatching output(s); {:.0} cycles per inference (mapper's prediction {}, ideal {}), PE utilisation {:.1}%",
                     if report.pass { "PASS" } else { "FAIL" },
                     report.images,
                     report.mismatches,
                     report.cycles_per_inference,
+                    report.predicted_cycles,
                     report.ideal_cycles,
                     100.0 * report.pe_utilization
                 );
@@ -531,6 +578,39 @@ fn run(cli: Cli) -> Result<()> {
         }
         Command::Size { net, pes, output } => {
             size_cmd(net.net.as_deref(), pes, output.as_deref(), json)
+        }
+        Command::Map {
+            nets,
+            budget,
+            objective,
+            buffer_words,
+            data_bits,
+            clock_mhz,
+            energy,
+            compare,
+            output,
+            name,
+        } => {
+            let table = match &energy {
+                Some(p) => nasa::map::energy::EnergyTable::load(p)?,
+                None => Default::default(),
+            };
+            let opts = nasa::map::MapOptions {
+                budget,
+                objective,
+                buffer: arch::Buffer {
+                    words: buffer_words,
+                    banks: arch::Buffer::default()
+                        .banks
+                        .min(buffer_words / (data_bits / 8).max(1))
+                        .max(1),
+                },
+                memory: arch::Memory { data_bits },
+                clock_mhz,
+                energy: table,
+                name,
+            };
+            map_cmd(&nets, &opts, compare, output.as_deref(), json)
         }
         Command::Search {
             dataset,
@@ -637,6 +717,8 @@ fn run(cli: Cli) -> Result<()> {
             qat_epochs,
             batch,
             lr,
+            qat_lr,
+            weight_decay,
             seed,
             no_augment,
             train_limit,
@@ -654,7 +736,8 @@ fn run(cli: Cli) -> Result<()> {
                 qat_epochs,
                 batch,
                 lr,
-                qat_lr: lr / 10.0,
+                qat_lr: qat_lr.unwrap_or(lr / 10.0),
+                weight_decay,
                 seed,
                 augment: !no_augment,
                 train_limit,
@@ -1043,6 +1126,132 @@ fn golden_cmd(
         );
     }
     Ok(())
+}
+
+fn map_cmd(
+    paths: &[PathBuf],
+    opts: &nasa::map::MapOptions,
+    compare: bool,
+    output: Option<&Path>,
+    json: bool,
+) -> Result<()> {
+    if !(opts.clock_mhz.is_finite() && opts.clock_mhz > 0.0) {
+        bail!(
+            "--clock-mhz must be a positive number of MHz, not {}",
+            opts.clock_mhz
+        );
+    }
+    let nets: Vec<Network> = if paths.is_empty() {
+        vec![models::load_description(Path::new("default"))?]
+    } else {
+        paths
+            .iter()
+            .map(|p| models::load_description(p))
+            .collect::<Result<_, _>>()?
+    };
+    let mapping = nasa::map::map(&nets, opts).map_err(|m| anyhow::anyhow!(m))?;
+    let baseline = if compare {
+        let twins: Vec<Network> = nets.iter().map(nasa::map::all_multiply).collect();
+        let mut o = opts.clone();
+        o.name = format!("{}-all-multiply", opts.name);
+        Some(nasa::map::map(&twins, &o).map_err(|m| anyhow::anyhow!(m))?)
+    } else {
+        None
+    };
+    if let Some(path) = output {
+        let names: Vec<&str> = nets.iter().map(|n| n.name.as_str()).collect();
+        let text = format!(
+            "# Accelerator for {}, chosen by `nasa map --budget {} --objective {:?}`
+# ({} designs evaluated).
+{}",
+            names.join(", "),
+            opts.budget,
+            opts.objective,
+            mapping.designs_evaluated,
+            mapping.arch.to_toml()
+        );
+        fsutil::write_atomic(path, text.as_bytes())?;
+    }
+    if json {
+        let mut v = json!({
+            "mapping": mapping,
+            "architecture": mapping.arch,
+            "output": output.map(|p| p.display().to_string()),
+        });
+        if let Some(b) = &baseline {
+            v["all_multiply"] = json!({ "mapping": b, "architecture": b.arch });
+            v["comparison"] = comparison(&mapping, b);
+        }
+        print_json(&v);
+        return Ok(());
+    }
+    print_mapping(&mapping);
+    if let Some(b) = &baseline {
+        println!("\nAll-multiply accelerator of the same budget, on the all-multiply networks:");
+        print_mapping(b);
+        let c = comparison(&mapping, b);
+        println!("\nHybrid against all-multiply (ratio < 1: the hybrid is lower):");
+        for n in c.as_array().into_iter().flatten() {
+            println!(
+                "  {}: latency x{:.3}, throughput x{:.3}, energy x{:.3}, EDP x{:.3}",
+                n["network"].as_str().unwrap_or(""),
+                n["latency_ratio"].as_f64().unwrap_or(f64::NAN),
+                n["throughput_ratio"].as_f64().unwrap_or(f64::NAN),
+                n["energy_ratio"].as_f64().unwrap_or(f64::NAN),
+                n["edp_ratio"].as_f64().unwrap_or(f64::NAN),
+            );
+        }
+    }
+    if let Some(path) = output {
+        println!("wrote {}", path.display());
+    }
+    Ok(())
+}
+
+fn comparison(h: &nasa::map::Mapping, b: &nasa::map::Mapping) -> serde_json::Value {
+    h.networks
+        .iter()
+        .zip(&b.networks)
+        .map(|(x, y)| {
+            json!({
+                "network": x.network,
+                "latency_ratio": x.latency_us / y.latency_us,
+                "throughput_ratio": x.throughput / y.throughput,
+                "energy_ratio": x.energy_nj / y.energy_nj,
+                "edp_ratio": x.edp / y.edp,
+            })
+        })
+        .collect()
+}
+
+fn print_mapping(m: &nasa::map::Mapping) {
+    println!(
+        "design: {} conv, {} shift, {} adder PEs (area {:.2} of {} MAC PEs); objective {:?}; {} designs in {:.3} s",
+        m.pes[0], m.pes[1], m.pes[2], m.area, m.budget, m.objective, m.designs_evaluated, m.search_seconds
+    );
+    for n in &m.networks {
+        let e = &n.energy_breakdown_nj;
+        println!(
+            "{}: {} cycles ({:.1} us, {:.0} inferences/s), {:.1} nJ (compute {:.1}, DRAM {:.1}, buffer {:.1}, NoC {:.1}, RF {:.1}), EDP {:.4e} nJ*us",
+            n.network, n.cycles, n.latency_us, n.throughput, n.energy_nj, e.compute, e.dram, e.buffer, e.noc, e.rf, n.edp
+        );
+        println!(
+            "  {:<22} {:<15} {:>6} {:>5} {:>6} {:>10} {:>12}",
+            "layer", "op", "chunk", "PEs", "tiles", "cycles", "energy pJ"
+        );
+        for l in &n.layers {
+            println!(
+                "  {:<22} {:<15} {:>6} {:>5} {:>6} {:>10} {:>12.0}",
+                l.layer,
+                l.op,
+                l.chunk.map_or("post", |k| k.name()),
+                l.pes,
+                l.tiles,
+                l.cycles,
+                l.energy_pj
+            );
+        }
+    }
 }
 
 fn size_cmd(net: Option<&Path>, pes: u32, output: Option<&Path>, json: bool) -> Result<()> {

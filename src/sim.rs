@@ -46,16 +46,30 @@ pub struct Mismatch {
     pub expected: i64,
 }
 
+/// Cycles of one layer for the first image: measured by the testbench and
+/// predicted by the mapper's model (`map::cycles`).
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerCycles {
+    pub layer: String,
+    pub op: &'static str,
+    pub measured: u64,
+    pub predicted: u64,
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct SimReport {
     pub pass: bool,
     pub images: usize,
     pub mismatches: u64,
     pub cycles_per_inference: f64,
+    /// The mapper's prediction of `cycles_per_inference`.
+    pub predicted_cycles: u64,
     pub ideal_cycles: u64,
     pub pe_utilization: f64,
     pub simulator: Simulator,
     pub first_mismatch: Option<Mismatch>,
+    /// Per layer, in execution order (first image).
+    pub layers: Vec<LayerCycles>,
 }
 
 /// The network and architecture a design directory was generated from,
@@ -228,8 +242,11 @@ pub fn simulate_against(
         }
         None => None,
     };
+    let layers = layer_cycles(&stdout, net, arch)?;
     Ok(SimReport {
         pass: mismatches == 0,
+        predicted_cycles: layers.iter().map(|l| l.predicted).sum(),
+        layers,
         images: opts.images,
         mismatches: mismatches as u64,
         cycles_per_inference,
@@ -238,6 +255,40 @@ pub fn simulate_against(
         simulator: opts.simulator,
         first_mismatch,
     })
+}
+
+/// The testbench's per-layer marks (`LAYER index=i cycles=c`: the counter
+/// when layer `i` hands over) beside the mapper's prediction.
+fn layer_cycles(stdout: &str, net: &Network, arch: &Arch) -> Result<Vec<LayerCycles>> {
+    let mut ends = vec![None; net.layers.len()];
+    for line in stdout.lines().filter(|l| l.starts_with("LAYER ")) {
+        let (Some(i), Some(c)) = (field(line, "index"), field(line, "cycles")) else {
+            bail!("unreadable testbench line: {line}");
+        };
+        match ends.get_mut(i as usize) {
+            Some(slot) => *slot = Some(c as u64),
+            None => bail!("the testbench reported layer {i} of {}", net.layers.len()),
+        }
+    }
+    let predicted = crate::map::cycles::predict_layers(net, arch);
+    let mut start = 0;
+    let mut out = Vec::with_capacity(ends.len());
+    for (i, end) in ends.into_iter().enumerate() {
+        let Some(end) = end else {
+            bail!(
+                "the testbench gave no cycle mark for layer {i} (`{}`)",
+                net.layers[i].name
+            );
+        };
+        out.push(LayerCycles {
+            layer: net.layers[i].name.clone(),
+            op: net.layers[i].op.type_name(),
+            measured: end.saturating_sub(start),
+            predicted: predicted[i].cycles,
+        });
+        start = end;
+    }
+    Ok(out)
 }
 
 /// Reruns image `image` with a dump of the activation buffer and returns the

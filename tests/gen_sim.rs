@@ -14,6 +14,9 @@ use nasa::net::{weights, Network, Op};
 use nasa::quant::Kind;
 use nasa::sim::{simulate, simulate_against, SimOptions, Simulator};
 
+mod common;
+use common::assert_predicted;
+
 fn lint(dir: &Path) {
     let out = Command::new("verilator")
         .current_dir(dir)
@@ -160,6 +163,9 @@ fn geometry_case(kind: Kind) {
     assert!(report.pass, "{report:?}");
     assert_eq!(report.images, 4);
     assert!(report.cycles_per_inference >= report.ideal_cycles as f64);
+    assert_predicted(&report);
+    // Every image takes the same cycles: the cache holds nothing a later image could reuse.
+    assert_eq!(report.predicted_cycles as f64, report.cycles_per_inference);
 }
 
 #[test]
@@ -195,6 +201,8 @@ fn default_network_on_fashion_mnist_and_failing_bench() {
         "{report:?}"
     );
     assert!(report.pe_utilization > 0.0 && report.pe_utilization <= 1.0);
+    assert_predicted(&report);
+    assert_eq!(report.predicted_cycles as f64, report.cycles_per_inference);
 
     // The bench must fail when one expected value is wrong.
     let path = dir.join("expected.hex");
@@ -245,6 +253,8 @@ fn icarus_runs_the_same_bench_with_the_same_result() {
     let b = simulate(&dir, &opts(2, None, Simulator::Verilator)).unwrap();
     assert!(a.pass && b.pass, "{a:?} {b:?}");
     assert_eq!(a.cycles_per_inference, b.cycles_per_inference);
+    assert_predicted(&a);
+    assert_predicted(&b);
 }
 
 #[test]
@@ -337,4 +347,6 @@ fn network_larger_than_the_global_buffer() {
     )
     .unwrap();
     assert!(report.pass, "{report:?}");
+    // Output writes evict input lines here; the exact walk follows them.
+    assert_predicted(&report);
 }

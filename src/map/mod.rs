@@ -1,0 +1,366 @@
+//! The mapper: sizes the accelerator's chunks for one or more networks
+//! under an area budget, and predicts what every layer costs on the result.
+//!
+//! - `cycles`: the cycle and access model of the generated controller,
+//!   exact against Verilator layer by layer;
+//! - `energy`: the unit-energy table (compute per kind, memory per level);
+//! - here: the design search and the reports.
+//!
+//! The generated RTL runs one layer at a time, each conv layer on its
+//! kind's chunk with its output channels tiled over the chunk's PEs (the
+//! only dataflow it has today), so a design's latency and energy are sums
+//! over layers, and each layer depends on one chunk's PE count only. The
+//! search therefore prices every layer once per PE count of its chunk
+//! (tables per kind) and then enumerates every split of the budget:
+//! exhaustive, O(1) per design, deterministic (ties keep the first design
+//! in enumeration order). The winning design is then re-predicted with the
+//! exact cache walk of `cycles::exact_traffic`; the search itself uses the
+//! per-layer miss profile, which differs from the walk only where outputs
+//! evict inputs (a buffer much smaller than the activations).
+
+pub mod cycles;
+pub mod energy;
+
+use serde::Serialize;
+
+use crate::arch::{array_shape, AccelInfo, Arch, Buffer, Memory, CHEAP_PE_AREA};
+use crate::net::{Network, Op};
+use crate::quant::Kind;
+use cycles::{layer_cost, LayerCost, MissProfile};
+use energy::{layer_energy, Energy, EnergyTable};
+
+/// What the search minimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Objective {
+    /// Cycles per inference (summed over the networks).
+    Latency,
+    /// Energy per inference.
+    Energy,
+    /// Energy-delay product.
+    Edp,
+}
+
+#[derive(Debug, Clone)]
+pub struct MapOptions {
+    /// Area budget in multiply-accumulate PEs (a shift or adder PE costs
+    /// `CHEAP_PE_AREA`).
+    pub budget: f64,
+    pub objective: Objective,
+    pub buffer: Buffer,
+    pub memory: Memory,
+    pub clock_mhz: f64,
+    pub energy: EnergyTable,
+    pub name: String,
+}
+
+/// Area of one PE of `kind`, in multiply-accumulate PEs.
+pub fn pe_area(kind: Kind) -> f64 {
+    match kind {
+        Kind::Conv => 1.0,
+        Kind::Shift | Kind::Adder => CHEAP_PE_AREA,
+    }
+}
+
+/// The largest chunk the generator accepts (a 64 x 64 array).
+const MAX_PES: u64 = 64 * 64;
+
+/// Whether the generator can build a chunk of `pes` PEs (0: no chunk): its
+/// most square array must fit 64 x 64.
+pub fn buildable(pes: u64) -> bool {
+    pes == 0 || (pes <= MAX_PES && array_shape(pes as u32).cols <= 64)
+}
+
+/// One layer of a mapped network.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerMap {
+    pub layer: String,
+    pub op: &'static str,
+    /// The chunk it runs on (`null`: the post-processing unit).
+    pub chunk: Option<Kind>,
+    pub pes: u64,
+    /// Output-channel tiles of `pes` channels (1 for non-conv layers).
+    pub tiles: u64,
+    pub cycles: u64,
+    pub energy_pj: f64,
+    pub dram_bytes: u64,
+}
+
+/// One network on the chosen design.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkMap {
+    pub network: String,
+    pub cycles: u64,
+    pub latency_us: f64,
+    /// Inferences per second, layer by layer (one image at a time).
+    pub throughput: f64,
+    pub energy_nj: f64,
+    /// Energy per inference by where it is spent (nJ).
+    pub energy_breakdown_nj: Energy,
+    /// Energy-delay product (nJ x us).
+    pub edp: f64,
+    pub layers: Vec<LayerMap>,
+}
+
+/// The mapper's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mapping {
+    pub objective: Objective,
+    pub budget: f64,
+    /// PEs per kind of the chosen design (0: no chunk).
+    pub pes: [u64; 3],
+    /// Its area in multiply-accumulate PEs.
+    pub area: f64,
+    pub designs_evaluated: u64,
+    pub search_seconds: f64,
+    pub networks: Vec<NetworkMap>,
+    #[serde(skip)]
+    pub arch: Arch,
+}
+
+/// Per kind and PE count: the summed cycles and energy of that kind's
+/// layers over all networks (index 0 unused).
+struct KindTable {
+    cycles: Vec<u64>,
+    energy: Vec<f64>,
+}
+
+fn conv_kind(op: &Op) -> Option<Kind> {
+    match op {
+        Op::Conv(c) => Some(c.kind),
+        _ => None,
+    }
+}
+
+fn kind_index(k: Kind) -> usize {
+    match k {
+        Kind::Conv => 0,
+        Kind::Shift => 1,
+        Kind::Adder => 2,
+    }
+}
+
+/// A design's memory system as the cycle model sees it.
+fn memory_of(opts: &MapOptions) -> cycles::Memory {
+    cycles::Memory::of(&design(opts, [1, 1, 1]))
+}
+
+/// The architecture with `pes` (conv, shift, adder; 0: no chunk) PEs and
+/// the memory system of `opts`: what the search writes for its answer.
+pub fn design(opts: &MapOptions, pes: [u64; 3]) -> Arch {
+    let chunk = |p: u64| (p > 0).then(|| array_shape(p as u32));
+    Arch {
+        accelerator: AccelInfo {
+            name: opts.name.clone(),
+            clock_mhz: opts.clock_mhz,
+        },
+        clp: chunk(pes[0]),
+        slp: chunk(pes[1]),
+        alp: chunk(pes[2]),
+        buffer: opts.buffer,
+        memory: opts.memory,
+        path: std::path::PathBuf::from(format!("<nasa map --budget {}>", opts.budget)),
+    }
+}
+
+/// Sizes the chunks for `nets` under `opts` and reports every network on
+/// the chosen design.
+pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
+    let started = std::time::Instant::now();
+    if nets.is_empty() {
+        return Err("no network to map".into());
+    }
+    let probe = design(opts, [1, 1, 1]);
+    if let Err(e) = probe.validate(std::path::Path::new("<nasa map>")) {
+        let flag = match e.field.as_deref() {
+            Some("buffer.words") | Some("buffer.banks") => "--buffer-words",
+            Some("memory.data_bits") => "--data-bits",
+            Some("accelerator.clock_mhz") => "--clock-mhz",
+            _ => "option",
+        };
+        return Err(format!("{flag}: {}", e.message));
+    }
+    let mem = memory_of(opts);
+    let mut used = [false; 3];
+    for net in nets {
+        for (_, c) in net.conv_layers() {
+            used[kind_index(c.kind)] = true;
+        }
+    }
+    let min_area: f64 = Kind::ALL
+        .iter()
+        .filter(|&&k| used[kind_index(k)])
+        .map(|&k| pe_area(k))
+        .sum();
+    if !(opts.budget.is_finite() && opts.budget >= min_area - 1e-9) {
+        return Err(format!(
+            "a budget of {} PE areas cannot give each of the kinds the networks use one PE (needs {min_area:.3})",
+            opts.budget
+        ));
+    }
+    // Largest PE count of each kind: the budget left after one PE of every other used kind.
+    let mut max = [0u64; 3];
+    for k in Kind::ALL {
+        let i = kind_index(k);
+        if used[i] {
+            let rest = opts.budget - (min_area - pe_area(k));
+            max[i] = ((rest / pe_area(k) + 1e-9).floor() as u64).clamp(1, MAX_PES);
+        }
+    }
+    // Per-kind tables and the part that no chunk size changes.
+    let profiles: Vec<MissProfile> = nets.iter().map(|n| MissProfile::new(n, mem)).collect();
+    let mut fixed_cycles = 0u64;
+    let mut fixed_energy = 0f64;
+    let mut tables: Vec<KindTable> = (0..3)
+        .map(|i| KindTable {
+            cycles: vec![0; max[i] as usize + 1],
+            energy: vec![0.0; max[i] as usize + 1],
+        })
+        .collect();
+    for (net, profile) in nets.iter().zip(&profiles) {
+        let (head, tail) = cycles::frame_overhead(net, &mem);
+        fixed_cycles += head + tail;
+        for (i, layer) in net.layers.iter().enumerate() {
+            let bits = net.tensor(layer.inputs[0]).bits;
+            let misses = &profile.layers[i];
+            match conv_kind(&layer.op) {
+                None => {
+                    let cost = layer_cost(net, i, 0, &mem, misses.at(1));
+                    fixed_cycles += cost.cycles;
+                    fixed_energy +=
+                        layer_energy(&opts.energy, None, bits, &cost, mem.line_bytes).total();
+                }
+                Some(k) => {
+                    let t = &mut tables[kind_index(k)];
+                    for p in 1..t.cycles.len() {
+                        let tiles = match &layer.op {
+                            Op::Conv(c) => (c.out_ch as u64).div_ceil(p as u64),
+                            _ => 1,
+                        };
+                        let cost = layer_cost(net, i, p as u64, &mem, misses.at(tiles));
+                        t.cycles[p] += cost.cycles;
+                        t.energy[p] +=
+                            layer_energy(&opts.energy, Some(k), bits, &cost, mem.line_bytes)
+                                .total();
+                    }
+                }
+            }
+        }
+    }
+    // Every split of the budget.
+    let range = |i: usize| if used[i] { 1..=max[i] } else { 0..=0 };
+    let mut best: Option<(f64, [u64; 3])> = None;
+    let mut evaluated = 0u64;
+    let value = |c: u64, e: f64| match opts.objective {
+        Objective::Latency => c as f64,
+        Objective::Energy => e,
+        Objective::Edp => c as f64 * e,
+    };
+    for pc in range(0) {
+        for ps in range(1) {
+            let area2 = pc as f64 + ps as f64 * CHEAP_PE_AREA;
+            if area2 > opts.budget + 1e-9 {
+                break;
+            }
+            for pa in range(2) {
+                let area = area2 + pa as f64 * CHEAP_PE_AREA;
+                if area > opts.budget + 1e-9 {
+                    break;
+                }
+                let pes = [pc, ps, pa];
+                if !pes.iter().all(|&p| buildable(p)) {
+                    continue;
+                }
+                evaluated += 1;
+                let (mut c, mut e) = (fixed_cycles, fixed_energy);
+                for i in 0..3 {
+                    if used[i] {
+                        c += tables[i].cycles[pes[i] as usize];
+                        e += tables[i].energy[pes[i] as usize];
+                    }
+                }
+                let v = value(c, e);
+                if best.is_none_or(|(b, _)| v < b) {
+                    best = Some((v, pes));
+                }
+            }
+        }
+    }
+    let Some((_, pes)) = best else {
+        return Err("no design fits the budget".into());
+    };
+    let arch = design(opts, pes);
+    let networks = nets
+        .iter()
+        .map(|n| report_network(n, &arch, &opts.energy))
+        .collect();
+    Ok(Mapping {
+        objective: opts.objective,
+        budget: opts.budget,
+        pes,
+        area: arch.pe_area(),
+        designs_evaluated: evaluated,
+        search_seconds: started.elapsed().as_secs_f64(),
+        networks,
+        arch,
+    })
+}
+
+/// Cycles, energy and traffic of `net` on `arch`, layer by layer, with the
+/// exact cache walk.
+pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> NetworkMap {
+    let mem = cycles::Memory::of(arch);
+    let costs: Vec<LayerCost> = cycles::predict_layers(net, arch);
+    let mut total = Energy::default();
+    let mut layers = Vec::with_capacity(costs.len());
+    for (layer, cost) in net.layers.iter().zip(&costs) {
+        let kind = conv_kind(&layer.op);
+        let bits = net.tensor(layer.inputs[0]).bits;
+        let e = layer_energy(table, kind, bits, cost, mem.line_bytes);
+        total.add(&e);
+        layers.push(LayerMap {
+            layer: layer.name.clone(),
+            op: layer.op.type_name(),
+            chunk: kind,
+            pes: kind.map_or(0, |k| arch.pes(k) as u64),
+            tiles: cost.tiles,
+            cycles: cost.cycles,
+            energy_pj: e.total(),
+            dram_bytes: (cost.dram_line_reads + cost.dram_weight_lines) * mem.line_bytes
+                + cost.dram_writes,
+        });
+    }
+    let cycles: u64 = costs.iter().map(|c| c.cycles).sum();
+    let latency_us = cycles as f64 / arch.accelerator.clock_mhz;
+    let nj = |pj: f64| pj / 1000.0;
+    let energy_nj = nj(total.total());
+    NetworkMap {
+        network: net.name.clone(),
+        cycles,
+        latency_us,
+        throughput: 1e6 / latency_us,
+        energy_nj,
+        energy_breakdown_nj: Energy {
+            compute: nj(total.compute),
+            dram: nj(total.dram),
+            buffer: nj(total.buffer),
+            noc: nj(total.noc),
+            rf: nj(total.rf),
+        },
+        edp: energy_nj * latency_us,
+        layers,
+    }
+}
+
+/// The same network with every conv layer a multiplier: what an
+/// all-multiply accelerator would run.
+pub fn all_multiply(net: &Network) -> Network {
+    let mut twin = net.clone();
+    for layer in &mut twin.layers {
+        if let Op::Conv(c) = &mut layer.op {
+            c.kind = Kind::Conv;
+        }
+    }
+    twin.name = format!("{}-all-multiply", net.name);
+    twin
+}

@@ -1,0 +1,273 @@
+//! The mapper: its cycle model against Verilator on designs it chose, the
+//! exhaustiveness and optimality of its search (against brute force over
+//! every design of a small budget), determinism, the 22-block NASA CIFAR
+//! network, and the `nasa map` command line.
+
+use std::path::Path;
+
+use nasa::arch::{Buffer, Memory};
+use nasa::gen::generate;
+use nasa::map::{self, MapOptions, Mapping, Objective};
+use nasa::net::Network;
+use nasa::quant::Kind;
+use nasa::sim::{simulate, SimOptions, Simulator};
+
+mod common;
+use common::{assert_predicted, nasa, ok_json};
+
+fn model(name: &str) -> String {
+    format!("{}/models/{name}", env!("CARGO_MANIFEST_DIR"))
+}
+
+fn options(budget: f64, objective: Objective) -> MapOptions {
+    MapOptions {
+        budget,
+        objective,
+        buffer: Buffer::default(),
+        memory: Memory::default(),
+        clock_mhz: 250.0,
+        energy: Default::default(),
+        name: "t".into(),
+    }
+}
+
+fn objective_of(m: &nasa::map::NetworkMap, o: Objective) -> f64 {
+    match o {
+        Objective::Latency => m.cycles as f64,
+        Objective::Energy => m.energy_nj,
+        Objective::Edp => m.cycles as f64 * m.energy_nj,
+    }
+}
+
+/// A design the mapper chose, generated and simulated: every layer takes
+/// the cycles the mapper predicted.
+fn mapped_design_runs_as_predicted(name: &str, budget: f64, objective: Objective) {
+    let net = Network::load(Path::new(&model(name))).unwrap();
+    let mapping = map::map(std::slice::from_ref(&net), &options(budget, objective)).unwrap();
+    assert!(mapping.area <= budget + 1e-9);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    generate(&net, &mapping.arch, &mapping.arch.to_toml(), "mapped", &dir).unwrap();
+    let report = simulate(
+        &dir,
+        &SimOptions {
+            images: 1,
+            dataset: None,
+            data_dir: None,
+            seed: 3,
+            simulator: Simulator::Verilator,
+        },
+    )
+    .unwrap();
+    assert!(report.pass, "{report:?}");
+    assert_predicted(&report);
+    assert_eq!(report.predicted_cycles, mapping.networks[0].cycles);
+    assert_eq!(report.layers.len(), mapping.networks[0].layers.len());
+}
+
+#[test]
+fn mapped_all_multiply_network_runs_as_predicted() {
+    mapped_design_runs_as_predicted("default-conv", 20.0, Objective::Latency);
+}
+
+#[test]
+fn mapped_hybrid_network_runs_as_predicted() {
+    mapped_design_runs_as_predicted("hybrid-fmnist", 12.0, Objective::Edp);
+}
+
+/// Brute force over every buildable design within a small budget: the
+/// search visits each one and none beats its answer.
+#[test]
+fn search_is_exhaustive_and_optimal() {
+    let net = nasa::models::load_description(Path::new(&model("features"))).unwrap();
+    let budget = 5.0;
+    let a = nasa::arch::CHEAP_PE_AREA;
+    for objective in [Objective::Latency, Objective::Energy, Objective::Edp] {
+        let opts = options(budget, objective);
+        let mapping = map::map(std::slice::from_ref(&net), &opts).unwrap();
+        let chosen = objective_of(&mapping.networks[0], objective);
+        let mut count = 0;
+        let mut best = f64::INFINITY;
+        for pc in 1..=5u64 {
+            for ps in 1..=9u64 {
+                for pa in 1..=9u64 {
+                    if pc as f64 + (ps + pa) as f64 * a > budget + 1e-9 {
+                        continue;
+                    }
+                    count += 1;
+                    let arch = map::design(&opts, [pc, ps, pa]);
+                    let m = map::report_network(&net, &arch, &opts.energy);
+                    best = best.min(objective_of(&m, objective));
+                }
+            }
+        }
+        assert_eq!(mapping.designs_evaluated, count, "{objective:?}");
+        assert!(
+            (chosen - best).abs() <= 1e-9 * best,
+            "{objective:?}: chose {chosen}, brute force found {best}"
+        );
+    }
+}
+
+fn fingerprint(m: &Mapping) -> String {
+    let mut v = serde_json::to_value(m).unwrap();
+    v["search_seconds"] = serde_json::json!(0);
+    v.to_string()
+}
+
+#[test]
+fn mapping_is_deterministic_and_objectives_differ() {
+    let net = nasa::models::default_network().unwrap();
+    let nets = [net];
+    let a = map::map(&nets, &options(168.0, Objective::Edp)).unwrap();
+    let b = map::map(&nets, &options(168.0, Objective::Edp)).unwrap();
+    assert_eq!(fingerprint(&a), fingerprint(&b));
+    let lat = map::map(&nets, &options(168.0, Objective::Latency)).unwrap();
+    let en = map::map(&nets, &options(168.0, Objective::Energy)).unwrap();
+    // Each objective's answer is at least as good as the others' on it.
+    for other in [&a, &en] {
+        assert!(lat.networks[0].cycles <= other.networks[0].cycles);
+    }
+    for other in [&a, &lat] {
+        assert!(en.networks[0].energy_nj <= other.networks[0].energy_nj + 1e-9);
+    }
+    // Two networks: the design serves their sum.
+    let features = nasa::models::load_description(Path::new(&model("features"))).unwrap();
+    let both = map::map(
+        &[nets[0].clone(), features],
+        &options(168.0, Objective::Latency),
+    )
+    .unwrap();
+    assert_eq!(both.networks.len(), 2);
+    assert!(both.networks[0].cycles >= lat.networks[0].cycles);
+}
+
+#[test]
+fn nasa_cifar_network_is_mapped() {
+    let net = nasa::models::load_description(Path::new(&model("nasa-cifar"))).unwrap();
+    let blocks: std::collections::BTreeSet<&str> = net
+        .layers
+        .iter()
+        .filter_map(|l| l.name.split('.').next())
+        .filter(|n| n.starts_with('b') && n[1..].parse::<u32>().is_ok())
+        .collect();
+    assert_eq!(blocks.len(), 22);
+    assert_eq!(net.input.tensor.shape.c, 3);
+    let ops = net.ops_per_kind();
+    assert!(ops.iter().all(|&o| o > 0), "{ops:?}");
+    let mapping = map::map(std::slice::from_ref(&net), &options(168.0, Objective::Edp)).unwrap();
+    assert!(mapping.area <= 168.0 + 1e-9 && mapping.pes.iter().all(|&p| p > 0));
+    let m = &mapping.networks[0];
+    let ideal: u64 = Kind::ALL
+        .iter()
+        .enumerate()
+        .map(|(i, _)| ops[i].div_ceil(mapping.pes[i]))
+        .sum();
+    assert!(
+        m.cycles > ideal,
+        "{} cycles against an ideal {ideal}",
+        m.cycles
+    );
+    let twin = map::all_multiply(&net);
+    assert_eq!(twin.ops_per_kind()[0], ops.iter().sum::<u64>());
+    let base = map::map(&[twin], &options(168.0, Objective::Edp)).unwrap();
+    assert_eq!(base.pes[1..], [0, 0]);
+}
+
+#[test]
+fn cli_writes_an_architecture_that_gen_accepts() {
+    let tmp = tempfile::tempdir().unwrap();
+    let arch = tmp.path().join("arch.toml");
+    let arch_s = arch.to_str().unwrap();
+    let features = model("features");
+    let v = ok_json(&[
+        "map",
+        &features,
+        "--budget",
+        "24",
+        "--objective",
+        "latency",
+        "--compare",
+        "-o",
+        arch_s,
+        "--json",
+    ]);
+    let pes = &v["mapping"]["pes"];
+    let layers = v["mapping"]["networks"][0]["layers"].as_array().unwrap();
+    assert!(layers.len() > 5);
+    let cycles: u64 = layers.iter().map(|l| l["cycles"].as_u64().unwrap()).sum();
+    assert_eq!(v["mapping"]["networks"][0]["cycles"], cycles);
+    assert!(v["comparison"][0]["edp_ratio"].as_f64().unwrap() > 0.0);
+    assert_eq!(v["all_multiply"]["mapping"]["pes"][1], 0);
+    let written = nasa::arch::Arch::load(&arch).unwrap();
+    for (i, k) in Kind::ALL.iter().enumerate() {
+        assert_eq!(written.pes(*k) as u64, pes[i].as_u64().unwrap());
+    }
+    let out = tmp.path().join("design");
+    let g = ok_json(&[
+        "gen",
+        &features,
+        "--arch",
+        arch_s,
+        "-o",
+        out.to_str().unwrap(),
+        "--json",
+    ]);
+    assert!(g.is_object());
+    assert!(out.join("nasa_top.v").exists());
+}
+
+#[test]
+fn cli_errors_name_the_problem() {
+    let out = nasa(&["map", "--budget", "0.5"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("budget of 0.5"), "{err}");
+    assert!(out.stdout.is_empty());
+
+    let tmp = tempfile::tempdir().unwrap();
+    let table = tmp.path().join("energy.toml");
+    std::fs::write(&table, "[memory]\ndram = 200\nsram = 3\n").unwrap();
+    let out = nasa(&["map", "--energy", table.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(nasa::EXIT_INVALID_INPUT));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("energy.toml") && err.contains("sram"), "{err}");
+
+    std::fs::write(&table, "[memory]\ndram = -1\n").unwrap();
+    let out = nasa(&["map", "--energy", table.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(nasa::EXIT_INVALID_INPUT));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("memory.dram"), "{err}");
+
+    let out = nasa(&["map", "--buffer-words", "100"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--buffer-words"));
+}
+
+/// A cheaper DRAM changes the energy, not the cycles.
+#[test]
+fn energy_table_prices_memory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let table = tmp.path().join("energy.toml");
+    std::fs::write(&table, "[memory]\ndram = 20\n").unwrap();
+    let cheap = ok_json(&[
+        "map",
+        "--objective",
+        "latency",
+        "--energy",
+        table.to_str().unwrap(),
+        "--json",
+    ]);
+    let base = ok_json(&["map", "--objective", "latency", "--json"]);
+    let (c, b) = (
+        &cheap["mapping"]["networks"][0],
+        &base["mapping"]["networks"][0],
+    );
+    assert_eq!(c["cycles"], b["cycles"]);
+    let dram = |v: &serde_json::Value| v["energy_breakdown_nj"]["dram"].as_f64().unwrap();
+    assert!((dram(c) * 10.0 - dram(b)).abs() < 1e-6 * dram(b));
+    assert_eq!(
+        c["energy_breakdown_nj"]["compute"],
+        b["energy_breakdown_nj"]["compute"]
+    );
+}
