@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The main job on the embedded default network: validate it, size and
-# generate an accelerator, simulate it bit-exact against the golden model on
+# The main job on the embedded default network: validate it, map (size)
+# and generate an accelerator, simulate it bit-exact against the golden model on
 # real Fashion-MNIST images in Verilator, synthesise it with Yosys, and
 # measure the golden model's accuracy on the whole test set.
 set -euo pipefail
@@ -12,8 +12,10 @@ out=${NASA_OUT:-rtl_out}
 mkdir -p "$out"
 echo "== nasa check (embedded default network)"
 $nasa check
-echo "== nasa size --pes 24 -> $out/default.arch.toml"
-$nasa size --pes 24 -o "$out/default.arch.toml"
+echo "== nasa map --budget 24 --compare -> $out/default.arch.toml"
+$nasa map --budget 24 --compare -o "$out/default.arch.toml" > "$out/default.map.txt"
+head -2 "$out/default.map.txt"
+tail -3 "$out/default.map.txt"
 echo "== nasa gen -> $out/default"
 $nasa gen --arch "$out/default.arch.toml" -o "$out/default"
 echo "== verilator --lint-only -Wall on the generated RTL"

@@ -12,6 +12,18 @@ tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 small="$tmp/small.toml"
 printf '[accelerator]\nname = "small"\n[clp]\nrows = 2\ncols = 2\n[slp]\nrows = 2\ncols = 2\n[alp]\nrows = 2\ncols = 3\n[buffer]\nwords = 1024\nbanks = 1\n[memory]\ndata_bits = 128\n' > "$small"
+cat > "$tmp/table.py" <<'PY'
+import json, sys
+name, how, layers = sys.argv[1], sys.argv[2], sys.argv[3]
+r = json.load(sys.stdin)
+rows = r['layers']
+worst = max(abs(l['predicted'] - l['measured']) / l['measured'] for l in rows)
+print(f"| {name} ({how}) | {len(rows)} | {r['cycles_per_inference']:,.0f} | {r['predicted_cycles']:,} | {100 * worst:.2f}% |")
+with open(layers, 'a') as f:
+    for l in rows:
+        e = (l['predicted'] - l['measured']) / l['measured']
+        f.write(f"| {l['layer']} ({l['op']}) | | {l['measured']:,} | {l['predicted']:,} | {100 * e:+.2f}% |\n")
+PY
 case_() { # name net how
     local name=$1 net=$2 how=$3 arch="$tmp/$1.toml"
     case $how in
@@ -21,16 +33,7 @@ case_() { # name net how
     esac
     $nasa gen "$net" --arch "$arch" -o "$tmp/$name" > /dev/null
     echo "| **$name** | | | | |" >> "$tmp/layers.md"
-    $nasa sim "$tmp/$name" --images 1 --json | python3 -c '
-import json, sys
-name, how = sys.argv[1], sys.argv[2]
-r = json.load(sys.stdin)
-worst = max(abs(l["predicted"] - l["measured"]) / l["measured"] for l in r["layers"])
-print(f"| {name} ({how}) | {len(r[\"layers\"])} | {r[\"cycles_per_inference\"]:,.0f} | {r[\"predicted_cycles\"]:,} | {100 * worst:.2f}% |")
-for l in r["layers"]:
-    e = (l["predicted"] - l["measured"]) / l["measured"]
-    print(f"|   {l[\"layer\"]} ({l[\"op\"]}) | | {l[\"measured\"]:,} | {l[\"predicted\"]:,} | {100 * e:+.2f}% |", file=sys.stderr)
-' "$name" "$how" 2>> "$tmp/layers.md"
+    $nasa sim "$tmp/$name" --images 1 --json | python3 "$tmp/table.py" "$name" "$how" "$tmp/layers.md"
 }
 echo "| network (design) | layers | measured cycles | predicted | worst layer error |"
 echo "| --- | ---: | ---: | ---: | ---: |"
