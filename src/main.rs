@@ -1232,8 +1232,8 @@ fn print_mapping(m: &nasa::map::Mapping) {
     for n in &m.networks {
         let e = &n.energy_breakdown_nj;
         println!(
-            "{}: {} cycles ({:.1} us, {:.0} inferences/s), {:.1} nJ (compute {:.1}, DRAM {:.1}, buffer {:.1}, NoC {:.1}, RF {:.1}), EDP {:.4e} nJ*us",
-            n.network, n.cycles, n.latency_us, n.throughput, n.energy_nj, e.compute, e.dram, e.buffer, e.noc, e.rf, n.edp
+            "{}: {} cycles ({} waiting on memory; {:.1} us, {:.0} inferences/s), {:.1} nJ (compute {:.1}, DRAM {:.1}, buffer {:.1}, NoC {:.1}, RF {:.1}), EDP {:.4e} nJ*us",
+            n.network, n.cycles, n.memory_cycles, n.latency_us, n.throughput, n.energy_nj, e.compute, e.dram, e.buffer, e.noc, e.rf, n.edp
         );
         println!(
             "  {:<22} {:<15} {:>6} {:>5} {:>6} {:>10} {:>12}",

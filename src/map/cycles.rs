@@ -438,6 +438,9 @@ pub struct LayerCost {
     pub noc_bytes: u64,
     /// Output-channel tiles (passes over the input).
     pub tiles: u64,
+    /// Of `cycles`, those spent on external-memory accesses (misses,
+    /// weight loads, write-through writes), each `latency + 3` cycles.
+    pub memory_cycles: u64,
 }
 
 /// Cycles of the descriptor fetch, dispatch and hand-over around every layer.
@@ -509,6 +512,7 @@ pub fn layer_cost(
         }
     };
     cost.cycles = LAYER_OVERHEAD + body;
+    cost.memory_cycles = (cost.dram_line_reads + cost.dram_weight_lines + cost.dram_writes) * acc;
     cost
 }
 

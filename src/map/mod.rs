@@ -82,6 +82,8 @@ pub struct LayerMap {
     /// Output-channel tiles of `pes` channels (1 for non-conv layers).
     pub tiles: u64,
     pub cycles: u64,
+    /// Of `cycles`, those waiting on external memory.
+    pub memory_cycles: u64,
     pub energy_pj: f64,
     pub dram_bytes: u64,
 }
@@ -91,6 +93,8 @@ pub struct LayerMap {
 pub struct NetworkMap {
     pub network: String,
     pub cycles: u64,
+    /// Of `cycles`, those waiting on external memory.
+    pub memory_cycles: u64,
     pub latency_us: f64,
     /// Inferences per second, layer by layer (one image at a time).
     pub throughput: f64,
@@ -325,6 +329,7 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
             pes: kind.map_or(0, |k| arch.pes(k) as u64),
             tiles: cost.tiles,
             cycles: cost.cycles,
+            memory_cycles: cost.memory_cycles,
             energy_pj: e.total(),
             dram_bytes: (cost.dram_line_reads + cost.dram_weight_lines) * mem.line_bytes
                 + cost.dram_writes,
@@ -337,6 +342,7 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
     NetworkMap {
         network: net.name.clone(),
         cycles,
+        memory_cycles: costs.iter().map(|c| c.memory_cycles).sum(),
         latency_us,
         throughput: 1e6 / latency_us,
         energy_nj,
