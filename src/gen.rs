@@ -135,12 +135,10 @@ fn set_window(d: &mut [u32; DESC_FIELDS], g: &crate::net::PoolGeom) {
 /// Lays out the tensors and builds descriptors and memory images.
 pub fn program(net: &Network, arch: &Arch) -> Result<Program> {
     check_supported(net, arch)?;
-    let mut base = Vec::new();
-    let mut next = 0u64;
-    for id in 0..=net.layers.len() {
-        base.push(next);
-        next += net.tensor(id).shape.len() as u64;
-    }
+    let lb = (arch.memory.data_bits / 8) as u64;
+    let base = crate::map::cycles::tensor_bases(net, lb);
+    let last = net.layers.len();
+    let next = base[last] + net.tensor(last).shape.len() as u64;
     let layout = Layout {
         depth: next.max(2),
         in_base: base[0],
@@ -150,7 +148,7 @@ pub fn program(net: &Network, arch: &Arch) -> Result<Program> {
         base,
     };
     let mut desc = Vec::new();
-    let lb = (arch.memory.data_bits / 8) as usize;
+    let lb = lb as usize;
     let wext_base = layout.depth.div_ceil(lb as u64) * lb as u64;
     let mut wext: Vec<u8> = Vec::new();
     let mut wdepth: BTreeMap<Kind, usize> = BTreeMap::new();
@@ -352,9 +350,10 @@ pub fn ideal_cycles(net: &Network, arch: &Arch) -> u64 {
 
 /// A generous bound on the controller's cycles for one image (testbench watchdog).
 fn cycle_bound(net: &Network, arch: &Arch) -> u64 {
-    // Every read and write may go to memory (a miss, a write-through).
-    let mem = MEMORY_LATENCY as u64 + 3;
-    let mut total = 1000u64 + CacheGeometry::new(arch, 0).lines;
+    // Every read and write may miss and write a dirty victim back first.
+    let mem = 2 * (MEMORY_LATENCY as u64 + 4);
+    // The reset sweep, and a flush of every line (`flush_all`).
+    let mut total = 1000u64 + CacheGeometry::new(arch, 0).lines * (mem + 2);
     for layer in &net.layers {
         let o = layer.out.shape.len() as u64;
         total += match &layer.op {
@@ -461,6 +460,11 @@ pub fn generate(
     ctx.insert(
         "in_last_line",
         &((prog.layout.in_base + prog.layout.in_len - 1) / lb),
+    );
+    ctx.insert("out_first_line", &(prog.layout.out_base / lb));
+    ctx.insert(
+        "out_last_line",
+        &((prog.layout.out_base + prog.layout.out_len - 1) / lb),
     );
     ctx.insert("desc_bits", &(DESC_FIELDS * 32));
     ctx.insert("par_depth", &par_depth);

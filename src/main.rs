@@ -533,7 +533,7 @@ fn run(cli: Cli) -> Result<()> {
                 print_json(&serde_json::to_value(&report)?);
             } else {
                 println!(
-                    "{}: {} image(s), {} mismatching output(s); {:.0} cycles per inference (mapper's prediction {}, ideal {}), PE utilisation {:.1}%",
+                    "{}: {} image(s), {} mismatching output(s); {:.0} cycles per inference (mapper's prediction {:.0}, ideal {}), PE utilisation {:.1}%",
                     if report.pass { "PASS" } else { "FAIL" },
                     report.images,
                     report.mismatches,

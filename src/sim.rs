@@ -63,13 +63,16 @@ pub struct SimReport {
     pub mismatches: u64,
     pub cycles_per_inference: f64,
     /// The mapper's prediction of `cycles_per_inference`.
-    pub predicted_cycles: u64,
+    pub predicted_cycles: f64,
     pub ideal_cycles: u64,
     pub pe_utilization: f64,
     pub simulator: Simulator,
     pub first_mismatch: Option<Mismatch>,
-    /// Per layer, in execution order (first image).
+    /// Per layer, in execution order, for the last image (the steady
+    /// state when more than one runs: the activations stay cached)...
     pub layers: Vec<LayerCycles>,
+    /// ...and for the first image, which starts from an empty buffer.
+    pub first_image_layers: Vec<LayerCycles>,
 }
 
 /// The network and architecture a design directory was generated from,
@@ -238,15 +241,19 @@ pub fn simulate_against(
     let first_mismatch = match stdout.lines().find(|l| l.starts_with("MISMATCH")) {
         Some(line) => {
             let image = field(line, "image").unwrap_or(0) as usize;
-            locate(dir, net, &inputs[image], image, opts.simulator)?
+            locate(dir, net, arch, &inputs[image], image, opts.simulator)?
         }
         None => None,
     };
-    let layers = layer_cycles(&stdout, net, arch)?;
+    let mut per_image = layer_cycles(&stdout, net, arch, opts.images)?;
+    let predicted: u64 = per_image.iter().flatten().map(|l| l.predicted).sum();
+    let first_image_layers = per_image.first().cloned().unwrap_or_default();
+    let layers = per_image.pop().unwrap_or_default();
     Ok(SimReport {
         pass: mismatches == 0,
-        predicted_cycles: layers.iter().map(|l| l.predicted).sum(),
+        predicted_cycles: predicted as f64 / opts.images.max(1) as f64,
         layers,
+        first_image_layers,
         images: opts.images,
         mismatches: mismatches as u64,
         cycles_per_inference,
@@ -257,36 +264,54 @@ pub fn simulate_against(
     })
 }
 
-/// The testbench's per-layer marks (`LAYER index=i cycles=c`: the counter
-/// when layer `i` hands over) beside the mapper's prediction.
-fn layer_cycles(stdout: &str, net: &Network, arch: &Arch) -> Result<Vec<LayerCycles>> {
-    let mut ends = vec![None; net.layers.len()];
+/// The testbench's per-layer marks (`LAYER image=n index=i cycles=c`: the
+/// counter when layer `i` of image `n` hands over) beside the mapper's
+/// prediction, image by image.
+fn layer_cycles(
+    stdout: &str,
+    net: &Network,
+    arch: &Arch,
+    images: usize,
+) -> Result<Vec<Vec<LayerCycles>>> {
+    let n = net.layers.len();
+    let mut ends = vec![vec![None; n]; images];
     for line in stdout.lines().filter(|l| l.starts_with("LAYER ")) {
-        let (Some(i), Some(c)) = (field(line, "index"), field(line, "cycles")) else {
+        let (Some(img), Some(i), Some(c)) = (
+            field(line, "image"),
+            field(line, "index"),
+            field(line, "cycles"),
+        ) else {
             bail!("unreadable testbench line: {line}");
         };
-        match ends.get_mut(i as usize) {
+        match ends
+            .get_mut(img as usize)
+            .and_then(|e| e.get_mut(i as usize))
+        {
             Some(slot) => *slot = Some(c as u64),
-            None => bail!("the testbench reported layer {i} of {}", net.layers.len()),
+            None => bail!("the testbench reported layer {i} of image {img}: out of range"),
         }
     }
-    let predicted = crate::map::cycles::predict_layers(net, arch);
-    let mut start = 0;
-    let mut out = Vec::with_capacity(ends.len());
-    for (i, end) in ends.into_iter().enumerate() {
-        let Some(end) = end else {
-            bail!(
-                "the testbench gave no cycle mark for layer {i} (`{}`)",
-                net.layers[i].name
-            );
-        };
-        out.push(LayerCycles {
-            layer: net.layers[i].name.clone(),
-            op: net.layers[i].op.type_name(),
-            measured: end.saturating_sub(start),
-            predicted: predicted[i].cycles,
-        });
-        start = end;
+    let predicted = crate::map::cycles::predict_images(net, arch, images);
+    let mut out = Vec::with_capacity(images);
+    for (img, (ends, pred)) in ends.into_iter().zip(predicted).enumerate() {
+        let mut start = 0;
+        let mut layers = Vec::with_capacity(n);
+        for (i, end) in ends.into_iter().enumerate() {
+            let Some(end) = end else {
+                bail!(
+                    "the testbench gave no cycle mark for layer {i} (`{}`) of image {img}",
+                    net.layers[i].name
+                );
+            };
+            layers.push(LayerCycles {
+                layer: net.layers[i].name.clone(),
+                op: net.layers[i].op.type_name(),
+                measured: end.saturating_sub(start),
+                predicted: pred[i].cycles,
+            });
+            start = end;
+        }
+        out.push(layers);
     }
     Ok(out)
 }
@@ -296,6 +321,7 @@ fn layer_cycles(stdout: &str, net: &Network, arch: &Arch) -> Result<Vec<LayerCyc
 fn locate(
     dir: &Path,
     net: &Network,
+    arch: &Arch,
     input: &[i64],
     image: usize,
     simulator: Simulator,
@@ -320,9 +346,11 @@ fn locate(
         })
         .collect();
     let tensors = golden::run::<Int>(net, input.to_vec());
-    let mut base = 0usize;
+    let lb = crate::map::cycles::Memory::of(arch).line_bytes;
+    let bases = crate::map::cycles::tensor_bases(net, lb);
     for (id, t) in tensors.iter().enumerate() {
         let s = net.tensor(id).shape;
+        let base = bases[id] as usize;
         for (i, &want) in t.iter().enumerate() {
             let got = buffer.get(base + i).copied().unwrap_or(i64::MIN);
             if got != want {
@@ -337,7 +365,6 @@ fn locate(
                 }));
             }
         }
-        base += s.len();
     }
     Ok(None)
 }

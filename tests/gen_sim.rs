@@ -164,8 +164,6 @@ fn geometry_case(kind: Kind) {
     assert_eq!(report.images, 4);
     assert!(report.cycles_per_inference >= report.ideal_cycles as f64);
     assert_predicted(&report);
-    // Every image takes the same cycles: the cache holds nothing a later image could reuse.
-    assert_eq!(report.predicted_cycles as f64, report.cycles_per_inference);
 }
 
 #[test]
@@ -202,7 +200,6 @@ fn default_network_on_fashion_mnist_and_failing_bench() {
     );
     assert!(report.pe_utilization > 0.0 && report.pe_utilization <= 1.0);
     assert_predicted(&report);
-    assert_eq!(report.predicted_cycles as f64, report.cycles_per_inference);
 
     // The bench must fail when one expected value is wrong.
     let path = dir.join("expected.hex");

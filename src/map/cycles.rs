@@ -1,41 +1,44 @@
 //! Cycle and access model of the generated controller (`templates/top.v.tera`)
 //! as it is today: layer by layer, one chunk at a time, output channels
 //! tiled over the chunk's PEs, the global buffer a direct-mapped
-//! write-through cache of external memory.
+//! write-back, write-allocate cache of external memory.
 //!
 //! Every state of the controller takes a fixed number of cycles except
 //! where it waits for external memory, so a layer's cycles are a closed
 //! form in its geometry, its chunk's PE count and the memory latency, plus
-//! a fixed penalty per cache miss. Misses do not depend on the data, only
-//! on the addresses, and [`MissProfile`] counts them once per network and
-//! buffer by walking each layer's reads in the controller's order over a
-//! line-level model of the cache. The PE count enters the misses only
-//! through the number of output-channel tiles (passes over the input), so
-//! the profile records the misses of a first and of a repeated pass, and
-//! evaluating a design is O(layers): cheap enough for an exhaustive search.
+//! `latency + 3` per line moved (a fetch, a dirty victim's write-back, a
+//! weight line). Which lines move depends on the addresses only, never on
+//! the data: a line-level model of the cache walked in the controller's
+//! order counts them. `exact_traffic` walks every access of a given design
+//! (and of consecutive images: the first starts from an empty buffer, later
+//! ones find the activations of the one before); [`MissProfile`] walks each
+//! layer once for all PE counts (one tile, then a second read pass), so a
+//! design's cost in the search is O(layers).
 //!
-//! Exactness: the closed forms were derived from the RTL and checked
-//! against Verilator layer by layer (`tests/map.rs`). The miss walk applies
-//! a layer's output writes (which invalidate their cache index) after its
-//! reads; where a layer's output aliases its input in the cache (a buffer
-//! far smaller than the activations) the real controller loses more lines
-//! and the prediction is low.
+//! Exactness: the closed forms were derived from the RTL and are checked
+//! against Verilator layer by layer and image by image (`tests/gen_sim.rs`,
+//! `tests/map.rs`), including a buffer that the activations overflow.
+//! The profile differs from the exact walk only where a tile's outputs and
+//! inputs evict each other (a buffer much smaller than the activations).
 
 use serde::Serialize;
 
 use crate::arch::Arch;
 use crate::gen::{CacheGeometry, MEMORY_LATENCY};
-use crate::net::{ConvOp, Network, Op, Shape};
+use crate::net::{Network, Op, Shape};
 use crate::quant::Kind;
 
 /// Base address of every tensor (id 0 the input, `i + 1` layer `i`'s
-/// output) in external memory: packed one after another, as `gen` lays them out.
-pub fn tensor_bases(net: &Network) -> Vec<u64> {
+/// output) in external memory, as `gen` lays them out: one after another,
+/// each starting on a cache line of `line_bytes`, so that no line holds
+/// bytes of two tensors (a write-back of one tensor's line could otherwise
+/// overwrite the next image's input).
+pub fn tensor_bases(net: &Network, line_bytes: u64) -> Vec<u64> {
     let mut base = Vec::with_capacity(net.layers.len() + 1);
     let mut next = 0u64;
     for id in 0..=net.layers.len() {
         base.push(next);
-        next += net.tensor(id).shape.len() as u64;
+        next += (net.tensor(id).shape.len() as u64).div_ceil(line_bytes) * line_bytes;
     }
     base
 }
@@ -69,175 +72,134 @@ impl Memory {
     }
 }
 
-/// Misses of one layer: in its first pass over the input, and in each
-/// further pass (another output-channel tile of a plain convolution).
+/// External-memory and buffer traffic of one layer (one image).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct Traffic {
+    /// Lines fetched into the cache (read and write misses).
+    pub misses: u64,
+    /// Dirty victims written back before a fetch.
+    pub writebacks: u64,
+    /// Bytes read from the buffer (in-range taps, pooling windows, operands).
+    pub reads: u64,
+    /// Bytes written into the buffer (outputs).
+    pub writes: u64,
+}
+
+impl Traffic {
+    fn plus(self, o: Traffic, times: u64) -> Traffic {
+        Traffic {
+            misses: self.misses + times * o.misses,
+            writebacks: self.writebacks + times * o.writebacks,
+            reads: self.reads + times * o.reads,
+            writes: self.writes + times * o.writes,
+        }
+    }
+}
+
+/// One layer's traffic without its PE count: a first pass (reads and all
+/// writes) and each repeated read pass (another output-channel tile of a
+/// plain convolution).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
 pub struct LayerMisses {
-    pub first: u64,
-    pub repeat: u64,
-    /// Buffer reads (in-range taps) of one pass.
-    pub reads: u64,
-    /// Whether every tile reads the input again (a plain convolution).
-    pub repeat_reads: bool,
+    pub first: Traffic,
+    pub repeat: Traffic,
 }
 
 impl LayerMisses {
     /// Traffic of the whole layer when it runs in `tiles` passes.
     pub fn at(&self, tiles: u64) -> Traffic {
-        Traffic {
-            misses: self.first + tiles.saturating_sub(1) * self.repeat,
-            reads: if self.repeat_reads { tiles } else { 1 } * self.reads,
-        }
+        self.first.plus(self.repeat, tiles.saturating_sub(1))
     }
 }
 
-/// Buffer reads and misses of a whole layer on one design.
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
-pub struct Traffic {
-    pub misses: u64,
-    pub reads: u64,
-}
-
-/// Cache misses of every layer of a network on one memory system.
+/// Per-layer traffic of a network in the steady state (an image after
+/// another), for any PE count, and the write-backs of the output at the end.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct MissProfile {
     pub memory: Memory,
     pub layers: Vec<LayerMisses>,
+    pub flush_writebacks: u64,
 }
 
 const INVALID: u64 = u64::MAX;
 
-/// A direct-mapped cache of `lines` lines, by line number.
+/// The global buffer: direct-mapped, write-back, write-allocate, by line.
 struct Cache {
     tags: Vec<u64>,
+    dirty: Vec<bool>,
+    /// The line of the previous read, if nothing happened since (a hit).
     last: u64,
-    misses: u64,
-    reads: u64,
+    t: Traffic,
 }
 
 impl Cache {
-    fn access_line(&mut self, line: u64) {
-        self.reads += 1;
-        if line == self.last {
-            return;
-        }
-        self.last = line;
-        let n = self.tags.len() as u64;
-        let slot = &mut self.tags[(line % n) as usize];
-        if *slot != line {
-            *slot = line;
-            self.misses += 1;
+    fn new(lines: u64) -> Cache {
+        Cache {
+            tags: vec![INVALID; lines as usize],
+            dirty: vec![false; lines as usize],
+            last: INVALID,
+            t: Traffic::default(),
         }
     }
 
-    /// A write-through write: the RTL clears the index's tag whatever line it holds.
-    fn invalidate_range(&mut self, first_byte: u64, bytes: u64, line_bytes: u64) {
-        if bytes == 0 {
-            return;
+    fn slot(&self, line: u64) -> usize {
+        (line % self.tags.len() as u64) as usize
+    }
+
+    /// Brings `line` in (write-back of a dirty victim, then a fetch).
+    fn allocate(&mut self, line: u64) -> usize {
+        let i = self.slot(line);
+        if self.tags[i] != line {
+            if self.tags[i] != INVALID && self.dirty[i] {
+                self.t.writebacks += 1;
+            }
+            self.tags[i] = line;
+            self.dirty[i] = false;
+            self.t.misses += 1;
         }
-        let n = self.tags.len() as u64;
-        let (a, b) = (
-            first_byte / line_bytes,
-            (first_byte + bytes - 1) / line_bytes,
-        );
-        for line in a..=b.min(a + n - 1) {
-            self.tags[(line % n) as usize] = INVALID;
+        i
+    }
+
+    fn read(&mut self, line: u64) {
+        self.t.reads += 1;
+        if line != self.last {
+            self.allocate(line);
+            self.last = line;
+        }
+    }
+
+    fn write(&mut self, line: u64) {
+        self.t.writes += 1;
+        let i = self.allocate(line);
+        self.dirty[i] = true;
+        self.last = INVALID;
+    }
+
+    /// The start of a run: the host rewrote the input, so its lines go.
+    fn drop_line(&mut self, line: u64) {
+        let i = self.slot(line);
+        if self.tags[i] == line {
+            self.tags[i] = INVALID;
+            self.dirty[i] = false;
         }
         self.last = INVALID;
     }
 
-    /// Runs `walk` and returns (misses, reads) it caused.
-    fn count(&mut self, walk: impl FnOnce(&mut Cache)) -> (u64, u64) {
-        let (m, r) = (self.misses, self.reads);
+    /// The end of a run: writes `line` back if it is cached and dirty.
+    fn flush(&mut self, line: u64) -> bool {
+        let i = self.slot(line);
+        let wb = self.tags[i] == line && self.dirty[i];
+        self.dirty[i] &= !wb;
+        wb
+    }
+
+    /// Runs `walk` and returns the traffic it caused.
+    fn count(&mut self, walk: impl FnOnce(&mut Cache)) -> Traffic {
+        let before = std::mem::take(&mut self.t);
         walk(self);
-        (self.misses - m, self.reads - r)
-    }
-}
-
-/// Reads of one pass of a plain (groups = 1) convolution, in the
-/// controller's order: pixel, input channel, kernel row, kernel column.
-fn conv_pass(cache: &mut Cache, c: &ConvOp, x: Shape, o: Shape, base: u64, lb: u64) {
-    for oy in 0..o.h {
-        for ox in 0..o.w {
-            for ci in 0..c.in_ch {
-                for ky in 0..c.kh {
-                    let iy = (oy * c.stride + ky) as i64 - c.padding as i64;
-                    if iy < 0 || iy >= x.h as i64 {
-                        continue;
-                    }
-                    for kx in 0..c.kw {
-                        let ix = (ox * c.stride + kx) as i64 - c.padding as i64;
-                        if ix < 0 || ix >= x.w as i64 {
-                            continue;
-                        }
-                        let a = base + ((ci * x.h + iy as usize) * x.w + ix as usize) as u64;
-                        cache.access_line(a / lb);
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Reads of a grouped convolution (one output channel per group), channel
-/// by channel: each output-channel tile reads only its own groups, so
-/// every line is read in one pass whatever the PE count.
-fn grouped_pass(cache: &mut Cache, c: &ConvOp, x: Shape, o: Shape, base: u64, lb: u64) {
-    let cin_g = c.in_ch / c.groups;
-    for m in 0..c.out_ch {
-        for oy in 0..o.h {
-            for ox in 0..o.w {
-                for ci in 0..cin_g {
-                    let chan = m * cin_g + ci;
-                    for ky in 0..c.kh {
-                        let iy = (oy * c.stride + ky) as i64 - c.padding as i64;
-                        if iy < 0 || iy >= x.h as i64 {
-                            continue;
-                        }
-                        for kx in 0..c.kw {
-                            let ix = (ox * c.stride + kx) as i64 - c.padding as i64;
-                            if ix < 0 || ix >= x.w as i64 {
-                                continue;
-                            }
-                            let a = base + ((chan * x.h + iy as usize) * x.w + ix as usize) as u64;
-                            cache.access_line(a / lb);
-                        }
-                    }
-                }
-            }
-        }
-    }
-}
-
-/// Reads of a pooling layer (window `k`, stride, padding), channel by channel.
-fn pool_pass(
-    cache: &mut Cache,
-    x: Shape,
-    o: Shape,
-    win: (usize, usize, usize),
-    base: u64,
-    lb: u64,
-) {
-    let (k, s, p) = win;
-    for ch in 0..o.c {
-        for oy in 0..o.h {
-            for ox in 0..o.w {
-                for ky in 0..k {
-                    let iy = (oy * s + ky) as i64 - p as i64;
-                    if iy < 0 || iy >= x.h as i64 {
-                        continue;
-                    }
-                    for kx in 0..k {
-                        let ix = (ox * s + kx) as i64 - p as i64;
-                        if ix < 0 || ix >= x.w as i64 {
-                            continue;
-                        }
-                        let a = base + ((ch * x.h + iy as usize) * x.w + ix as usize) as u64;
-                        cache.access_line(a / lb);
-                    }
-                }
-            }
-        }
+        let t = self.t;
+        self.t = before.plus(t, 1);
+        t
     }
 }
 
@@ -250,152 +212,110 @@ fn window(op: &Op, x: Shape) -> (usize, usize, usize) {
     }
 }
 
-impl MissProfile {
-    /// Walks every layer's reads over the cache of `memory`.
-    pub fn new(net: &Network, memory: Memory) -> MissProfile {
-        let lb = memory.line_bytes;
-        let base = tensor_bases(net);
-        let mut cache = Cache {
-            tags: vec![INVALID; memory.lines as usize],
-            last: INVALID,
-            misses: 0,
-            reads: 0,
-        };
-        let mut layers = Vec::with_capacity(net.layers.len());
-        for (i, layer) in net.layers.iter().enumerate() {
-            let x = net.tensor(layer.inputs[0]).shape;
-            let o = layer.out.shape;
-            let b = base[layer.inputs[0]];
-            let entry = match &layer.op {
-                Op::Conv(c) if c.groups > 1 => {
-                    let (first, reads) = cache.count(|k| grouped_pass(k, c, x, o, b, lb));
-                    LayerMisses {
-                        first,
-                        repeat: 0,
-                        reads,
-                        repeat_reads: false,
+/// How a walk treats a convolution's output-channel tiles.
+#[derive(Clone, Copy)]
+enum Tiles<'a> {
+    /// The design's PE count per kind, tile by tile.
+    Exact(&'a dyn Fn(Kind) -> u64),
+    /// One tile, then a second pass of reads alone (the miss profile).
+    Profile,
+}
+
+/// One layer's accesses in the controller's order: conv tiles, pixels, taps
+/// (per PE for grouped layers), then each output channel's write; pooling
+/// channel by channel; residual adds element by element.
+fn walk_layer(
+    k: &mut Cache,
+    net: &Network,
+    i: usize,
+    bases: &[u64],
+    lb: u64,
+    tiles: Tiles,
+) -> LayerMisses {
+    let layer = &net.layers[i];
+    let x = net.tensor(layer.inputs[0]).shape;
+    let o = layer.out.shape;
+    let (b, ob) = (bases[layer.inputs[0]], bases[i + 1]);
+    let at = |ch: usize, iy: i64, ix: i64| -> Option<u64> {
+        (iy >= 0 && ix >= 0 && iy < x.h as i64 && ix < x.w as i64)
+            .then(|| (b + ((ch * x.h + iy as usize) * x.w + ix as usize) as u64) / lb)
+    };
+    let out_line = |m: usize, oy: usize, ox: usize| (ob + ((m * o.h + oy) * o.w + ox) as u64) / lb;
+    match &layer.op {
+        Op::Conv(c) => {
+            let cin_g = c.in_ch / c.groups;
+            let grouped = c.groups > 1;
+            let pass = |k: &mut Cache, m0: usize, active: usize, writes: bool| {
+                for oy in 0..o.h {
+                    for ox in 0..o.w {
+                        let y0 = (oy * c.stride) as i64 - c.padding as i64;
+                        let x0 = (ox * c.stride) as i64 - c.padding as i64;
+                        for ci in 0..cin_g {
+                            for ky in 0..c.kh {
+                                for kx in 0..c.kw {
+                                    let (iy, ix) = (y0 + ky as i64, x0 + kx as i64);
+                                    if grouped {
+                                        for q in 0..active {
+                                            if let Some(l) = at((m0 + q) * cin_g + ci, iy, ix) {
+                                                k.read(l);
+                                            }
+                                        }
+                                    } else if let Some(l) = at(ci, iy, ix) {
+                                        k.read(l);
+                                    }
+                                }
+                            }
+                        }
+                        if writes {
+                            for q in 0..active {
+                                k.write(out_line(m0 + q, oy, ox));
+                            }
+                        }
                     }
                 }
-                Op::Conv(c) => {
-                    let (first, reads) = cache.count(|k| conv_pass(k, c, x, o, b, lb));
-                    cache.last = INVALID;
-                    let (repeat, _) = cache.count(|k| conv_pass(k, c, x, o, b, lb));
-                    LayerMisses {
-                        first,
-                        repeat,
-                        reads,
-                        repeat_reads: true,
-                    }
-                }
-                Op::Add { .. } => {
-                    let b2 = base[layer.inputs[1]];
-                    let (first, reads) = cache.count(|k| {
-                        for e in 0..o.len() as u64 {
-                            // Two streams: the one-line memory of `access_line`
-                            // would hide alternating lines, so compare by line.
-                            k.last = INVALID;
-                            k.access_line((b + e) / lb);
-                            k.last = INVALID;
-                            k.access_line((b2 + e) / lb);
+            };
+            match tiles {
+                Tiles::Exact(pes) => {
+                    let p = pes(c.kind).max(1) as usize;
+                    let first = k.count(|k| {
+                        for m0 in (0..c.out_ch).step_by(p) {
+                            pass(k, m0, p.min(c.out_ch - m0), true);
                         }
                     });
                     LayerMisses {
                         first,
-                        repeat: 0,
-                        reads,
-                        repeat_reads: false,
+                        repeat: Traffic::default(),
                     }
                 }
-                op => {
-                    let win = window(op, x);
-                    let (first, reads) = cache.count(|k| pool_pass(k, x, o, win, b, lb));
-                    LayerMisses {
-                        first,
-                        repeat: 0,
-                        reads,
-                        repeat_reads: false,
-                    }
+                Tiles::Profile => {
+                    let first = k.count(|k| pass(k, 0, c.out_ch, true));
+                    // Grouped tiles read only their own channels: no repeat.
+                    let repeat = if grouped {
+                        Traffic::default()
+                    } else {
+                        k.count(|k| pass(k, 0, c.out_ch, false))
+                    };
+                    LayerMisses { first, repeat }
                 }
-            };
-            cache.invalidate_range(base[i + 1], o.len() as u64, lb);
-            layers.push(entry);
+            }
         }
-        MissProfile { memory, layers }
-    }
-}
-
-/// Buffer traffic of every layer of `net` on a design with `pes(kind)` PEs
-/// per chunk, walked exactly as the controller runs: tile by tile, and the
-/// write-through writes of each output pixel (which clear their cache
-/// index) in their place between the reads. Costs one step per buffer
-/// read, so it is for checking a chosen design, not for searching.
-pub fn exact_traffic(net: &Network, memory: &Memory, pes: impl Fn(Kind) -> u64) -> Vec<Traffic> {
-    let lb = memory.line_bytes;
-    let base = tensor_bases(net);
-    let mut k = Cache {
-        tags: vec![INVALID; memory.lines as usize],
-        last: INVALID,
-        misses: 0,
-        reads: 0,
-    };
-    let mut out = Vec::with_capacity(net.layers.len());
-    for (i, layer) in net.layers.iter().enumerate() {
-        let x = net.tensor(layer.inputs[0]).shape;
-        let o = layer.out.shape;
-        let (b, ob) = (base[layer.inputs[0]], base[i + 1]);
-        let at = |ch: usize, iy: i64, ix: i64| -> Option<u64> {
-            (iy >= 0 && ix >= 0 && iy < x.h as i64 && ix < x.w as i64)
-                .then(|| b + ((ch * x.h + iy as usize) * x.w + ix as usize) as u64)
-        };
-        let (misses, reads) = k.count(|k| match &layer.op {
-            Op::Conv(c) => {
-                let p = pes(c.kind).max(1) as usize;
-                let cin_g = c.in_ch / c.groups;
-                let grouped = c.groups > 1;
-                for m0 in (0..c.out_ch).step_by(p) {
-                    let active = p.min(c.out_ch - m0);
-                    for oy in 0..o.h {
-                        for ox in 0..o.w {
-                            let (y0, x0) = (
-                                (oy * c.stride) as i64 - c.padding as i64,
-                                (ox * c.stride) as i64 - c.padding as i64,
-                            );
-                            for ci in 0..cin_g {
-                                for ky in 0..c.kh {
-                                    for kx in 0..c.kw {
-                                        let (iy, ix) = (y0 + ky as i64, x0 + kx as i64);
-                                        if grouped {
-                                            for q in 0..active {
-                                                if let Some(a) = at((m0 + q) * cin_g + ci, iy, ix) {
-                                                    k.access_line(a / lb);
-                                                }
-                                            }
-                                        } else if let Some(a) = at(ci, iy, ix) {
-                                            k.access_line(a / lb);
-                                        }
-                                    }
-                                }
-                            }
-                            for q in 0..active {
-                                let a = ob + (((m0 + q) * o.h + oy) * o.w + ox) as u64;
-                                k.invalidate_range(a, 1, lb);
-                            }
-                        }
-                    }
-                }
-            }
-            Op::Add { .. } => {
-                let b2 = base[layer.inputs[1]];
+        Op::Add { .. } => {
+            let b2 = bases[layer.inputs[1]];
+            let first = k.count(|k| {
                 for e in 0..o.len() as u64 {
-                    k.last = INVALID;
-                    k.access_line((b + e) / lb);
-                    k.last = INVALID;
-                    k.access_line((b2 + e) / lb);
-                    k.invalidate_range(ob + e, 1, lb);
+                    k.read((b + e) / lb);
+                    k.read((b2 + e) / lb);
+                    k.write((ob + e) / lb);
                 }
+            });
+            LayerMisses {
+                first,
+                repeat: Traffic::default(),
             }
-            op => {
-                let (kk, st, pd) = window(op, x);
+        }
+        op => {
+            let (kk, st, pd) = window(op, x);
+            let first = k.count(|k| {
                 for ch in 0..o.c {
                     for oy in 0..o.h {
                         for ox in 0..o.w {
@@ -403,20 +323,80 @@ pub fn exact_traffic(net: &Network, memory: &Memory, pes: impl Fn(Kind) -> u64) 
                                 for kx in 0..kk {
                                     let iy = (oy * st + ky) as i64 - pd as i64;
                                     let ix = (ox * st + kx) as i64 - pd as i64;
-                                    if let Some(a) = at(ch, iy, ix) {
-                                        k.access_line(a / lb);
+                                    if let Some(l) = at(ch, iy, ix) {
+                                        k.read(l);
                                     }
                                 }
                             }
-                            k.invalidate_range(ob + ((ch * o.h + oy) * o.w + ox) as u64, 1, lb);
+                            k.write(out_line(ch, oy, ox));
                         }
                     }
                 }
+            });
+            LayerMisses {
+                first,
+                repeat: Traffic::default(),
             }
-        });
-        out.push(Traffic { misses, reads });
+        }
     }
-    out
+}
+
+/// Lines `[first, last]` of tensor `id`.
+fn tensor_lines(net: &Network, bases: &[u64], id: usize, lb: u64) -> std::ops::RangeInclusive<u64> {
+    let len = net.tensor(id).shape.len() as u64;
+    bases[id] / lb..=(bases[id] + len.max(1) - 1) / lb
+}
+
+/// One run of the network over the cache: the input's lines dropped, every
+/// layer, then the output written back. Returns per-layer traffic and the
+/// write-backs of the flush.
+fn walk_image(k: &mut Cache, net: &Network, mem: &Memory, tiles: Tiles) -> (Vec<LayerMisses>, u64) {
+    let lb = mem.line_bytes;
+    let bases = tensor_bases(net, lb);
+    for line in tensor_lines(net, &bases, 0, lb) {
+        k.drop_line(line);
+    }
+    let layers = (0..net.layers.len())
+        .map(|i| walk_layer(k, net, i, &bases, lb, tiles))
+        .collect();
+    let flushed = tensor_lines(net, &bases, net.output, lb)
+        .filter(|&l| k.flush(l))
+        .count() as u64;
+    (layers, flushed)
+}
+
+impl MissProfile {
+    /// The traffic of every layer in the steady state: the second of two
+    /// runs from reset (the first leaves the activations in the cache).
+    pub fn new(net: &Network, memory: Memory) -> MissProfile {
+        let mut k = Cache::new(memory.lines);
+        walk_image(&mut k, net, &memory, Tiles::Profile);
+        let (layers, flush_writebacks) = walk_image(&mut k, net, &memory, Tiles::Profile);
+        MissProfile {
+            memory,
+            layers,
+            flush_writebacks,
+        }
+    }
+}
+
+/// Per-layer traffic of `images` consecutive runs from reset on a design
+/// with `pes(kind)` PEs per chunk, access by access as the controller
+/// makes them. Costs one step per buffer access: for checking a design,
+/// not for searching. Each image also gives its flush's write-backs.
+pub fn exact_traffic(
+    net: &Network,
+    memory: &Memory,
+    pes: &dyn Fn(Kind) -> u64,
+    images: usize,
+) -> Vec<(Vec<Traffic>, u64)> {
+    let mut k = Cache::new(memory.lines);
+    (0..images)
+        .map(|_| {
+            let (layers, flushed) = walk_image(&mut k, net, memory, Tiles::Exact(pes));
+            (layers.into_iter().map(|l| l.first).collect(), flushed)
+        })
+        .collect()
 }
 
 /// What one layer costs on one design: cycles and the accesses the energy
@@ -426,20 +406,21 @@ pub struct LayerCost {
     pub cycles: u64,
     /// Accumulation terms (conv layers) or window reads (the others).
     pub ops: u64,
-    /// Bytes read from the global buffer.
+    /// Bytes read from and written into the global buffer by the datapath.
     pub buffer_reads: u64,
-    /// Lines read from external memory into the cache (misses).
+    pub buffer_writes: u64,
+    /// Lines fetched from external memory into the cache.
     pub dram_line_reads: u64,
+    /// Dirty lines written back to external memory.
+    pub dram_line_writes: u64,
     /// Weight lines read from external memory into the chunk.
     pub dram_weight_lines: u64,
-    /// Bytes written through to external memory.
-    pub dram_writes: u64,
     /// Bytes moved from the buffer and the weight memory to the PEs.
     pub noc_bytes: u64,
     /// Output-channel tiles (passes over the input).
     pub tiles: u64,
-    /// Of `cycles`, those spent on external-memory accesses (misses,
-    /// weight loads, write-through writes), each `latency + 3` cycles.
+    /// Of `cycles`, those spent on external-memory accesses (fetches,
+    /// write-backs, weight loads).
     pub memory_cycles: u64,
 }
 
@@ -462,6 +443,11 @@ pub fn layer_cost(
     let pixels = (o.h * o.w) as u64;
     let mut cost = LayerCost {
         tiles: 1,
+        ops: o.len() as u64,
+        buffer_reads: traffic.reads,
+        buffer_writes: traffic.writes,
+        dram_line_reads: traffic.misses,
+        dram_line_writes: traffic.writebacks,
         ..LayerCost::default()
     };
     let body = match &layer.op {
@@ -472,84 +458,92 @@ pub fn layer_cost(
             let taps = (c.kh * c.kw) as u64;
             let row_lines = pes.div_ceil(memory.line_bytes);
             let tiles = m.div_ceil(pes);
-            let grouped = c.groups > 1;
             let mut cycles = 0;
             for t in 0..tiles {
                 let active = pes.min(m - t * pes);
                 let weights = fan * (row_lines * acc + 1);
-                let macs = if grouped {
+                let macs = if c.groups > 1 {
                     taps * (2 * active + 1)
                 } else {
                     3 * fan
                 };
-                cycles += weights + pixels * (1 + macs + active * (acc + 1));
+                // Per output value: the lookup (with the parameters) and the write.
+                cycles += weights + pixels * (1 + macs + active * 2);
                 cost.noc_bytes += pixels * fan * 2 * active;
             }
-            let missed = traffic.misses;
             cost.tiles = tiles;
             cost.ops = o.len() as u64 * fan;
-            cost.buffer_reads = traffic.reads;
-            cost.dram_line_reads = missed;
             cost.dram_weight_lines = tiles * fan * row_lines;
-            cost.dram_writes = o.len() as u64;
-            cycles + missed * acc
+            cycles
         }
-        Op::Add { .. } => {
-            cost.ops = o.len() as u64;
-            cost.buffer_reads = traffic.reads;
-            cost.dram_line_reads = traffic.misses;
-            cost.dram_writes = o.len() as u64;
-            o.len() as u64 * (4 + acc) + traffic.misses * acc
-        }
+        // Two operand reads, a lookup and a write, each two states.
+        Op::Add { .. } => o.len() as u64 * 6,
         op => {
             let (k, _, _) = window(op, x);
             let taps = (k * k) as u64;
             cost.ops = o.len() as u64 * taps;
-            cost.buffer_reads = traffic.reads;
-            cost.dram_line_reads = traffic.misses;
-            cost.dram_writes = o.len() as u64;
-            o.len() as u64 * (1 + 2 * taps + acc) + traffic.misses * acc
+            o.len() as u64 * (1 + 2 * taps + 2)
         }
     };
-    cost.cycles = LAYER_OVERHEAD + body;
-    cost.memory_cycles = (cost.dram_line_reads + cost.dram_weight_lines + cost.dram_writes) * acc;
+    cost.memory_cycles =
+        traffic.misses * acc + traffic.writebacks * acc + cost.dram_weight_lines * acc;
+    cost.cycles = LAYER_OVERHEAD + body + traffic.misses * acc + traffic.writebacks * acc;
     cost
 }
 
-/// Cycles the controller spends before its first layer and after its last:
-/// invalidating the input's cache lines, and the done state.
-pub fn frame_overhead(net: &Network, memory: &Memory) -> (u64, u64) {
-    let len = net.input.tensor.shape.len() as u64;
-    let lines = (len - 1) / memory.line_bytes + 1;
-    (lines, 1)
+/// Cycles before the first layer (two per input line: look up, drop) and
+/// after the last (two per output line, `latency + 2` more for each line
+/// written back, and the done state).
+pub fn frame_overhead(net: &Network, memory: &Memory, flush_writebacks: u64) -> (u64, u64) {
+    let lines = |len: u64| (len.max(1) - 1) / memory.line_bytes + 1;
+    let input = lines(net.input.tensor.shape.len() as u64);
+    let output = lines(net.output_info().shape.len() as u64);
+    (
+        2 * input,
+        2 * output + flush_writebacks * (memory.latency + 2) + 1,
+    )
 }
 
-/// Predicted cycles of every layer of `net` on `arch` (the first layer
-/// includes the start-up, the last the done state): what the testbench's
-/// per-layer marks measure.
-pub fn predict_layers(net: &Network, arch: &Arch) -> Vec<LayerCost> {
+/// Predicted cost of every layer of `net` on `arch` for `images`
+/// consecutive runs from reset (the first layer includes the start-up,
+/// the last the flush and the done state): what the testbench's
+/// per-layer marks measure, image by image.
+pub fn predict_images(net: &Network, arch: &Arch, images: usize) -> Vec<Vec<LayerCost>> {
     let memory = Memory::of(arch);
-    let traffic = exact_traffic(net, &memory, |k| arch.pes(k) as u64);
-    let mut costs: Vec<LayerCost> = net
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(i, l)| {
-            let pes = match &l.op {
-                Op::Conv(c) => arch.pes(c.kind) as u64,
-                _ => 0,
-            };
-            layer_cost(net, i, pes, &memory, traffic[i])
+    let pes = |k: Kind| arch.pes(k) as u64;
+    exact_traffic(net, &memory, &pes, images)
+        .into_iter()
+        .map(|(traffic, flushed)| {
+            let mut costs: Vec<LayerCost> = net
+                .layers
+                .iter()
+                .enumerate()
+                .map(|(i, l)| {
+                    let p = match &l.op {
+                        Op::Conv(c) => arch.pes(c.kind) as u64,
+                        _ => 0,
+                    };
+                    layer_cost(net, i, p, &memory, traffic[i])
+                })
+                .collect();
+            let (head, tail) = frame_overhead(net, &memory, flushed);
+            if let Some(first) = costs.first_mut() {
+                first.cycles += head;
+            }
+            if let Some(last) = costs.last_mut() {
+                last.cycles += tail;
+                last.dram_line_writes += flushed;
+                last.memory_cycles += flushed * (memory.latency + 2);
+            }
+            costs
         })
-        .collect();
-    let (head, tail) = frame_overhead(net, &memory);
-    if let Some(first) = costs.first_mut() {
-        first.cycles += head;
-    }
-    if let Some(last) = costs.last_mut() {
-        last.cycles += tail;
-    }
-    costs
+        .collect()
+}
+
+/// The steady state: every layer of an image that follows another (the
+/// throughput a stream of images sees).
+pub fn predict_layers(net: &Network, arch: &Arch) -> Vec<LayerCost> {
+    predict_images(net, arch, 2).pop().unwrap_or_default()
 }
 
 /// Kind of the chunk a layer runs on (`None`: the post-processing unit).

@@ -5,10 +5,10 @@
 //! field has a named default.
 //!
 //! What each level means in the generated design:
-//! - `dram`: external memory: cache fills (whole lines), weight-tile loads
-//!   (whole lines) and write-through output bytes;
-//! - `buffer`: the global buffer (the cache): one byte per tap read, plus
-//!   the fills written into it;
+//! - `dram`: external memory: cache fills and write-backs and weight-tile
+//!   loads, all whole lines;
+//! - `buffer`: the global buffer (the cache): one byte per tap read and per
+//!   output written, plus the lines filled into it or written back from it;
 //! - `noc`: the broadcast of each tap's activation byte and the weight row
 //!   byte to every active PE;
 //! - `rf`: each PE's 32-bit accumulator, read and written once per term.
@@ -145,17 +145,14 @@ pub fn layer_energy(
 ) -> Energy {
     let per16 = |bytes: u64, pj: f64| bytes as f64 * 8.0 / 16.0 * pj;
     let m = &t.memory;
-    let fills = cost.dram_line_reads * line_bytes;
+    let lines = (cost.dram_line_reads + cost.dram_line_writes) * line_bytes;
     Energy {
         compute: match kind {
             Some(k) => t.compute.term(k, bits) * cost.ops as f64,
             None => t.compute.add_8 * cost.ops as f64,
         },
-        dram: per16(
-            fills + cost.dram_weight_lines * line_bytes + cost.dram_writes,
-            m.dram,
-        ),
-        buffer: per16(cost.buffer_reads + fills, m.buffer),
+        dram: per16(lines + cost.dram_weight_lines * line_bytes, m.dram),
+        buffer: per16(cost.buffer_reads + cost.buffer_writes + lines, m.buffer),
         noc: per16(cost.noc_bytes, m.noc),
         rf: match kind {
             Some(_) => per16(cost.ops * 8, m.rf),

@@ -222,8 +222,13 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
         })
         .collect();
     for (net, profile) in nets.iter().zip(&profiles) {
-        let (head, tail) = cycles::frame_overhead(net, &mem);
+        let (head, tail) = cycles::frame_overhead(net, &mem, profile.flush_writebacks);
         fixed_cycles += head + tail;
+        let flush = LayerCost {
+            dram_line_writes: profile.flush_writebacks,
+            ..LayerCost::default()
+        };
+        fixed_energy += layer_energy(&opts.energy, None, 8, &flush, mem.line_bytes).total();
         for (i, layer) in net.layers.iter().enumerate() {
             let bits = net.tensor(layer.inputs[0]).bits;
             let misses = &profile.layers[i];
@@ -331,8 +336,8 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
             cycles: cost.cycles,
             memory_cycles: cost.memory_cycles,
             energy_pj: e.total(),
-            dram_bytes: (cost.dram_line_reads + cost.dram_weight_lines) * mem.line_bytes
-                + cost.dram_writes,
+            dram_bytes: (cost.dram_line_reads + cost.dram_line_writes + cost.dram_weight_lines)
+                * mem.line_bytes,
         });
     }
     let cycles: u64 = costs.iter().map(|c| c.cycles).sum();
