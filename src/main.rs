@@ -220,6 +220,18 @@ enum Command {
         /// Stop after this many epochs in total, as if interrupted (for tests).
         #[arg(long, hide = true)]
         stop_after: Option<usize>,
+        /// A trained network (directory, or description naming its weights)
+        /// to distil from, as the reference does from the all-multiplier
+        /// version of the same architecture.
+        #[arg(long, value_name = "NET")]
+        teacher: Option<PathBuf>,
+        /// Weight of the distillation term in the loss, in (0, 1]; default
+        /// 0.5 with --teacher.
+        #[arg(long)]
+        distill: Option<f32>,
+        /// Softmax temperature of the distillation term.
+        #[arg(long, default_value_t = 4.0)]
+        temperature: f32,
     },
     /// Search a hybrid network: progressive pretraining of the supernet, the
     /// hardware-aware Gumbel-softmax search, then training, quantisation
@@ -691,6 +703,7 @@ fn run(cli: Cli) -> Result<()> {
                 options,
                 resume,
                 stop_after: None,
+                teacher: None,
             };
             let trained = nasa::train::train(&run, &bars)?.context("training stopped early")?;
             if json {
@@ -725,11 +738,30 @@ fn run(cli: Cli) -> Result<()> {
             test_limit,
             resume,
             stop_after,
+            teacher,
+            distill,
+            temperature,
         } => {
             let network = models::load_description(&net)?;
             let train_set = data::load_train(dataset, data.as_deref())?;
             let test_set = data::load_test(dataset, data.as_deref())?;
             eval::check_compatible(&network, &train_set)?;
+            let teacher = match &teacher {
+                Some(p) => Some(Network::load(p)?),
+                None => None,
+            };
+            let distill = match (distill, &teacher) {
+                (Some(_), None) => bail!("--distill needs --teacher"),
+                (Some(a), Some(_)) if !(a > 0.0 && a <= 1.0) => {
+                    bail!("--distill must lie in (0, 1], not {a}")
+                }
+                (Some(a), Some(_)) => a,
+                (None, Some(_)) => 0.5,
+                (None, None) => 0.0,
+            };
+            if !(temperature.is_finite() && temperature > 0.0) {
+                bail!("--temperature must be a positive number, not {temperature}");
+            }
             let defaults = nasa::train::TrainOptions::default();
             let options = nasa::train::TrainOptions {
                 epochs,
@@ -742,6 +774,11 @@ fn run(cli: Cli) -> Result<()> {
                 augment: !no_augment,
                 train_limit,
                 test_limit,
+                distill,
+                temperature,
+                teacher: teacher
+                    .as_ref()
+                    .and_then(|t| t.provenance.weights_sha256.clone()),
                 ..defaults
             };
             let run = nasa::train::Run {
@@ -752,6 +789,7 @@ fn run(cli: Cli) -> Result<()> {
                 options,
                 resume,
                 stop_after,
+                teacher: teacher.as_ref(),
             };
             let bars = TrainBars::new(json);
             match nasa::train::train(&run, &bars)? {

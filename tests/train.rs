@@ -174,3 +174,46 @@ fn checked_in_trained_models_match_their_arch_and_still_classify() {
         "models/default-conv/arch.toml is models/default/arch-conv.toml"
     );
 }
+
+/// Distillation from a trained teacher (the reference distils from the
+/// all-multiplier version of the architecture): the run changes, the
+/// options record the teacher, and bad combinations are refused.
+#[test]
+fn distillation_from_a_teacher() {
+    require_fashion();
+    let tmp = tempfile::tempdir().unwrap();
+    let plain = tmp.path().join("plain");
+    let kd = tmp.path().join("kd");
+    let teacher = concat!(env!("CARGO_MANIFEST_DIR"), "/models/default-conv");
+    ok_json(&train_args(plain.to_str().unwrap(), &[]));
+    let summary = ok_json(&train_args(
+        kd.to_str().unwrap(),
+        &["--teacher", teacher, "--distill", "0.7"],
+    ));
+    assert!(summary["integer_accuracy"].as_f64().unwrap() > 0.2);
+    let header = std::fs::read_to_string(kd.join("network.toml")).unwrap();
+    let weights = std::fs::read(Path::new(teacher).join("weights.safetensors")).unwrap();
+    let sha = nasa::net::sha256_hex(&weights);
+    assert!(
+        header.contains("\"distill\":0.7") && header.contains(&sha),
+        "{}",
+        header.lines().take(3).collect::<Vec<_>>().join("\n")
+    );
+    // The same seed and data, so only the teacher makes the losses differ.
+    assert_ne!(log_without_timing(&plain), log_without_timing(&kd));
+
+    for (args, words) in [
+        (vec!["--distill", "0.5"], "--distill needs --teacher"),
+        (vec!["--teacher", teacher, "--distill", "1.5"], "(0, 1]"),
+        (
+            vec!["--teacher", teacher, "--temperature", "0"],
+            "--temperature",
+        ),
+    ] {
+        let out = tmp.path().join("bad");
+        let out = nasa(&train_args(out.to_str().unwrap(), &args));
+        assert!(!out.status.success());
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(err.contains(words), "{args:?}: {err}");
+    }
+}

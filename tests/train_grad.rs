@@ -438,3 +438,36 @@ fn supernet_case(sharing: Sharing) {
         }
     }
 }
+
+/// The distillation loss's gradient in the student's logits, against
+/// central differences; with `alpha = 0` it is the cross-entropy's.
+#[test]
+fn distillation_gradient_matches_finite_differences() {
+    use nasa::train::model::{cross_entropy, distillation};
+    let mut rng = SplitMix64::new(21);
+    let (n, classes) = (3, 5);
+    let logits = randn(n * classes, &mut rng);
+    let teacher: Vec<f32> = randn(n * classes, &mut rng)
+        .iter()
+        .map(|v| 3.0 * v)
+        .collect();
+    let labels = [0u8, 3, 4];
+    for (alpha, t) in [(0.5f32, 4.0f32), (0.9, 2.0), (1.0, 1.0)] {
+        let f = |v: &[f32]| distillation(v, &labels, &teacher, classes, alpha, t).0;
+        let (_, grad, _) = distillation(&logits, &labels, &teacher, classes, alpha, t);
+        for i in 0..logits.len() {
+            let fd = central(&logits, i, 1e-2, &f);
+            assert!(
+                close(fd, grad[i] as f64, 2e-3),
+                "alpha {alpha} T {t} logit {i}: finite difference {fd}, backward {}",
+                grad[i]
+            );
+        }
+        // A teacher equal to the student adds nothing to the gradient.
+        let (_, same, _) = distillation(&logits, &labels, &logits, classes, alpha, t);
+        let (_, ce, _) = cross_entropy(&logits, &labels, classes);
+        for (a, b) in same.iter().zip(&ce) {
+            assert!((a - (1.0 - alpha) * b).abs() < 1e-6);
+        }
+    }
+}

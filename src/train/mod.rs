@@ -58,6 +58,20 @@ pub struct TrainOptions {
     /// Use only the first N training / test images (0: all).
     pub train_limit: usize,
     pub test_limit: usize,
+    /// Weight of the distillation term (0: none): the loss is
+    /// `(1 - distill) * CE + distill * T^2 * KL(teacher_T || student_T)`.
+    #[serde(default)]
+    pub distill: f32,
+    /// Temperature `T` of the distillation term.
+    #[serde(default = "default_temperature")]
+    pub temperature: f32,
+    /// SHA-256 of the teacher's weights (`None`: no teacher).
+    #[serde(default)]
+    pub teacher: Option<String>,
+}
+
+fn default_temperature() -> f32 {
+    4.0
 }
 
 impl Default for TrainOptions {
@@ -75,6 +89,9 @@ impl Default for TrainOptions {
             augment: true,
             train_limit: 0,
             test_limit: 0,
+            distill: 0.0,
+            temperature: default_temperature(),
+            teacher: None,
         }
     }
 }
@@ -184,11 +201,7 @@ pub(crate) fn make_batch(
                     }
                 }
                 Some(seed) => {
-                    let mut rng =
-                        SplitMix64::new(seed ^ (b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
-                    let dy = rng.range_i64(-2, 2);
-                    let dx = rng.range_i64(-2, 2);
-                    let flip = rng.range_i64(0, 1) == 1;
+                    let (dy, dx, flip) = augmentation(seed, b);
                     for ch in 0..c {
                         for y in 0..h {
                             for xx in 0..w {
@@ -469,6 +482,57 @@ pub struct Run<'a> {
     pub resume: bool,
     /// Stop (as if interrupted) after this many epochs in total.
     pub stop_after: Option<usize>,
+    /// A trained network (integer, as exported) whose outputs the student
+    /// learns to match (`options.distill`): in the reference, the
+    /// all-multiplier version of the same architecture.
+    pub teacher: Option<&'a Network>,
+}
+
+/// The shift and flip of one augmented training image (seeded per batch
+/// position), shared by `make_batch` and the distillation targets.
+fn augmentation(seed: u64, b: usize) -> (i64, i64, bool) {
+    let mut rng = SplitMix64::new(seed ^ (b as u64).wrapping_mul(0x9e37_79b9_7f4a_7c15));
+    let dy = rng.range_i64(-2, 2);
+    let dx = rng.range_i64(-2, 2);
+    let flip = rng.range_i64(0, 1) == 1;
+    (dy, dx, flip)
+}
+
+/// The teacher's real-valued outputs for the first `n` training images,
+/// as they are and flipped horizontally: `[image][flipped][class]`. The
+/// integer golden model runs the teacher, so these are the outputs of the
+/// network as exported. Shifted images reuse the unshifted image's targets.
+fn teacher_targets(teacher: &Network, data: &Dataset, n: usize) -> Vec<f32> {
+    let (c, h, w) = (data.channels, data.height, data.width);
+    let scale = teacher.output_info().scale as f32;
+    let mut out = Vec::new();
+    // In chunks: the quantised inputs of all images at once would not fit.
+    for first in (0..n).step_by(512) {
+        let inputs: Vec<Vec<i64>> = (first..n.min(first + 512))
+            .flat_map(|i| {
+                let img = data.image(i);
+                let mut flipped = vec![0u8; img.len()];
+                for ch in 0..c {
+                    for y in 0..h {
+                        for x in 0..w {
+                            flipped[(ch * h + y) * w + x] = img[(ch * h + y) * w + (w - 1 - x)];
+                        }
+                    }
+                }
+                [
+                    crate::golden::quantize_image(teacher, img),
+                    crate::golden::quantize_image(teacher, &flipped),
+                ]
+            })
+            .collect();
+        out.extend(
+            crate::golden::infer_batch(teacher, &inputs)
+                .into_iter()
+                .flatten()
+                .map(|v| v as f32 * scale),
+        );
+    }
+    out
 }
 
 /// Trains, exports and evaluates. Returns `None` if stopped early by `stop_after`.
@@ -523,6 +587,21 @@ pub fn train(run: &Run<'_>, progress: &dyn Progress) -> Result<Option<TrainSumma
         test.truncate(o.test_limit);
     }
     let classes = model.shapes[model.output].0;
+    let targets = match (run.teacher, o.distill > 0.0) {
+        (Some(t), true) => {
+            let tc = t.output_info().shape.len();
+            if tc != classes {
+                bail!(
+                    "{}: the teacher has {tc} outputs, the network {classes}",
+                    t.provenance.description.display()
+                );
+            }
+            eval::check_compatible(t, run.train)?;
+            Some(teacher_targets(t, run.train, train_n))
+        }
+        (None, true) => bail!("distillation needs a teacher network"),
+        _ => None,
+    };
     let total = o.epochs + o.qat_epochs;
     let batches = train_n.div_ceil(o.batch);
     for epoch in first..total {
@@ -556,7 +635,21 @@ pub fn train(run: &Run<'_>, progress: &dyn Progress) -> Result<Option<TrainSumma
             let (x, labels) = make_batch(run.train, idx, &table, aug);
             model.zero_grad();
             let out = model.forward(x, mode);
-            let (loss, grad, ok) = model::cross_entropy(out, &labels, classes);
+            let (loss, grad, ok) = match &targets {
+                Some(t) => {
+                    let rows: Vec<f32> = idx
+                        .iter()
+                        .enumerate()
+                        .flat_map(|(j, &i)| {
+                            let flip = aug.is_some_and(|seed| augmentation(seed, j).2);
+                            let at = (2 * i + flip as usize) * classes;
+                            t[at..at + classes].iter().copied()
+                        })
+                        .collect();
+                    model::distillation(out, &labels, &rows, classes, o.distill, o.temperature)
+                }
+                None => model::cross_entropy(out, &labels, classes),
+            };
             loss_sum += loss * labels.len() as f64;
             correct += ok;
             model.backward(grad, mode);

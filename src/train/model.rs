@@ -759,6 +759,48 @@ fn avgpool_backward(
 
 /// Mean softmax cross-entropy of `logits` (`n x classes`, row-major) and its
 /// gradient; also the number of correct top-1 predictions.
+/// Knowledge distillation (Hinton et al.): `(1 - alpha)` times the
+/// cross-entropy with the labels plus `alpha * T^2` times the KL divergence
+/// of the student's temperature-`T` softmax from the teacher's, averaged
+/// over the batch. Returns the loss, its gradient in the logits and the
+/// number of correct top-1 predictions.
+pub fn distillation(
+    logits: &[f32],
+    labels: &[u8],
+    teacher: &[f32],
+    classes: usize,
+    alpha: f32,
+    t: f32,
+) -> (f64, Vec<f32>, usize) {
+    let (ce, mut grad, correct) = cross_entropy(logits, labels, classes);
+    let n = labels.len();
+    let (alpha, t) = (alpha as f64, t as f64);
+    let softmax = |row: &[f32]| -> Vec<f64> {
+        let max = row.iter().fold(f32::NEG_INFINITY, |m, &v| m.max(v)) as f64;
+        let e: Vec<f64> = row.iter().map(|&v| ((v as f64 - max) / t).exp()).collect();
+        let sum: f64 = e.iter().sum();
+        e.into_iter().map(|v| v / sum).collect()
+    };
+    let mut kl = 0f64;
+    for i in 0..n {
+        let r = i * classes..(i + 1) * classes;
+        let p = softmax(&teacher[r.clone()]);
+        let q = softmax(&logits[r.clone()]);
+        for k in 0..classes {
+            if p[k] > 0.0 {
+                kl += p[k] * (p[k].ln() - q[k].max(1e-300).ln());
+            }
+            let g = &mut grad[r.start + k];
+            *g = ((1.0 - alpha) * *g as f64 + alpha * t * (q[k] - p[k]) / n as f64) as f32;
+        }
+    }
+    (
+        (1.0 - alpha) * ce + alpha * t * t * kl / n as f64,
+        grad,
+        correct,
+    )
+}
+
 pub fn cross_entropy(logits: &[f32], labels: &[u8], classes: usize) -> (f64, Vec<f32>, usize) {
     let n = labels.len();
     let mut grad = vec![0f32; logits.len()];
