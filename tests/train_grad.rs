@@ -75,6 +75,19 @@ fn close(a: f64, b: f64, tol: f64) -> bool {
     (a - b).abs() <= tol * (1.0 + a.abs().max(b.abs()))
 }
 
+/// Asserts that `grad` is the gradient of `f` at `v`: every coordinate
+/// against a central difference of step 1e-2, within a relative 2e-3.
+fn assert_gradient(what: &str, v: &[f32], grad: &[f32], f: &dyn Fn(&[f32]) -> f64) {
+    for i in 0..v.len() {
+        let fd = central(v, i, 1e-2, f);
+        assert!(
+            close(fd, grad[i] as f64, 2e-3),
+            "{what}[{i}]: finite difference {fd}, backward {}",
+            grad[i]
+        );
+    }
+}
+
 #[test]
 fn multiply_and_shift_backward_match_finite_differences() {
     let mut rng = SplitMix64::new(11);
@@ -93,22 +106,8 @@ fn multiply_and_shift_backward_match_finite_differences() {
             let (dx, dw) = conv_backward(kind, &g, &x, &w, &dy);
             let loss_x = |xv: &[f32]| dot(&conv_forward(kind, &g, xv, &w), &dy);
             let loss_w = |wv: &[f32]| dot(&conv_forward(kind, &g, &x, wv), &dy);
-            for i in 0..x.len() {
-                let fd = central(&x, i, 1e-2, &loss_x);
-                assert!(
-                    close(fd, dx[i] as f64, 2e-3),
-                    "{kind} {g:?} dx[{i}]: fd {fd} vs {}",
-                    dx[i]
-                );
-            }
-            for i in 0..w.len() {
-                let fd = central(&w, i, 1e-2, &loss_w);
-                assert!(
-                    close(fd, dw[i] as f64, 2e-3),
-                    "{kind} {g:?} dw[{i}]: fd {fd} vs {}",
-                    dw[i]
-                );
-            }
+            assert_gradient(&format!("{kind} {g:?} dx"), &x, &dx, &loss_x);
+            assert_gradient(&format!("{kind} {g:?} dw"), &w, &dw, &loss_w);
         }
     }
 }
@@ -455,14 +454,7 @@ fn distillation_gradient_matches_finite_differences() {
     for (alpha, t) in [(0.5f32, 4.0f32), (0.9, 2.0), (1.0, 1.0)] {
         let f = |v: &[f32]| distillation(v, &labels, &teacher, classes, alpha, t).0;
         let (_, grad, _) = distillation(&logits, &labels, &teacher, classes, alpha, t);
-        for i in 0..logits.len() {
-            let fd = central(&logits, i, 1e-2, &f);
-            assert!(
-                close(fd, grad[i] as f64, 2e-3),
-                "alpha {alpha} T {t} logit {i}: finite difference {fd}, backward {}",
-                grad[i]
-            );
-        }
+        assert_gradient(&format!("alpha {alpha} T {t} logits"), &logits, &grad, &f);
         // A teacher equal to the student adds nothing to the gradient.
         let (_, same, _) = distillation(&logits, &labels, &logits, classes, alpha, t);
         let (_, ce, _) = cross_entropy(&logits, &labels, classes);
