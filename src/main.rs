@@ -105,9 +105,13 @@ enum Command {
         /// embedded default network.
         nets: Vec<PathBuf>,
         /// Area budget in multiply-accumulate PEs (a shift or adder PE
-        /// costs 1/1.88 of one).
-        #[arg(long, default_value_t = 168.0)]
-        budget: f64,
+        /// costs 1/1.88 of one) [default: 168].
+        #[arg(long, value_name = "AREA")]
+        budget: Option<f64>,
+        /// Budget in FPGA LUTs instead (Yosys synth_xilinx, by the fitted
+        /// model of docs/benchmarks.md).
+        #[arg(long, value_name = "N", conflicts_with = "budget")]
+        budget_luts: Option<f64>,
         /// What the search minimises (summed over the networks).
         #[arg(long, value_enum, default_value = "edp")]
         objective: nasa::map::Objective,
@@ -594,6 +598,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Map {
             nets,
             budget,
+            budget_luts,
             objective,
             buffer_words,
             data_bits,
@@ -608,7 +613,10 @@ fn run(cli: Cli) -> Result<()> {
                 None => Default::default(),
             };
             let opts = nasa::map::MapOptions {
-                budget,
+                budget: match budget_luts {
+                    Some(l) => nasa::map::Budget::Luts(l),
+                    None => nasa::map::Budget::PeArea(budget.unwrap_or(168.0)),
+                },
                 objective,
                 buffer: arch::Buffer {
                     words: buffer_words,
@@ -1199,13 +1207,12 @@ fn map_cmd(
     if let Some(path) = output {
         let names: Vec<&str> = nets.iter().map(|n| n.name.as_str()).collect();
         let text = format!(
-            "# Accelerator for {}, chosen by `nasa map --budget {} --objective {:?}`
-# ({} designs evaluated).
-{}",
+            "# Accelerator for {}, chosen by `nasa map` for a budget of {}, objective {:?}\n# ({} designs evaluated; {:.0} LUTs by the fitted model).\n{}",
             names.join(", "),
             opts.budget,
             opts.objective,
             mapping.designs_evaluated,
+            mapping.luts,
             mapping.arch.to_toml()
         );
         fsutil::write_atomic(path, text.as_bytes())?;
@@ -1264,8 +1271,8 @@ fn comparison(h: &nasa::map::Mapping, b: &nasa::map::Mapping) -> serde_json::Val
 
 fn print_mapping(m: &nasa::map::Mapping) {
     println!(
-        "design: {} conv, {} shift, {} adder PEs (area {:.2} of {} MAC PEs); objective {:?}; {} designs in {:.3} s",
-        m.pes[0], m.pes[1], m.pes[2], m.area, m.budget, m.objective, m.designs_evaluated, m.search_seconds
+        "design: {} conv, {} shift, {} adder PEs (area {:.2} MAC PEs, {:.0} LUTs; budget {}); objective {:?}; {} designs in {:.3} s",
+        m.pes[0], m.pes[1], m.pes[2], m.area, m.luts, m.budget, m.objective, m.designs_evaluated, m.search_seconds
     );
     for n in &m.networks {
         let e = &n.energy_breakdown_nj;

@@ -7,7 +7,7 @@ use std::path::Path;
 
 use nasa::arch::{Buffer, Memory};
 use nasa::gen::generate;
-use nasa::map::{self, MapOptions, Mapping, Objective};
+use nasa::map::{self, Budget, MapOptions, Mapping, Objective};
 use nasa::net::Network;
 use nasa::quant::Kind;
 use nasa::sim::{simulate, SimOptions, Simulator};
@@ -21,7 +21,7 @@ fn model(name: &str) -> String {
 
 fn options(budget: f64, objective: Objective) -> MapOptions {
     MapOptions {
-        budget,
+        budget: Budget::PeArea(budget),
         objective,
         buffer: Buffer::default(),
         memory: Memory::default(),
@@ -272,4 +272,25 @@ fn energy_table_prices_memory() {
         c["energy_breakdown_nj"]["compute"],
         b["energy_breakdown_nj"]["compute"]
     );
+}
+
+/// A LUT budget: the design fits it by the fitted model, a larger budget
+/// never does worse, and one below the smallest design is refused.
+#[test]
+fn lut_budget() {
+    let net = nasa::models::default_network().unwrap();
+    let nets = [net];
+    let with = |luts: f64| MapOptions {
+        budget: Budget::Luts(luts),
+        ..options(0.0, Objective::Latency)
+    };
+    let small = map::map(&nets, &with(12_000.0)).unwrap();
+    let large = map::map(&nets, &with(40_000.0)).unwrap();
+    assert!(small.luts <= 12_000.0 && large.luts <= 40_000.0);
+    assert!(large.networks[0].cycles <= small.networks[0].cycles);
+    assert!(large.luts > small.luts);
+    let m = nasa::map::area::LUTS;
+    assert!((small.luts - m.luts(small.pes)).abs() < 1e-9);
+    let err = map::map(&nets, &with(m.base + 100.0)).unwrap_err();
+    assert!(err.contains("LUTs"), "{err}");
 }

@@ -18,12 +18,15 @@
 //! per-layer miss profile, which differs from the walk only where outputs
 //! evict inputs (a buffer much smaller than the activations).
 
+pub mod area;
 pub mod cycles;
 pub mod energy;
 
 use serde::Serialize;
 
-use crate::arch::{array_shape, AccelInfo, Arch, Buffer, Memory, CHEAP_PE_AREA};
+pub use area::{pe_area, Budget};
+
+use crate::arch::{array_shape, AccelInfo, Arch, Buffer, Memory};
 use crate::net::{Network, Op};
 use crate::quant::Kind;
 use cycles::{layer_cost, LayerCost, MissProfile};
@@ -43,23 +46,13 @@ pub enum Objective {
 
 #[derive(Debug, Clone)]
 pub struct MapOptions {
-    /// Area budget in multiply-accumulate PEs (a shift or adder PE costs
-    /// `CHEAP_PE_AREA`).
-    pub budget: f64,
+    pub budget: Budget,
     pub objective: Objective,
     pub buffer: Buffer,
     pub memory: Memory,
     pub clock_mhz: f64,
     pub energy: EnergyTable,
     pub name: String,
-}
-
-/// Area of one PE of `kind`, in multiply-accumulate PEs.
-pub fn pe_area(kind: Kind) -> f64 {
-    match kind {
-        Kind::Conv => 1.0,
-        Kind::Shift | Kind::Adder => CHEAP_PE_AREA,
-    }
 }
 
 /// The largest chunk the generator accepts (a 64 x 64 array).
@@ -110,11 +103,13 @@ pub struct NetworkMap {
 #[derive(Debug, Clone, Serialize)]
 pub struct Mapping {
     pub objective: Objective,
-    pub budget: f64,
+    pub budget: Budget,
     /// PEs per kind of the chosen design (0: no chunk).
     pub pes: [u64; 3],
-    /// Its area in multiply-accumulate PEs.
+    /// Its area in multiply-accumulate PEs...
     pub area: f64,
+    /// ...and in FPGA LUTs by the calibrated model (`area::LUTS`).
+    pub luts: f64,
     pub designs_evaluated: u64,
     pub search_seconds: f64,
     pub networks: Vec<NetworkMap>,
@@ -163,7 +158,7 @@ pub fn design(opts: &MapOptions, pes: [u64; 3]) -> Arch {
         alp: chunk(pes[2]),
         buffer: opts.buffer,
         memory: opts.memory,
-        path: std::path::PathBuf::from(format!("<nasa map --budget {}>", opts.budget)),
+        path: std::path::PathBuf::from(format!("<nasa map, budget {}>", opts.budget)),
     }
 }
 
@@ -191,24 +186,21 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
             used[kind_index(c.kind)] = true;
         }
     }
-    let min_area: f64 = Kind::ALL
-        .iter()
-        .filter(|&&k| used[kind_index(k)])
-        .map(|&k| pe_area(k))
-        .sum();
-    if !(opts.budget.is_finite() && opts.budget >= min_area - 1e-9) {
+    // The budget as a linear constraint: sum of PEs x cost per PE <= capacity.
+    let (cost, capacity) = opts.budget.linear();
+    let min_cost: f64 = (0..3).filter(|&i| used[i]).map(|i| cost[i]).sum();
+    if !(capacity.is_finite() && capacity >= min_cost - 1e-9) {
         return Err(format!(
-            "a budget of {} PE areas cannot give each of the kinds the networks use one PE (needs {min_area:.3})",
+            "a budget of {} cannot give each of the kinds the networks use one PE",
             opts.budget
         ));
     }
     // Largest PE count of each kind: the budget left after one PE of every other used kind.
     let mut max = [0u64; 3];
-    for k in Kind::ALL {
-        let i = kind_index(k);
+    for i in 0..3 {
         if used[i] {
-            let rest = opts.budget - (min_area - pe_area(k));
-            max[i] = ((rest / pe_area(k) + 1e-9).floor() as u64).clamp(1, MAX_PES);
+            let rest = capacity - (min_cost - cost[i]);
+            max[i] = ((rest / cost[i] + 1e-9).floor() as u64).clamp(1, MAX_PES);
         }
     }
     // Per-kind tables and the part that no chunk size changes.
@@ -267,13 +259,12 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
     };
     for pc in range(0) {
         for ps in range(1) {
-            let area2 = pc as f64 + ps as f64 * CHEAP_PE_AREA;
-            if area2 > opts.budget + 1e-9 {
+            let spent2 = pc as f64 * cost[0] + ps as f64 * cost[1];
+            if spent2 > capacity + 1e-9 {
                 break;
             }
             for pa in range(2) {
-                let area = area2 + pa as f64 * CHEAP_PE_AREA;
-                if area > opts.budget + 1e-9 {
+                if spent2 + pa as f64 * cost[2] > capacity + 1e-9 {
                     break;
                 }
                 let pes = [pc, ps, pa];
@@ -308,6 +299,7 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
         budget: opts.budget,
         pes,
         area: arch.pe_area(),
+        luts: area::LUTS.luts(pes),
         designs_evaluated: evaluated,
         search_seconds: started.elapsed().as_secs_f64(),
         networks,
