@@ -236,6 +236,11 @@ enum Command {
         /// Softmax temperature of the distillation term.
         #[arg(long, default_value_t = 4.0)]
         temperature: f32,
+        /// Before the quantised epochs, set every BatchNorm's statistics to
+        /// the average over the first N training images instead of the
+        /// running averages (0: off).
+        #[arg(long, default_value_t = 0, value_name = "N")]
+        precise_bn: usize,
     },
     /// Search a hybrid network: progressive pretraining of the supernet, the
     /// hardware-aware Gumbel-softmax search, then training, quantisation
@@ -749,6 +754,7 @@ fn run(cli: Cli) -> Result<()> {
             teacher,
             distill,
             temperature,
+            precise_bn,
         } => {
             let network = models::load_description(&net)?;
             let train_set = data::load_train(dataset, data.as_deref())?;
@@ -784,6 +790,7 @@ fn run(cli: Cli) -> Result<()> {
                 test_limit,
                 distill,
                 temperature,
+                precise_bn,
                 teacher: teacher
                     .as_ref()
                     .and_then(|t| t.provenance.weights_sha256.clone()),

@@ -177,9 +177,10 @@ fn checked_in_trained_models_match_their_arch_and_still_classify() {
 
 /// Distillation from a trained teacher (the reference distils from the
 /// all-multiplier version of the architecture): the run changes, the
-/// options record the teacher, and bad combinations are refused.
+/// options record the teacher, and bad combinations are refused. And
+/// precise BatchNorm statistics before the quantised phase.
 #[test]
-fn distillation_from_a_teacher() {
+fn distillation_and_precise_batchnorm() {
     require_fashion();
     let tmp = tempfile::tempdir().unwrap();
     let plain = tmp.path().join("plain");
@@ -201,6 +202,16 @@ fn distillation_from_a_teacher() {
     );
     // The same seed and data, so only the teacher makes the losses differ.
     assert_ne!(log_without_timing(&plain), log_without_timing(&kd));
+
+    // Precise BatchNorm statistics act at the start of the quantised
+    // phase only: the float epochs are the plain run's, the last differs.
+    let bn = tmp.path().join("bn");
+    ok_json(&train_args(bn.to_str().unwrap(), &["--precise-bn", "512"]));
+    let (a, b) = (log_without_timing(&plain), log_without_timing(&bn));
+    assert_eq!(a[..3], b[..3]);
+    assert_ne!(a[3], b[3]);
+    let header = std::fs::read_to_string(bn.join("network.toml")).unwrap();
+    assert!(header.contains("\"precise_bn\":512"));
 
     for (args, words) in [
         (vec!["--distill", "0.5"], "--distill needs --teacher"),

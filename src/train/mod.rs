@@ -68,6 +68,10 @@ pub struct TrainOptions {
     /// SHA-256 of the teacher's weights (`None`: no teacher).
     #[serde(default)]
     pub teacher: Option<String>,
+    /// Before the quantised phase, set BatchNorm statistics from this many
+    /// training images ([`precise_bn`]; 0: keep the running averages).
+    #[serde(default)]
+    pub precise_bn: usize,
 }
 
 fn default_temperature() -> f32 {
@@ -92,6 +96,7 @@ impl Default for TrainOptions {
             distill: 0.0,
             temperature: default_temperature(),
             teacher: None,
+            precise_bn: 0,
         }
     }
 }
@@ -261,6 +266,69 @@ pub fn accuracy(model: &mut Model, data: &Dataset, table: &[f32; 256], quant: bo
 
 /// Sets every scale a convolution or add owns to the 99.99th percentile of
 /// its magnitudes over `images` training images, divided by 127 (8 bits).
+/// Precise BatchNorm statistics: replaces every BatchNorm's running mean
+/// and variance (an exponential average over the last few batches, which
+/// made the test accuracy swing by up to 2 points between the last float
+/// epochs) with the plain average of the batch statistics over the first
+/// `images` training images, normalised with batch statistics as in
+/// training, without augmentation. The quantised phase freezes these.
+pub fn precise_bn(model: &mut Model, data: &Dataset, table: &[f32; 256], images: usize) {
+    let idx: Vec<usize> = (0..images.min(data.len())).collect();
+    let m = model::BN_MOMENTUM;
+    let mut sums: Vec<(Vec<f64>, Vec<f64>)> = Vec::new();
+    let mut batches = 0usize;
+    for chunk in idx.chunks(128) {
+        let before: Vec<(Vec<f32>, Vec<f32>)> = bns(model)
+            .map(|bn| (bn.mean.clone(), bn.var.clone()))
+            .collect();
+        let (x, _) = make_batch(data, chunk, table, None);
+        model.forward(
+            x,
+            Mode {
+                train: true,
+                quant: false,
+            },
+        );
+        // The forward pass moved each running statistic by BN_MOMENTUM
+        // towards the batch's: recover the batch's and restore the old.
+        if sums.is_empty() {
+            sums = before
+                .iter()
+                .map(|(mu, _)| (vec![0.0; mu.len()], vec![0.0; mu.len()]))
+                .collect();
+        }
+        for ((bn, (old_m, old_v)), (sm, sv)) in bns(model).zip(&before).zip(&mut sums) {
+            for c in 0..old_m.len() {
+                sm[c] += ((bn.mean[c] - (1.0 - m) * old_m[c]) / m) as f64;
+                sv[c] += ((bn.var[c] - (1.0 - m) * old_v[c]) / m) as f64;
+            }
+            bn.mean.clone_from(old_m);
+            bn.var.clone_from(old_v);
+        }
+        batches += 1;
+    }
+    for (bn, (sm, sv)) in bns(model).zip(&sums) {
+        for c in 0..bn.mean.len() {
+            bn.mean[c] = (sm[c] / batches as f64) as f32;
+            bn.var[c] = ((sv[c] / batches as f64) as f32).max(0.0);
+        }
+    }
+}
+
+/// Every BatchNorm of the model, in node order.
+fn bns(model: &mut Model) -> impl Iterator<Item = &mut model::BatchNorm> {
+    model
+        .nodes
+        .iter_mut()
+        .filter_map(|node| match &mut node.op {
+            NodeOp::Conv(c) => match &mut c.post {
+                Post::Bn(bn) => Some(bn),
+                Post::Bias(_) => None,
+            },
+            _ => None,
+        })
+}
+
 pub fn calibrate(model: &mut Model, data: &Dataset, table: &[f32; 256], images: usize) {
     let idx: Vec<usize> = (0..images.min(data.len())).collect();
     let mut samples: Vec<Vec<f32>> = vec![Vec::new(); model.shapes.len()];
@@ -610,6 +678,9 @@ pub fn train(run: &Run<'_>, progress: &dyn Progress) -> Result<Option<TrainSumma
         }
         let quant = epoch >= o.epochs;
         if quant && epoch == o.epochs {
+            if o.precise_bn > 0 {
+                precise_bn(&mut model, run.train, &table, o.precise_bn.min(train_n));
+            }
             calibrate(&mut model, run.train, &table, 1024.min(train_n));
         }
         let t0 = Instant::now();
@@ -680,6 +751,9 @@ pub fn train(run: &Run<'_>, progress: &dyn Progress) -> Result<Option<TrainSumma
         write_log(run.out, &log)?;
     }
     if o.qat_epochs == 0 && first < total.max(1) {
+        if o.precise_bn > 0 {
+            precise_bn(&mut model, run.train, &table, o.precise_bn.min(train_n));
+        }
         calibrate(&mut model, run.train, &table, 1024.min(train_n));
     }
 
