@@ -519,10 +519,7 @@ pub fn predict_images(net: &Network, arch: &Arch, images: usize) -> Vec<Vec<Laye
                 .iter()
                 .enumerate()
                 .map(|(i, l)| {
-                    let p = match &l.op {
-                        Op::Conv(c) => arch.pes(c.kind) as u64,
-                        _ => 0,
-                    };
+                    let p = layer_kind(&l.op).map_or(0, pes);
                     layer_cost(net, i, p, &memory, traffic[i])
                 })
                 .collect();

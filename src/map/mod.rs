@@ -124,13 +124,6 @@ struct KindTable {
     energy: Vec<f64>,
 }
 
-fn conv_kind(op: &Op) -> Option<Kind> {
-    match op {
-        Op::Conv(c) => Some(c.kind),
-        _ => None,
-    }
-}
-
 fn kind_index(k: Kind) -> usize {
     match k {
         Kind::Conv => 0,
@@ -224,7 +217,7 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
         for (i, layer) in net.layers.iter().enumerate() {
             let bits = net.tensor(layer.inputs[0]).bits;
             let misses = &profile.layers[i];
-            match conv_kind(&layer.op) {
+            match cycles::layer_kind(&layer.op) {
                 None => {
                     let cost = layer_cost(net, i, 0, &mem, misses.at(1));
                     fixed_cycles += cost.cycles;
@@ -315,7 +308,7 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
     let mut total = Energy::default();
     let mut layers = Vec::with_capacity(costs.len());
     for (layer, cost) in net.layers.iter().zip(&costs) {
-        let kind = conv_kind(&layer.op);
+        let kind = cycles::layer_kind(&layer.op);
         let bits = net.tensor(layer.inputs[0]).bits;
         let e = layer_energy(table, kind, bits, cost, mem.line_bytes);
         total.add(&e);
