@@ -132,11 +132,6 @@ fn kind_index(k: Kind) -> usize {
     }
 }
 
-/// A design's memory system as the cycle model sees it.
-fn memory_of(opts: &MapOptions) -> cycles::Memory {
-    cycles::Memory::of(&design(opts, [1, 1, 1]))
-}
-
 /// The architecture with `pes` (conv, shift, adder; 0: no chunk) PEs and
 /// the memory system of `opts`: what the search writes for its answer.
 pub fn design(opts: &MapOptions, pes: [u64; 3]) -> Arch {
@@ -172,7 +167,8 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
         };
         return Err(format!("{flag}: {}", e.message));
     }
-    let mem = memory_of(opts);
+    // The memory system does not depend on the PE split.
+    let mem = cycles::Memory::of(&probe);
     let mut used = [false; 3];
     for net in nets {
         for (_, c) in net.conv_layers() {
