@@ -43,6 +43,8 @@ pub struct Arch {
     pub buffer: Buffer,
     #[serde(default)]
     pub memory: Memory,
+    #[serde(default, skip_serializing_if = "Schedule::is_default")]
+    pub schedule: Schedule,
     /// The file it was read from (for messages; not part of the TOML).
     #[serde(skip)]
     pub path: std::path::PathBuf,
@@ -102,6 +104,25 @@ impl Default for Memory {
         Memory {
             data_bits: default_data_bits(),
         }
+    }
+}
+
+/// How the chunks share the work.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Schedule {
+    /// `false` (default): one controller runs the network layer by layer,
+    /// one chunk at a time, through one shared buffer. `true`: a layer
+    /// pipeline, one engine per chunk (its own controller, descriptor list
+    /// and share of the buffer) running its layers of consecutive images
+    /// concurrently with the others (`map::pipeline`).
+    #[serde(default)]
+    pub pipeline: bool,
+}
+
+impl Schedule {
+    fn is_default(&self) -> bool {
+        *self == Schedule::default()
     }
 }
 
@@ -279,6 +300,7 @@ pub fn size(net: &Network, budget: u32, name: &str) -> Result<Arch, String> {
         alp: chunks[2],
         buffer: Buffer::default(),
         memory: Memory::default(),
+        schedule: Schedule::default(),
         path: std::path::PathBuf::from(format!("<nasa size --pes {budget}>")),
     };
     Ok(arch)

@@ -127,6 +127,12 @@ enum Command {
         /// Energy table (TOML, [compute] and [memory] sections); default: 45 nm figures.
         #[arg(long, value_name = "FILE")]
         energy: Option<PathBuf>,
+        /// Design a layer pipeline: one engine per chunk, each running its
+        /// layers of consecutive images concurrently (`[schedule] pipeline =
+        /// true`); the latency objective becomes cycles per image in the
+        /// steady state.
+        #[arg(long)]
+        pipeline: bool,
         /// Also map each network's all-multiply version on an all-multiply
         /// accelerator of the same budget, and compare.
         #[arg(long)]
@@ -165,6 +171,10 @@ enum Command {
         seed: u64,
         #[arg(long, value_enum, default_value = "verilator")]
         simulator: nasa::sim::Simulator,
+        /// Pipelined designs: run one layer at a time in network order (the
+        /// layer-by-layer baseline of the same hardware).
+        #[arg(long)]
+        serial: bool,
     },
     /// Synthesise a generated design with Yosys (synth and synth_xilinx).
     Synth {
@@ -541,6 +551,7 @@ fn run(cli: Cli) -> Result<()> {
             data,
             seed,
             simulator,
+            serial,
         } => {
             let opts = nasa::sim::SimOptions {
                 images,
@@ -548,6 +559,7 @@ fn run(cli: Cli) -> Result<()> {
                 data_dir: data.data,
                 seed,
                 simulator,
+                serial,
             };
             let report = nasa::sim::simulate(&dir, &opts)?;
             if json {
@@ -612,6 +624,7 @@ fn run(cli: Cli) -> Result<()> {
             compare,
             output,
             name,
+            pipeline,
         } => {
             let table = match &energy {
                 Some(p) => nasa::map::energy::EnergyTable::load(p)?,
@@ -634,6 +647,7 @@ fn run(cli: Cli) -> Result<()> {
                 clock_mhz,
                 energy: table,
                 name,
+                pipeline,
             };
             map_cmd(&nets, &opts, compare, output.as_deref(), json)
         }
@@ -1207,6 +1221,8 @@ fn map_cmd(
         let twins: Vec<Network> = nets.iter().map(nasa::map::all_multiply).collect();
         let mut o = opts.clone();
         o.name = format!("{}-all-multiply", opts.name);
+        // One chunk: nothing to overlap.
+        o.pipeline = false;
         Some(nasa::map::map(&twins, &o).map_err(|m| anyhow::anyhow!(m))?)
     } else {
         None

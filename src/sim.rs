@@ -33,6 +33,9 @@ pub struct SimOptions {
     pub data_dir: Option<PathBuf>,
     pub seed: u64,
     pub simulator: Simulator,
+    /// Pipelined designs only: run one layer at a time (the layer-by-layer
+    /// baseline of the same hardware).
+    pub serial: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -72,7 +75,25 @@ pub struct SimReport {
     /// state when more than one runs: the activations stay cached)...
     pub layers: Vec<LayerCycles>,
     /// ...and for the first image, which starts from an empty buffer.
+    /// (Pipelined designs: only with `serial`, each layer counted from the
+    /// previous layer's end.)
     pub first_image_layers: Vec<LayerCycles>,
+    /// Pipelined designs: the run image by image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<PipelineRun>,
+}
+
+/// A pipelined design's run: when each image's output was written, measured
+/// and by the model (`map::pipeline::schedule`, which leaves out the memory
+/// port's contention).
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineRun {
+    pub serial: bool,
+    pub image_ends: Vec<u64>,
+    pub predicted_image_ends: Vec<u64>,
+    /// The model's steady-state cycles per image (its busiest engine).
+    pub predicted_period: u64,
+    pub engines: Vec<crate::map::pipeline::EngineWork>,
 }
 
 /// The network and architecture a design directory was generated from,
@@ -216,11 +237,29 @@ pub fn simulate_against(
     let expected = golden::infer_batch(net, &inputs);
     write_hex(&dir.join("input.hex"), &inputs)?;
     write_hex(&dir.join("expected.hex"), &expected)?;
+    let plan = match arch.schedule.pipeline {
+        true => Some(
+            crate::map::pipeline::plan(net, crate::map::cycles::Memory::of(arch).line_bytes)
+                .map_err(|m| anyhow::anyhow!("{}: {m}", arch.path.display()))?,
+        ),
+        false => None,
+    };
+    if opts.serial && plan.is_none() {
+        bail!("--serial needs a pipelined design ([schedule] pipeline = true); this one runs layer by layer already");
+    }
+    if plan.is_some() && opts.images as u64 > crate::map::pipeline::MAX_IMAGES {
+        bail!(
+            "a pipelined design takes at most {} images per run; asked for {}",
+            crate::map::pipeline::MAX_IMAGES,
+            opts.images
+        );
+    }
     let mut cmd = build(dir, opts.simulator)?;
-    let stdout = run(
-        cmd.arg(format!("+images={}", opts.images)),
-        "the simulation",
-    )?;
+    cmd.arg(format!("+images={}", opts.images));
+    if opts.serial {
+        cmd.arg("+serial=1");
+    }
+    let stdout = run(&mut cmd, "the simulation")?;
     if let Some(line) = stdout.lines().find(|l| l.starts_with("TIMEOUT")) {
         bail!("the design did not finish: {line}");
     }
@@ -241,10 +280,67 @@ pub fn simulate_against(
     let first_mismatch = match stdout.lines().find(|l| l.starts_with("MISMATCH")) {
         Some(line) => {
             let image = field(line, "image").unwrap_or(0) as usize;
-            locate(dir, net, arch, &inputs[image], image, opts.simulator)?
+            locate(
+                dir,
+                net,
+                arch,
+                plan.as_ref(),
+                &inputs[image],
+                image,
+                opts.simulator,
+            )?
         }
         None => None,
     };
+    if let Some(plan) = &plan {
+        let ends = layer_ends(&stdout, net, opts.images)?;
+        let est = crate::map::pipeline::estimate(net, arch, plan);
+        let pred = crate::map::pipeline::predict_run(net, arch, plan, opts.images, opts.serial);
+        let last = net.output - 1;
+        let predicted_total = pred.iter().flatten().copied().max().unwrap_or(0);
+        // Serial: each layer from the previous layer's end.
+        let durations = |img: usize| -> Vec<LayerCycles> {
+            let n = net.layers.len();
+            let before = |e: &[Vec<u64>]| if img == 0 { 0 } else { e[img - 1][n - 1] };
+            let (mut m0, mut p0) = (before(&ends), before(&pred));
+            (0..n)
+                .map(|i| {
+                    let l = LayerCycles {
+                        layer: net.layers[i].name.clone(),
+                        op: net.layers[i].op.type_name(),
+                        measured: ends[img][i].saturating_sub(m0),
+                        predicted: pred[img][i].saturating_sub(p0),
+                    };
+                    (m0, p0) = (ends[img][i], pred[img][i]);
+                    l
+                })
+                .collect()
+        };
+        let (layers, first_image_layers) = match (opts.serial, opts.images) {
+            (true, n) if n > 0 => (durations(n - 1), durations(0)),
+            _ => (Vec::new(), Vec::new()),
+        };
+        return Ok(SimReport {
+            pass: mismatches == 0,
+            predicted_cycles: predicted_total as f64 / opts.images.max(1) as f64,
+            layers,
+            first_image_layers,
+            images: opts.images,
+            mismatches: mismatches as u64,
+            cycles_per_inference,
+            ideal_cycles: ideal_cycles(net, arch),
+            pe_utilization: ops as f64 / (cycles_per_inference * pes as f64),
+            simulator: opts.simulator,
+            first_mismatch,
+            pipeline: Some(PipelineRun {
+                serial: opts.serial,
+                image_ends: ends.iter().map(|e| e[last]).collect(),
+                predicted_image_ends: pred.iter().map(|e| e[last]).collect(),
+                predicted_period: est.period,
+                engines: est.engines,
+            }),
+        });
+    }
     let mut per_image = layer_cycles(&stdout, net, arch, opts.images)?;
     let predicted: u64 = per_image.iter().flatten().map(|l| l.predicted).sum();
     let first_image_layers = per_image.first().cloned().unwrap_or_default();
@@ -261,12 +357,51 @@ pub fn simulate_against(
         pe_utilization: ops as f64 / (cycles_per_inference * pes as f64),
         simulator: opts.simulator,
         first_mismatch,
+        pipeline: None,
     })
 }
 
 /// The testbench's per-layer marks (`LAYER image=n index=i cycles=c`: the
 /// counter when layer `i` of image `n` hands over) beside the mapper's
 /// prediction, image by image.
+/// The testbench's cycle marks: when each layer of each image ended.
+fn layer_ends(stdout: &str, net: &Network, images: usize) -> Result<Vec<Vec<u64>>> {
+    let n = net.layers.len();
+    let mut ends = vec![vec![None; n]; images];
+    for line in stdout.lines().filter(|l| l.starts_with("LAYER ")) {
+        let (Some(img), Some(i), Some(c)) = (
+            field(line, "image"),
+            field(line, "index"),
+            field(line, "cycles"),
+        ) else {
+            bail!("unreadable testbench line: {line}");
+        };
+        match ends
+            .get_mut(img as usize)
+            .and_then(|e| e.get_mut(i as usize))
+        {
+            Some(slot) => *slot = Some(c as u64),
+            None => bail!("the testbench reported layer {i} of image {img}: out of range"),
+        }
+    }
+    ends.into_iter()
+        .enumerate()
+        .map(|(img, e)| {
+            e.into_iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    c.with_context(|| {
+                        format!(
+                            "the testbench gave no cycle mark for layer {i} (`{}`) of image {img}",
+                            net.layers[i].name
+                        )
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
 fn layer_cycles(
     stdout: &str,
     net: &Network,
@@ -322,6 +457,7 @@ fn locate(
     dir: &Path,
     net: &Network,
     arch: &Arch,
+    plan: Option<&crate::map::pipeline::Plan>,
     input: &[i64],
     image: usize,
     simulator: Simulator,
@@ -350,7 +486,7 @@ fn locate(
     let bases = crate::map::cycles::tensor_bases(net, lb);
     for (id, t) in tensors.iter().enumerate() {
         let s = net.tensor(id).shape;
-        let base = bases[id] as usize;
+        let base = plan.map_or(bases[id], |p| p.addr(id, image)) as usize;
         for (i, &want) in t.iter().enumerate() {
             let got = buffer.get(base + i).copied().unwrap_or(i64::MIN);
             if got != want {

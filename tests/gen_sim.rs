@@ -44,6 +44,7 @@ fn opts(images: usize, dataset: Option<DatasetKind>, simulator: Simulator) -> Si
         data_dir: None,
         seed: 7,
         simulator,
+        serial: false,
     }
 }
 

@@ -28,6 +28,7 @@ fn options(budget: f64, objective: Objective) -> MapOptions {
         clock_mhz: 250.0,
         energy: Default::default(),
         name: "t".into(),
+        pipeline: false,
     }
 }
 
@@ -56,6 +57,7 @@ fn mapped_design_runs_as_predicted(name: &str, budget: f64, objective: Objective
             data_dir: None,
             seed: 3,
             simulator: Simulator::Verilator,
+            serial: false,
         },
     )
     .unwrap();

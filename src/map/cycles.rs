@@ -399,6 +399,72 @@ pub fn exact_traffic(
         .collect()
 }
 
+/// One layer of one image on its engine in a pipelined run: its accesses,
+/// and the sweeps around it (see `map::pipeline`).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
+pub struct EntryTraffic {
+    pub traffic: Traffic,
+    /// Lines of foreign inputs looked up to drop them (before the layer).
+    pub dropped_lines: u64,
+    /// Lines of the output looked up to write them back (after it), and
+    /// how many were dirty.
+    pub flushed_lines: u64,
+    pub writebacks: u64,
+}
+
+/// Per image and layer of a pipelined run of `images` images from reset:
+/// every engine's buffer walked access by access in the engine's order
+/// (round by round; `serial`: image by image), with each image's tensors
+/// in their slots. The buffers are private, so this is exact whatever the
+/// timing.
+pub fn pipeline_traffic(
+    net: &Network,
+    plan: &super::pipeline::Plan,
+    memory: &Memory,
+    engine_lines: &[u64],
+    pes: &dyn Fn(Kind) -> u64,
+    images: usize,
+    serial: bool,
+) -> Vec<Vec<EntryTraffic>> {
+    let lb = memory.line_bytes;
+    let n = net.layers.len();
+    let mut out = vec![vec![EntryTraffic::default(); n]; images];
+    for (e, &lines) in engine_lines.iter().enumerate() {
+        let mut k = Cache::new(lines);
+        let layers: Vec<usize> = (0..n).filter(|&i| plan.engine[i] == e).collect();
+        let rounds = images + if serial { 0 } else { plan.max_stage as usize };
+        for r in 0..rounds {
+            for &i in &layers {
+                let stage = if serial { 0 } else { plan.stage[i] as usize };
+                let Some(j) = r.checked_sub(stage).filter(|&j| j < images) else {
+                    continue;
+                };
+                let bases: Vec<u64> = (0..=n).map(|id| plan.addr(id, j)).collect();
+                let mut entry = EntryTraffic::default();
+                let mut inputs = net.layers[i].inputs.clone();
+                inputs.dedup();
+                for id in inputs {
+                    if plan.foreign_input(i, id) {
+                        for line in tensor_lines(net, &bases, id, lb) {
+                            k.drop_line(line);
+                            entry.dropped_lines += 1;
+                        }
+                    }
+                }
+                entry.traffic = walk_layer(&mut k, net, i, &bases, lb, Tiles::Exact(pes)).first;
+                if plan.shared_output(net, i) {
+                    for line in tensor_lines(net, &bases, i + 1, lb) {
+                        entry.flushed_lines += 1;
+                        entry.writebacks += u64::from(k.flush(line));
+                    }
+                }
+                out[j][i] = entry;
+            }
+        }
+    }
+    out
+}
+
 /// What one layer costs on one design: cycles and the accesses the energy
 /// model prices.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Serialize)]

@@ -21,6 +21,7 @@
 pub mod area;
 pub mod cycles;
 pub mod energy;
+pub mod pipeline;
 
 use serde::Serialize;
 
@@ -53,6 +54,9 @@ pub struct MapOptions {
     pub clock_mhz: f64,
     pub energy: EnergyTable,
     pub name: String,
+    /// Design a layer pipeline (`[schedule] pipeline = true`): the latency
+    /// objective becomes the steady-state cycles per image.
+    pub pipeline: bool,
 }
 
 /// The largest chunk the generator accepts (a 64 x 64 array).
@@ -97,6 +101,10 @@ pub struct NetworkMap {
     /// Energy-delay product (nJ x us).
     pub edp: f64,
     pub layers: Vec<LayerMap>,
+    /// Pipelined designs: the engines' work per image, the steady-state
+    /// period (which sets `throughput`) and `cycles` as one image alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<pipeline::PipelineEstimate>,
 }
 
 /// The mapper's answer.
@@ -146,6 +154,9 @@ pub fn design(opts: &MapOptions, pes: [u64; 3]) -> Arch {
         alp: chunk(pes[2]),
         buffer: opts.buffer,
         memory: opts.memory,
+        schedule: crate::arch::Schedule {
+            pipeline: opts.pipeline,
+        },
         path: std::path::PathBuf::from(format!("<nasa map, budget {}>", opts.budget)),
     }
 }
@@ -237,6 +248,42 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
             }
         }
     }
+    // A pipeline's period: per network and engine, the engine's layers at
+    // each PE count of its chunk plus the layers no PE count changes.
+    let mut engine_tables: Vec<[(u64, Vec<u64>); 3]> = Vec::new();
+    if opts.pipeline {
+        for (net, profile) in nets.iter().zip(&profiles) {
+            let plan =
+                pipeline::plan(net, mem.line_bytes).map_err(|m| format!("{}: {m}", net.name))?;
+            let mut t: [(u64, Vec<u64>); 3] =
+                std::array::from_fn(|i| (0, vec![0; max[i] as usize + 1]));
+            for i in 0..net.layers.len() {
+                let k = kind_index(plan.engines[plan.engine[i]]);
+                match cycles::layer_kind(&net.layers[i].op) {
+                    None => t[k].0 += pipeline::layer_total(net, &plan, &mem, profile, i, 0),
+                    Some(_) => {
+                        for p in 1..t[k].1.len() {
+                            t[k].1[p] +=
+                                pipeline::layer_total(net, &plan, &mem, profile, i, p as u64);
+                        }
+                    }
+                }
+            }
+            engine_tables.push(t);
+        }
+    }
+    let period = |pes: [u64; 3]| -> u64 {
+        engine_tables
+            .iter()
+            .map(|t| {
+                (0..3)
+                    .filter(|&k| used[k])
+                    .map(|k| t[k].0 + t[k].1[pes[k] as usize])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
     // Every split of the budget.
     let range = |i: usize| if used[i] { 1..=max[i] } else { 0..=0 };
     let mut best: Option<(f64, [u64; 3])> = None;
@@ -267,6 +314,9 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
                         c += tables[i].cycles[pes[i] as usize];
                         e += tables[i].energy[pes[i] as usize];
                     }
+                }
+                if opts.pipeline {
+                    c = period(pes);
                 }
                 let v = value(c, e);
                 if best.is_none_or(|(b, _)| v < b) {
@@ -302,6 +352,22 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
     let mem = cycles::Memory::of(arch);
     let costs: Vec<LayerCost> = cycles::predict_layers(net, arch);
     let mut total = Energy::default();
+    // A pipeline moves tensors between engines through external memory.
+    let plan = arch
+        .schedule
+        .pipeline
+        .then(|| pipeline::plan(net, mem.line_bytes).ok())
+        .flatten();
+    let estimate = plan.as_ref().map(|p| pipeline::estimate(net, arch, p));
+    if let Some(p) = &plan {
+        let (reads, writes) = pipeline::crossing_lines(net, p, mem.line_bytes);
+        let crossing = LayerCost {
+            dram_line_reads: reads,
+            dram_line_writes: writes,
+            ..LayerCost::default()
+        };
+        total.add(&layer_energy(table, None, 8, &crossing, mem.line_bytes));
+    }
     let mut layers = Vec::with_capacity(costs.len());
     for (layer, cost) in net.layers.iter().zip(&costs) {
         let kind = cycles::layer_kind(&layer.op);
@@ -314,15 +380,21 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
             chunk: kind,
             pes: kind.map_or(0, |k| arch.pes(k) as u64),
             tiles: cost.tiles,
-            cycles: cost.cycles,
+            cycles: estimate
+                .as_ref()
+                .map_or(cost.cycles, |e| e.layers[layers.len()]),
             memory_cycles: cost.memory_cycles,
             energy_pj: e.total(),
             dram_bytes: (cost.dram_line_reads + cost.dram_line_writes + cost.dram_weight_lines)
                 * mem.line_bytes,
         });
     }
-    let cycles: u64 = costs.iter().map(|c| c.cycles).sum();
+    let cycles: u64 = match &estimate {
+        Some(e) => e.serial,
+        None => costs.iter().map(|c| c.cycles).sum(),
+    };
     let latency_us = cycles as f64 / arch.accelerator.clock_mhz;
+    let period = estimate.as_ref().map_or(cycles, |e| e.period);
     let nj = |pj: f64| pj / 1000.0;
     let energy_nj = nj(total.total());
     NetworkMap {
@@ -330,7 +402,7 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
         cycles,
         memory_cycles: costs.iter().map(|c| c.memory_cycles).sum(),
         latency_us,
-        throughput: 1e6 / latency_us,
+        throughput: arch.accelerator.clock_mhz * 1e6 / period as f64,
         energy_nj,
         energy_breakdown_nj: Energy {
             compute: nj(total.compute),
@@ -339,8 +411,9 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
             noc: nj(total.noc),
             rf: nj(total.rf),
         },
-        edp: energy_nj * latency_us,
+        edp: energy_nj * period as f64 / arch.accelerator.clock_mhz,
         layers,
+        pipeline: estimate,
     }
 }
 

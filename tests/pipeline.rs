@@ -1,0 +1,278 @@
+//! The layer pipeline (`[schedule] pipeline = true`): its schedule and
+//! memory layout, pipelined designs bit-exact in Verilator and Icarus, the
+//! serial mode's cycles exactly as predicted, the default network's
+//! throughput against the same hardware run layer by layer, a failing
+//! bench traced to its layer, and the command line.
+
+use std::path::Path;
+use std::process::Command;
+
+use nasa::arch::Arch;
+use nasa::data::DatasetKind;
+use nasa::gen::generate;
+use nasa::map::pipeline::{self, Plan};
+use nasa::map::{self, Budget, MapOptions, Objective};
+use nasa::net::{Network, Op};
+use nasa::quant::Kind;
+use nasa::sim::{simulate, simulate_against, SimOptions, SimReport, Simulator};
+
+mod common;
+use common::{nasa, ok_json};
+
+fn features() -> Network {
+    Network::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/features"
+    )))
+    .unwrap()
+}
+
+fn opts(images: usize, simulator: Simulator, serial: bool) -> SimOptions {
+    SimOptions {
+        images,
+        dataset: Some(DatasetKind::FashionMnist),
+        data_dir: None,
+        seed: 1,
+        simulator,
+        serial,
+    }
+}
+
+fn lint(dir: &Path) {
+    let out = Command::new("verilator")
+        .current_dir(dir)
+        .args([
+            "--lint-only",
+            "-Wall",
+            "--top-module",
+            "nasa_top",
+            "-f",
+            "files.f",
+        ])
+        .output()
+        .expect("verilator is installed");
+    assert!(
+        out.status.success(),
+        "verilator -Wall:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+/// Every dependency between engines points to an earlier round, every
+/// tensor has more slots than its readers lag behind, and no two slots of
+/// any tensors overlap.
+fn check_plan(net: &Network, plan: &Plan) {
+    for (i, layer) in net.layers.iter().enumerate() {
+        if let Op::Conv(c) = &layer.op {
+            assert_eq!(plan.engines[plan.engine[i]], c.kind, "{}", layer.name);
+        }
+        for &id in &layer.inputs {
+            if id > 0 {
+                let p = id - 1;
+                let step = u32::from(plan.engine[p] != plan.engine[i]);
+                assert!(plan.stage[i] >= plan.stage[p] + step, "{}", layer.name);
+                let lag = (plan.stage[i] - plan.stage[p]) as u64;
+                assert!(plan.slots[id] > lag && plan.slots[id].is_power_of_two());
+            }
+        }
+    }
+    let mut spans: Vec<(u64, u64)> = (0..=net.layers.len())
+        .flat_map(|id| {
+            let len = net.tensor(id).shape.len() as u64;
+            (0..plan.slots[id] as usize).map(move |j| (id, j, len))
+        })
+        .map(|(id, j, len)| (plan.addr(id, j), plan.addr(id, j) + len))
+        .collect();
+    spans.sort();
+    for w in spans.windows(2) {
+        assert!(w[0].1 <= w[1].0, "overlapping slots {w:?}");
+    }
+    assert!(spans.last().unwrap().1 <= plan.end);
+}
+
+#[test]
+fn plan_of_the_default_network() {
+    let net = nasa::models::default_network().unwrap();
+    let plan = pipeline::plan(&net, 8).unwrap();
+    check_plan(&net, &plan);
+    assert_eq!(plan.engines, vec![Kind::Conv, Kind::Shift, Kind::Adder]);
+    let stage = |name: &str| {
+        let i = net.layers.iter().position(|l| l.name == name).unwrap();
+        (plan.engine[i], plan.stage[i])
+    };
+    // conv -> shift -> adder -> shift -> conv: four hand-overs.
+    assert_eq!(stage("stem"), (0, 0));
+    assert_eq!(stage("b0.expand"), (1, 1));
+    assert_eq!(stage("b2.dw"), (2, 2));
+    // The residual add follows its first input, the block's input.
+    assert_eq!(stage("b2.add"), (1, 3));
+    assert_eq!(stage("b5.project"), (1, 3));
+    assert_eq!(stage("gap"), (1, 3));
+    assert_eq!(stage("fc"), (0, 4));
+    assert_eq!(plan.max_stage, 4);
+    // The input and output have a slot per image of a run.
+    assert_eq!(plan.slots[0], pipeline::MAX_IMAGES);
+    assert_eq!(plan.slots[net.output], pipeline::MAX_IMAGES);
+    check_plan(&features(), &pipeline::plan(&features(), 16).unwrap());
+}
+
+fn pipelined(text: &str) -> Arch {
+    let arch = Arch::parse(
+        &format!("{text}[schedule]\npipeline = true\n"),
+        Path::new("p.toml"),
+    )
+    .unwrap();
+    assert!(arch.schedule.pipeline);
+    arch
+}
+
+/// Serial mode: one layer at a time, every layer of every image exactly
+/// as predicted.
+fn assert_serial_exact(r: &SimReport) {
+    let p = r.pipeline.as_ref().expect("a pipelined run");
+    assert!(p.serial);
+    assert_eq!(p.image_ends, p.predicted_image_ends, "{r:?}");
+    for l in r.layers.iter().chain(&r.first_image_layers) {
+        assert_eq!(l.measured, l.predicted, "{l:?}");
+    }
+}
+
+/// The features network (every layer type) through a 1 KiB buffer, so each
+/// engine's quarter or half misses and writes dirty lines back.
+#[test]
+fn pipelined_features_bit_exact_in_both_simulators() {
+    let net = features();
+    let arch = pipelined("[accelerator]\nname = \"small\"\n[clp]\nrows = 2\ncols = 2\n[slp]\nrows = 2\ncols = 2\n[alp]\nrows = 2\ncols = 3\n[buffer]\nwords = 1024\nbanks = 1\n[memory]\ndata_bits = 128\n");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    generate(&net, &arch, &arch.to_toml(), "p", &dir).unwrap();
+    lint(&dir);
+    let serial = simulate(&dir, &opts(3, Simulator::Verilator, true)).unwrap();
+    assert!(serial.pass, "{serial:?}");
+    assert_serial_exact(&serial);
+    let piped = simulate(&dir, &opts(3, Simulator::Verilator, false)).unwrap();
+    assert!(piped.pass, "{piped:?}");
+    assert!(piped.cycles_per_inference < serial.cycles_per_inference);
+    let icarus = simulate(&dir, &opts(3, Simulator::Icarus, false)).unwrap();
+    assert!(icarus.pass, "{icarus:?}");
+    assert_eq!(icarus.cycles_per_inference, piped.cycles_per_inference);
+    let ends = |r: &SimReport| r.pipeline.as_ref().unwrap().image_ends.clone();
+    assert_eq!(ends(&icarus), ends(&piped));
+
+    // A golden model that disagrees in one channel of a layer on the
+    // shift engine is traced to that layer, in its slot.
+    let mut other = net.clone();
+    let layer = other
+        .layers
+        .iter_mut()
+        .find(|l| l.name == "b1.project")
+        .unwrap();
+    let Op::Conv(c) = &mut layer.op else { panic!() };
+    c.bias[1] += 1 << 20;
+    let report =
+        simulate_against(&dir, &other, &arch, &opts(2, Simulator::Verilator, false)).unwrap();
+    assert!(!report.pass);
+    let m = report.first_mismatch.expect("a located mismatch");
+    assert_eq!(
+        (m.image, m.layer.as_str(), m.channel),
+        (0, "b1.project", 1),
+        "{m:?}"
+    );
+}
+
+/// The mapper's pipelined design for the default network at 24 MAC-PE
+/// areas: bit-exact on Fashion-MNIST, serial mode exactly as predicted,
+/// the pipelined run within 5% of the prediction, and at least 1.5 times
+/// the throughput of the same hardware run layer by layer.
+#[test]
+fn default_network_pipeline_throughput() {
+    let net = nasa::models::default_network().unwrap();
+    let options = MapOptions {
+        budget: Budget::PeArea(24.0),
+        objective: Objective::Latency,
+        buffer: Default::default(),
+        memory: Default::default(),
+        clock_mhz: 250.0,
+        energy: Default::default(),
+        name: "piped".into(),
+        pipeline: true,
+    };
+    let mapping = map::map(std::slice::from_ref(&net), &options).unwrap();
+    assert!(mapping.arch.schedule.pipeline);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    generate(&net, &mapping.arch, &mapping.arch.to_toml(), "piped", &dir).unwrap();
+    lint(&dir);
+    let images = 6;
+    let serial = simulate(&dir, &opts(images, Simulator::Verilator, true)).unwrap();
+    assert!(serial.pass, "{serial:?}");
+    assert_serial_exact(&serial);
+    let piped = simulate(&dir, &opts(images, Simulator::Verilator, false)).unwrap();
+    assert!(piped.pass, "{piped:?}");
+    let err = piped.predicted_cycles / piped.cycles_per_inference - 1.0;
+    assert!(err.abs() < 0.05, "pipelined prediction off by {err:.3}");
+    let speedup = serial.cycles_per_inference / piped.cycles_per_inference;
+    assert!(speedup >= 1.5, "throughput only x{speedup:.3}");
+
+    // The bench fails when an expected value of a later image is wrong.
+    let path = dir.join("expected.hex");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let out_len = net.output_info().shape.len();
+    let k = 4 * out_len + 2;
+    let v = u8::from_str_radix(&lines[k], 16).unwrap();
+    lines[k] = format!("{:02x}", v ^ 0x01);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let out = Command::new(dir.join("obj_dir/Vtb"))
+        .current_dir(&dir)
+        .arg(format!("+images={images}"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(stdout.contains("MISMATCH image=4 output=2"), "{stdout}");
+    assert!(stdout.contains("mismatches=1 "), "{stdout}");
+}
+
+#[test]
+fn cli_pipeline() {
+    let tmp = tempfile::tempdir().unwrap();
+    let arch = tmp.path().join("a.toml");
+    let v = ok_json(&[
+        "map",
+        "--budget",
+        "24",
+        "--pipeline",
+        "--objective",
+        "latency",
+        "-o",
+        arch.to_str().unwrap(),
+        "--json",
+    ]);
+    let n = &v["mapping"]["networks"][0];
+    let period = n["pipeline"]["period"].as_u64().unwrap();
+    let engines = n["pipeline"]["engines"].as_array().unwrap();
+    assert_eq!(engines.len(), 3);
+    let busiest = engines.iter().map(|e| e["cycles"].as_u64().unwrap()).max();
+    assert_eq!(Some(period), busiest);
+    assert!(n["cycles"].as_u64().unwrap() > period);
+    let text = std::fs::read_to_string(&arch).unwrap();
+    assert!(text.contains("[schedule]\npipeline = true"), "{text}");
+
+    // --serial needs a pipelined design.
+    let dir = tmp.path().join("plain");
+    let a = tmp.path().join("plain.toml");
+    let sized = nasa(&["size", "--pes", "24", "-o", a.to_str().unwrap()]);
+    assert!(sized.status.success(), "{sized:?}");
+    let out = nasa(&[
+        "gen",
+        "--arch",
+        a.to_str().unwrap(),
+        "-o",
+        dir.to_str().unwrap(),
+    ]);
+    assert!(out.status.success(), "{out:?}");
+    let out = nasa(&["sim", dir.to_str().unwrap(), "--serial"]);
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--serial needs a pipelined design"), "{err}");
+}
