@@ -42,7 +42,8 @@ fn resources(by_type: &serde_json::Map<String, serde_json::Value>) -> Resources 
     let mut r = Resources::default();
     for (t, n) in by_type {
         let n = n.as_u64().unwrap_or(0);
-        if t.starts_with("nasa_pe_") {
+        // Submodules are counted through their own cells.
+        if t.starts_with("nasa_") {
             continue;
         }
         r.cells += n;
@@ -108,55 +109,92 @@ fn yosys(
             String::from_utf8_lossy(&out.stderr)
         );
     }
-    let v: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join(&out_file))?)?;
+    // Yosys 0.23's `stat -json` of a design with submodules two levels deep
+    // prints the design's submodule counts as bare text lines ("  nasa_pe_x
+    // 6") inside the JSON; drop those lines (JSON lines all hold a quote or
+    // a bracket).
+    let text: String = std::fs::read_to_string(dir.join(&out_file))?
+        .lines()
+        .filter(|l| l.trim().is_empty() || l.contains(['"', '{', '}', '[', ']']))
+        .map(|l| format!("{l}\n"))
+        .collect();
+    let v: serde_json::Value = serde_json::from_str(&text).with_context(|| {
+        format!(
+            "{}: unreadable Yosys statistics",
+            dir.join(&out_file).display()
+        )
+    })?;
     Ok(v["modules"].as_object().cloned().unwrap_or_default())
+}
+
+type Modules = serde_json::Map<String, serde_json::Value>;
+
+/// Generic cells and Xilinx resources of `copies` instances of `name` and
+/// everything under it; adds the PE cells met on the way to `pes` (per kind).
+fn tree(
+    generic: &Modules,
+    xilinx: &Modules,
+    name: &str,
+    copies: u64,
+    pes: &mut [u64; 3],
+) -> (u64, Resources) {
+    let cells_by_type = |m: &Modules| {
+        m.get(&format!("\\{name}"))
+            .and_then(|v| v["num_cells_by_type"].as_object().cloned())
+            .unwrap_or_default()
+    };
+    let own_generic = cells_by_type(generic);
+    let own_xilinx = cells_by_type(xilinx);
+    let mut cells: u64 = own_generic
+        .iter()
+        .filter(|(t, _)| !t.starts_with("nasa_"))
+        .map(|(_, n)| n.as_u64().unwrap_or(0))
+        .sum();
+    let mut res = resources(&own_xilinx);
+    for (child, n) in own_xilinx.iter().filter(|(t, _)| t.starts_with("nasa_")) {
+        let n = n.as_u64().unwrap_or(0);
+        if let Some(kind) = Kind::ALL
+            .into_iter()
+            .find(|&k| crate::hw::pe::module_name(k) == *child)
+        {
+            pes[kind as usize] += n * copies;
+        }
+        let (c, r) = tree(generic, xilinx, child, n, pes);
+        cells += c;
+        add(&mut res, &r);
+    }
+    (cells * copies, scaled(&res, copies))
 }
 
 /// Synthesises `dir` for a generic target and for Xilinx 7-series.
 pub fn synthesize(dir: &Path) -> Result<SynthReport> {
     let generic = yosys(dir, "generic", GENERIC)?;
     let xilinx = yosys(dir, "xilinx", XILINX)?;
-    let by_type = |m: &serde_json::Map<String, serde_json::Value>, name: &str| {
-        m.get(&format!("\\{name}"))
-            .and_then(|v| v["num_cells_by_type"].as_object().cloned())
-            .unwrap_or_default()
-    };
-    let count = |m: &serde_json::Map<String, serde_json::Value>, name: &str| {
-        m.get(&format!("\\{name}"))
-            .and_then(|v| v["num_cells"].as_u64())
-            .unwrap_or(0)
-    };
-    let top_generic = by_type(&generic, "nasa_top");
-    let top_xilinx = by_type(&xilinx, "nasa_top");
     let mut report = SynthReport {
-        generic_cells: count(&generic, "nasa_top")
-            - top_generic
-                .iter()
-                .filter(|(t, _)| t.starts_with("nasa_pe_"))
-                .map(|(_, n)| n.as_u64().unwrap_or(0))
-                .sum::<u64>(),
-        xilinx: resources(&top_xilinx),
+        generic_cells: 0,
+        xilinx: Resources::default(),
         chunks: BTreeMap::new(),
     };
+    let mut pes = [0u64; 3];
+    let (cells, total) = tree(&generic, &xilinx, "nasa_top", 1, &mut pes);
+    report.generic_cells = cells;
+    report.xilinx = total;
     for kind in Kind::ALL {
-        let module = crate::hw::pe::module_name(kind);
-        let pes = top_xilinx
-            .get(&module)
-            .and_then(|n| n.as_u64())
-            .unwrap_or(0);
-        if pes == 0 {
+        let n = pes[kind as usize];
+        if n == 0 {
             continue;
         }
-        let per_pe = resources(&by_type(&xilinx, &module));
-        let chunk = ChunkResources {
-            pes,
-            generic_cells: pes * count(&generic, &module),
-            xilinx: scaled(&per_pe, pes),
-        };
-        report.generic_cells += chunk.generic_cells;
-        add(&mut report.xilinx, &chunk.xilinx);
-        report.chunks.insert(kind.name(), chunk);
+        let module = crate::hw::pe::module_name(kind);
+        let mut none = [0u64; 3];
+        let (g, x) = tree(&generic, &xilinx, &module, n, &mut none);
+        report.chunks.insert(
+            kind.name(),
+            ChunkResources {
+                pes: n,
+                generic_cells: g,
+                xilinx: x,
+            },
+        );
     }
     Ok(report)
 }

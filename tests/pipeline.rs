@@ -276,3 +276,40 @@ fn cli_pipeline() {
     let err = String::from_utf8_lossy(&out.stderr);
     assert!(err.contains("--serial needs a pipelined design"), "{err}");
 }
+
+/// `nasa map --pipeline` finds the least period over every design of a
+/// small budget (brute force with the estimate of each design).
+#[test]
+fn pipelined_search_is_exhaustive() {
+    let net = nasa::models::default_network().unwrap();
+    let options = MapOptions {
+        budget: Budget::PeArea(6.0),
+        objective: Objective::Latency,
+        buffer: Default::default(),
+        memory: Default::default(),
+        clock_mhz: 250.0,
+        energy: Default::default(),
+        name: "b".into(),
+        pipeline: true,
+    };
+    let mapping = map::map(std::slice::from_ref(&net), &options).unwrap();
+    let plan = pipeline::plan(&net, 8).unwrap();
+    let mut best = u64::MAX;
+    let mut designs = 0;
+    for c in 1..=6u64 {
+        for s in 1..=12u64 {
+            for a in 1..=12u64 {
+                let area = c as f64 + (s + a) as f64 / 1.88;
+                if area > 6.0 + 1e-9 {
+                    continue;
+                }
+                designs += 1;
+                let arch = map::design(&options, [c, s, a]);
+                best = best.min(pipeline::estimate(&net, &arch, &plan).period);
+            }
+        }
+    }
+    assert_eq!(mapping.designs_evaluated, designs);
+    let chosen = mapping.networks[0].pipeline.as_ref().unwrap();
+    assert_eq!(chosen.period, best);
+}
