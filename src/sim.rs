@@ -402,53 +402,36 @@ fn layer_ends(stdout: &str, net: &Network, images: usize) -> Result<Vec<Vec<u64>
         .collect()
 }
 
+/// Per image, each layer's cycles (its mark minus the previous layer's:
+/// each image is its own run) beside the exact model's.
 fn layer_cycles(
     stdout: &str,
     net: &Network,
     arch: &Arch,
     images: usize,
 ) -> Result<Vec<Vec<LayerCycles>>> {
-    let n = net.layers.len();
-    let mut ends = vec![vec![None; n]; images];
-    for line in stdout.lines().filter(|l| l.starts_with("LAYER ")) {
-        let (Some(img), Some(i), Some(c)) = (
-            field(line, "image"),
-            field(line, "index"),
-            field(line, "cycles"),
-        ) else {
-            bail!("unreadable testbench line: {line}");
-        };
-        match ends
-            .get_mut(img as usize)
-            .and_then(|e| e.get_mut(i as usize))
-        {
-            Some(slot) => *slot = Some(c as u64),
-            None => bail!("the testbench reported layer {i} of image {img}: out of range"),
-        }
-    }
+    let ends = layer_ends(stdout, net, images)?;
     let predicted = crate::map::cycles::predict_images(net, arch, images);
-    let mut out = Vec::with_capacity(images);
-    for (img, (ends, pred)) in ends.into_iter().zip(predicted).enumerate() {
-        let mut start = 0;
-        let mut layers = Vec::with_capacity(n);
-        for (i, end) in ends.into_iter().enumerate() {
-            let Some(end) = end else {
-                bail!(
-                    "the testbench gave no cycle mark for layer {i} (`{}`) of image {img}",
-                    net.layers[i].name
-                );
-            };
-            layers.push(LayerCycles {
-                layer: net.layers[i].name.clone(),
-                op: net.layers[i].op.type_name(),
-                measured: end.saturating_sub(start),
-                predicted: pred[i].cycles,
-            });
-            start = end;
-        }
-        out.push(layers);
-    }
-    Ok(out)
+    Ok(ends
+        .into_iter()
+        .zip(predicted)
+        .map(|(ends, pred)| {
+            let mut start = 0;
+            ends.into_iter()
+                .enumerate()
+                .map(|(i, end)| {
+                    let l = LayerCycles {
+                        layer: net.layers[i].name.clone(),
+                        op: net.layers[i].op.type_name(),
+                        measured: end.saturating_sub(start),
+                        predicted: pred[i].cycles,
+                    };
+                    start = end;
+                    l
+                })
+                .collect()
+        })
+        .collect())
 }
 
 /// Reruns image `image` with a dump of the activation buffer and returns the

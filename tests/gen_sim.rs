@@ -15,27 +15,7 @@ use nasa::quant::Kind;
 use nasa::sim::{simulate, simulate_against, SimOptions, Simulator};
 
 mod common;
-use common::assert_predicted;
-
-fn lint(dir: &Path) {
-    let out = Command::new("verilator")
-        .current_dir(dir)
-        .args([
-            "--lint-only",
-            "-Wall",
-            "--top-module",
-            "nasa_top",
-            "-f",
-            "files.f",
-        ])
-        .output()
-        .expect("verilator is installed (scripts/test.sh installs it)");
-    assert!(
-        out.status.success(),
-        "verilator -Wall:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-}
+use common::{assert_predicted, lint};
 
 fn opts(images: usize, dataset: Option<DatasetKind>, simulator: Simulator) -> SimOptions {
     SimOptions {

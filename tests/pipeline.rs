@@ -17,7 +17,7 @@ use nasa::quant::Kind;
 use nasa::sim::{simulate, simulate_against, SimOptions, SimReport, Simulator};
 
 mod common;
-use common::{nasa, ok_json};
+use common::{lint, nasa, ok_json};
 
 fn features() -> Network {
     Network::load(Path::new(concat!(
@@ -36,26 +36,6 @@ fn opts(images: usize, simulator: Simulator, serial: bool) -> SimOptions {
         simulator,
         serial,
     }
-}
-
-fn lint(dir: &Path) {
-    let out = Command::new("verilator")
-        .current_dir(dir)
-        .args([
-            "--lint-only",
-            "-Wall",
-            "--top-module",
-            "nasa_top",
-            "-f",
-            "files.f",
-        ])
-        .output()
-        .expect("verilator is installed");
-    assert!(
-        out.status.success(),
-        "verilator -Wall:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 }
 
 /// Every dependency between engines points to an earlier round, every
@@ -312,4 +292,34 @@ fn pipelined_search_is_exhaustive() {
     assert_eq!(mapping.designs_evaluated, designs);
     let chosen = mapping.networks[0].pipeline.as_ref().unwrap();
     assert_eq!(chosen.period, best);
+}
+
+/// A tensor read by three layers cannot be named by the descriptors: the
+/// generator refuses with the architecture file and field, and writes
+/// nothing.
+#[test]
+fn three_readers_are_refused() {
+    let toml = format!(
+        "{}[[layer]]\nname = \"a\"\nop = \"conv2d\"\nkind = \"conv\"\nout_channels = 2\nkernel = 1\nout_scale = 0.1\n\
+         [[layer]]\nname = \"b\"\nop = \"conv2d\"\nkind = \"shift\"\nout_channels = 2\nkernel = 1\nout_scale = 0.1\ninput = \"a\"\n\
+         [[layer]]\nname = \"c\"\nop = \"conv2d\"\nkind = \"shift\"\nout_channels = 2\nkernel = 1\nout_scale = 0.1\ninput = \"a\"\n\
+         [[layer]]\nname = \"d\"\nop = \"add\"\ninputs = [\"b\", \"a\"]\nout_scale = 0.1\n\
+         [[layer]]\nname = \"e\"\nop = \"add\"\ninputs = [\"d\", \"c\"]\nout_scale = 0.1\n",
+        common::header(1, 3, 3)
+    );
+    let p = |n: usize| common::plain(vec![1; n], 2);
+    let net = common::build(&toml, &[("a", p(2)), ("b", p(4)), ("c", p(4))]);
+    let arch = pipelined(
+        "[accelerator]\nname = \"t\"\n[clp]\nrows = 1\ncols = 2\n[slp]\nrows = 1\ncols = 2\n",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("x");
+    let err = generate(&net, &arch, &arch.to_toml(), "x", &dir).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("p.toml") && msg.contains("schedule.pipeline"),
+        "{msg}"
+    );
+    assert!(msg.contains("`a`") && msg.contains("3 layers"), "{msg}");
+    assert!(!dir.exists());
 }

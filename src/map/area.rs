@@ -36,7 +36,19 @@ pub const LUTS: LutModel = LutModel {
     per_pe: [656.9, 357.7, 147.4],
 };
 
+/// LUTs of each engine beyond the first in a pipelined design (each is a
+/// whole controller with its own buffer logic): from two pipelined designs
+/// of three engines synthesised with `nasa synth`, 9,976 and 10,813 LUTs
+/// above the model for one controller (docs/benchmarks.md). Rough: two
+/// points, no fit.
+pub const ENGINE_LUTS: f64 = 5_200.0;
+
 impl LutModel {
+    /// LUTs of a design with `engines` controllers (1: layer by layer).
+    pub fn luts_with(&self, pes: [u64; 3], engines: usize) -> f64 {
+        self.luts(pes) + engines.saturating_sub(1) as f64 * ENGINE_LUTS
+    }
+
     pub fn luts(&self, pes: [u64; 3]) -> f64 {
         self.base
             + pes
@@ -58,11 +70,12 @@ pub enum Budget {
 }
 
 impl Budget {
-    /// Cost of one PE of each kind and the capacity left for PEs.
-    pub fn linear(&self) -> ([f64; 3], f64) {
+    /// Cost of one PE of each kind and the capacity left for PEs in a
+    /// design of `engines` controllers (PE areas leave controllers out).
+    pub fn linear(&self, engines: usize) -> ([f64; 3], f64) {
         match *self {
             Budget::PeArea(a) => (Kind::ALL.map(pe_area), a),
-            Budget::Luts(l) => (LUTS.per_pe, l - LUTS.base),
+            Budget::Luts(l) => (LUTS.per_pe, l - LUTS.luts_with([0; 3], engines)),
         }
     }
 }

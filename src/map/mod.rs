@@ -187,7 +187,12 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
         }
     }
     // The budget as a linear constraint: sum of PEs x cost per PE <= capacity.
-    let (cost, capacity) = opts.budget.linear();
+    let engines = if opts.pipeline {
+        used.iter().filter(|&&u| u).count()
+    } else {
+        1
+    };
+    let (cost, capacity) = opts.budget.linear(engines);
     let min_cost: f64 = (0..3).filter(|&i| used[i]).map(|i| cost[i]).sum();
     if !(capacity.is_finite() && capacity >= min_cost - 1e-9) {
         return Err(format!(
@@ -338,7 +343,7 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
         budget: opts.budget,
         pes,
         area: arch.pe_area(),
-        luts: area::LUTS.luts(pes),
+        luts: area::LUTS.luts_with(pes, engines),
         designs_evaluated: evaluated,
         search_seconds: started.elapsed().as_secs_f64(),
         networks,

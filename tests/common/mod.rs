@@ -113,3 +113,24 @@ pub fn assert_predicted(report: &nasa::sim::SimReport) {
     }
     assert_eq!(report.predicted_cycles, report.cycles_per_inference);
 }
+
+/// `verilator --lint-only -Wall` of the design in `dir` passes.
+pub fn lint(dir: &Path) {
+    let out = std::process::Command::new("verilator")
+        .current_dir(dir)
+        .args([
+            "--lint-only",
+            "-Wall",
+            "--top-module",
+            "nasa_top",
+            "-f",
+            "files.f",
+        ])
+        .output()
+        .expect("verilator is installed (scripts/test.sh installs it)");
+    assert!(
+        out.status.success(),
+        "verilator -Wall:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
