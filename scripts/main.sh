@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The main job on the embedded default network: validate it, map (size)
 # and generate an accelerator, simulate it bit-exact against the golden model on
-# real Fashion-MNIST images in Verilator, synthesise it with Yosys, and
-# measure the golden model's accuracy on the whole test set.
+# real Fashion-MNIST images in Verilator, synthesise it with Yosys, run a
+# layer pipeline of the same budget serially and pipelined, and measure the
+# golden model's accuracy on the whole test set.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 source scripts/deps.sh
@@ -29,6 +30,14 @@ echo "$sim"
 echo "== nasa synth (Yosys synth and synth_xilinx)"
 synth=$($nasa synth "$out/default")
 echo "$synth"
+echo "== nasa map --budget 24 --pipeline: one engine per chunk, 8 images one layer at a time, then pipelined"
+$nasa map --budget 24 --pipeline --objective latency -o "$out/default-pipeline.arch.toml" | head -1
+$nasa gen --arch "$out/default-pipeline.arch.toml" -o "$out/default-pipeline"
+(cd "$out/default-pipeline" && verilator --lint-only -Wall --top-module nasa_top -f files.f)
+serial=$($nasa sim "$out/default-pipeline" --images 8 --dataset fashion-mnist --serial)
+echo "serial:    $serial"
+piped=$($nasa sim "$out/default-pipeline" --images 8 --dataset fashion-mnist)
+echo "pipelined: $piped"
 echo "== nasa eval on the Fashion-MNIST test set"
 acc=$($nasa eval --dataset fashion-mnist)
 echo "$acc"
@@ -37,4 +46,6 @@ echo "== summary"
 echo "RTL:        $out/default ($(wc -l < "$out/default/nasa_top.v") lines of top-level Verilog, lint-clean under verilator -Wall)"
 echo "simulation: $sim"
 echo "synthesis:  $(echo "$synth" | head -1)"
+echo "pipeline:   serial $serial"
+echo "            pipelined $piped"
 echo "accuracy:   $acc"

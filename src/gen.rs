@@ -406,16 +406,21 @@ struct Manifest<'a> {
     files: BTreeMap<String, String>,
 }
 
-/// Ideal cycles per inference: each kind's operations over its chunk's PEs,
-/// chunks running one after another (rounded up per kind).
+/// Ideal cycles per inference: each kind's operations over its chunk's PEs
+/// (rounded up per kind), chunks running one after another, or for a
+/// pipelined design concurrently (the busiest chunk's).
 pub fn ideal_cycles(net: &Network, arch: &Arch) -> u64 {
     let ops = net.ops_per_kind();
-    Kind::ALL
+    let per_kind = Kind::ALL
         .iter()
         .zip(ops)
         .filter(|(_, o)| *o > 0)
-        .map(|(k, o)| o.div_ceil(arch.pes(*k).max(1) as u64))
-        .sum()
+        .map(|(k, o)| o.div_ceil(arch.pes(*k).max(1) as u64));
+    if arch.schedule.pipeline {
+        per_kind.max().unwrap_or(0)
+    } else {
+        per_kind.sum()
+    }
 }
 
 /// A generous bound on the controller's cycles for one image (testbench watchdog).
