@@ -287,7 +287,12 @@ pub fn size(net: &Network, budget: u32, name: &str) -> Result<Arch, String> {
             continue;
         }
         let share = budget as f64 * ops[k] as f64 * area[k] / weighted;
-        let pes = ((share / area[k]).floor() as u32).clamp(1, 64 * 64);
+        let mut pes = ((share / area[k]).floor() as u32).clamp(1, 64 * 64);
+        // A count whose most square factorisation is wider than 64 (a prime
+        // above 64) cannot be built: take the next smaller one that can.
+        while array_shape(pes).cols > 64 {
+            pes -= 1;
+        }
         chunks[k] = Some(array_shape(pes));
     }
     let arch = Arch {
@@ -316,6 +321,16 @@ mod tests {
         assert_eq!(array_shape(12), Chunk { rows: 3, cols: 4 });
         assert_eq!(array_shape(7), Chunk { rows: 1, cols: 7 });
         assert_eq!(array_shape(1), Chunk { rows: 1, cols: 1 });
+    }
+
+    #[test]
+    fn sizing_always_gives_buildable_arrays() {
+        let net = crate::models::default_network().unwrap();
+        for budget in 3..=600 {
+            let arch = size(&net, budget, "t").unwrap();
+            arch.validate(Path::new("t.toml"))
+                .unwrap_or_else(|e| panic!("budget {budget}: {e:?}"));
+        }
     }
 
     #[test]
