@@ -292,7 +292,7 @@ pub fn simulate_against(
         }
         None => None,
     };
-    if let Some(plan) = &plan {
+    let (predicted, layers, first_image_layers, pipeline) = if let Some(plan) = &plan {
         let ends = layer_ends(&stdout, net, opts.images)?;
         let est = crate::map::pipeline::estimate(net, arch, plan);
         let pred = crate::map::pipeline::predict_run(net, arch, plan, opts.images, opts.serial);
@@ -320,31 +320,21 @@ pub fn simulate_against(
             (true, n) if n > 0 => (durations(n - 1), durations(0)),
             _ => (Vec::new(), Vec::new()),
         };
-        return Ok(SimReport {
-            pass: mismatches == 0,
-            predicted_cycles: predicted_total as f64 / opts.images.max(1) as f64,
-            layers,
-            first_image_layers,
-            images: opts.images,
-            mismatches: mismatches as u64,
-            cycles_per_inference,
-            ideal_cycles: ideal_cycles(net, arch),
-            pe_utilization: ops as f64 / (cycles_per_inference * pes as f64),
-            simulator: opts.simulator,
-            first_mismatch,
-            pipeline: Some(PipelineRun {
-                serial: opts.serial,
-                image_ends: ends.iter().map(|e| e[last]).collect(),
-                predicted_image_ends: pred.iter().map(|e| e[last]).collect(),
-                predicted_period: est.period,
-                engines: est.engines,
-            }),
-        });
-    }
-    let mut per_image = layer_cycles(&stdout, net, arch, opts.images)?;
-    let predicted: u64 = per_image.iter().flatten().map(|l| l.predicted).sum();
-    let first_image_layers = per_image.first().cloned().unwrap_or_default();
-    let layers = per_image.pop().unwrap_or_default();
+        let pipeline = PipelineRun {
+            serial: opts.serial,
+            image_ends: ends.iter().map(|e| e[last]).collect(),
+            predicted_image_ends: pred.iter().map(|e| e[last]).collect(),
+            predicted_period: est.period,
+            engines: est.engines,
+        };
+        (predicted_total, layers, first_image_layers, Some(pipeline))
+    } else {
+        let mut per_image = layer_cycles(&stdout, net, arch, opts.images)?;
+        let predicted: u64 = per_image.iter().flatten().map(|l| l.predicted).sum();
+        let first_image_layers = per_image.first().cloned().unwrap_or_default();
+        let layers = per_image.pop().unwrap_or_default();
+        (predicted, layers, first_image_layers, None)
+    };
     Ok(SimReport {
         pass: mismatches == 0,
         predicted_cycles: predicted as f64 / opts.images.max(1) as f64,
@@ -357,7 +347,7 @@ pub fn simulate_against(
         pe_utilization: ops as f64 / (cycles_per_inference * pes as f64),
         simulator: opts.simulator,
         first_mismatch,
-        pipeline: None,
+        pipeline,
     })
 }
 
