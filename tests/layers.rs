@@ -333,6 +333,32 @@ fn mbconv_expands_to_documented_layers() {
 }
 
 #[test]
+fn mbconv_projection_uses_project_scale_with_or_without_residual() {
+    // A ReLU6 after the block clamps at 6 / (scale of the projection):
+    // project_scale 0.05 gives 120 (out_scale 0.5 would give 12).
+    let block = |residual: &str| {
+        header(2, 3, 3)
+            + &format!("[[layer]]\nname = \"b\"\nop = \"mbconv\"\nkind = \"shift\"\nout_channels = 2\nkernel = 3\nexpand = 1\nexpand_scale = 0.1\ndw_scale = 0.1\nout_scale = 0.5\nproject_scale = 0.05\n{residual}")
+            + "[[layer]]\nname = \"r\"\nop = \"relu6\"\n"
+    };
+    let path = std::path::Path::new("t.toml");
+    // Explicitly without a residual, and with it dropped by default (stride 2):
+    // the projection is the block's output and keeps project_scale.
+    for residual in ["residual = false\n", "stride = 2\n"] {
+        let net = nasa::net::Network::parse(&block(residual), path).unwrap();
+        let names: Vec<&str> = net.layers.iter().map(|l| l.name.as_str()).collect();
+        assert_eq!(names, ["b.expand", "b.dw", "b.project", "r"], "{residual}");
+        assert_eq!(net.layers[2].out.scale, 0.05, "{residual}");
+        assert_eq!(net.layers[3].clamp, (0, 120), "{residual}");
+    }
+    // With the residual add, the add carries out_scale: 6 / 0.5 = 12.
+    let net = nasa::net::Network::parse(&block("residual = true\n"), path).unwrap();
+    assert_eq!(net.layers[2].out.scale, 0.05);
+    assert_eq!(net.layers[3].out.scale, 0.5);
+    assert_eq!(net.layers[4].clamp, (0, 12));
+}
+
+#[test]
 fn every_tensor_stays_in_its_range() {
     let features = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models/features"));
     for net in [

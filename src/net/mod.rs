@@ -548,11 +548,10 @@ fn expand(raw: Vec<RawLayer>, path: &Path) -> InputResult<(Vec<Def>, HashMap<Str
                 };
                 let sub = |s: &str| format!("{name}.{s}");
                 let residual_wanted = m.residual.unwrap_or(true);
-                let project_scale = if residual_wanted {
-                    m.project_scale.unwrap_or(m.out_scale)
-                } else {
-                    m.out_scale
-                };
+                // Section 7 of docs/arithmetic.md: the projection's scale is
+                // `project_scale`, defaulting to `out_scale`, whether or not a
+                // residual add follows it.
+                let project_scale = m.project_scale.unwrap_or(m.out_scale);
                 if m.expand == 0 {
                     return Err(InputError::new(path, "expansion ratio must be at least 1")
                         .layer(&name)
