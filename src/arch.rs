@@ -4,6 +4,7 @@
 //! validation that explains itself, and `size`, which proposes one for a
 //! network from a PE budget.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -16,8 +17,15 @@ use crate::quant::Kind;
 /// (reference cost model, NASA-F: 1 / 1.88).
 pub const CHEAP_PE_AREA: f64 = 1.0 / 1.88;
 
+/// The PE budget (in multiply-accumulate-PE areas) of `nasa size`, of
+/// `nasa gen` without an architecture and of `nasa map`.
+pub const DEFAULT_BUDGET: u32 = 168;
+
+/// The clock target when none is given.
+pub const DEFAULT_CLOCK_MHZ: f64 = 250.0;
+
 fn default_clock() -> f64 {
-    250.0
+    DEFAULT_CLOCK_MHZ
 }
 fn default_words() -> u32 {
     131_072
@@ -80,6 +88,18 @@ pub struct Buffer {
     pub words: u32,
     #[serde(default = "default_banks")]
     pub banks: u32,
+}
+
+impl Buffer {
+    /// A buffer of `words` bytes in the default number of banks, fewer if
+    /// the buffer holds fewer lines of a `data_bits`-wide memory port (at
+    /// least one bank).
+    pub fn with_words(words: u32, data_bits: u32) -> Buffer {
+        Buffer {
+            words,
+            banks: default_banks().min(words / (data_bits / 8).max(1)).max(1),
+        }
+    }
 }
 
 impl Default for Buffer {
@@ -171,10 +191,39 @@ impl Arch {
     }
 
     pub fn load(path: &Path) -> InputResult<Arch> {
+        Arch::load_with_text(path).map(|(arch, _)| arch)
+    }
+
+    /// Reads and validates an accelerator description; also returns its text.
+    pub fn load_with_text(path: &Path) -> InputResult<(Arch, String)> {
         let text = std::fs::read_to_string(path).map_err(|e| {
             InputError::new(path, format!("cannot read accelerator description: {e}"))
         })?;
-        Arch::parse(&text, path)
+        Ok((Arch::parse(&text, path)?, text))
+    }
+
+    /// The accelerator description at `path`, or without one `size`'s
+    /// proposal for `net` at the default budget; with its TOML text.
+    pub fn load_or_size(path: Option<&Path>, net: &Network) -> anyhow::Result<(Arch, String)> {
+        match path {
+            Some(p) => Ok(Arch::load_with_text(p)?),
+            None => {
+                let arch = size(net, DEFAULT_BUDGET, &net.name).map_err(|m| anyhow::anyhow!(m))?;
+                let text = arch.to_toml();
+                Ok((arch, text))
+            }
+        }
+    }
+
+    /// Ideal cycles per inference of each kind the operation counts `ops`
+    /// (per `Kind::ALL`) use: its operations over its chunk's PEs, rounded up.
+    pub fn ideal_cycles_per_kind(&self, ops: [u64; 3]) -> Vec<(Kind, u64)> {
+        Kind::ALL
+            .iter()
+            .zip(ops)
+            .filter(|(_, o)| *o > 0)
+            .map(|(&k, o)| (k, o.div_ceil(self.pes(k).max(1) as u64)))
+            .collect()
     }
 
     /// Checks every value against what the generator can build.
@@ -311,6 +360,54 @@ pub fn size(net: &Network, budget: u32, name: &str) -> Result<Arch, String> {
     Ok(arch)
 }
 
+/// What `nasa size` proposes for a network.
+#[derive(Debug, Clone, Serialize)]
+pub struct SizeReport {
+    pub architecture: Arch,
+    /// Operations per inference by kind.
+    pub ops: BTreeMap<&'static str, u64>,
+    /// Ideal cycles per inference of each kind the network uses.
+    pub ideal_cycles: BTreeMap<&'static str, u64>,
+    pub pe_area: f64,
+    /// Where the architecture file was written.
+    pub output: Option<String>,
+    /// The architecture file: a comment header, then the TOML.
+    #[serde(skip)]
+    pub file_text: String,
+}
+
+/// `size`'s proposal for `net` under a budget of `pes`, with a header that
+/// shows each kind's ideal cycles; written to `output` if given.
+pub fn size_report(net: &Network, pes: u32, output: Option<&Path>) -> anyhow::Result<SizeReport> {
+    let arch = size(net, pes, &net.name).map_err(|m| anyhow::anyhow!(m))?;
+    let ops = net.ops_per_kind();
+    let ideal = arch.ideal_cycles_per_kind(ops);
+    let mut file_text = format!(
+        "# Accelerator for network `{}` (description sha256 {}),\n# proposed by `nasa size --pes {pes}`.\n",
+        net.name, net.provenance.description_sha256
+    );
+    for (kind, cycles) in &ideal {
+        let k = Kind::ALL.iter().position(|x| x == kind).unwrap_or(0);
+        file_text += &format!(
+            "# {kind}: {} ops on {} PEs = {cycles} ideal cycles\n",
+            ops[k],
+            arch.pes(*kind)
+        );
+    }
+    file_text += &arch.to_toml();
+    if let Some(path) = output {
+        crate::fsutil::write_atomic(path, file_text.as_bytes())?;
+    }
+    Ok(SizeReport {
+        ops: Kind::ALL.iter().map(|k| k.name()).zip(ops).collect(),
+        ideal_cycles: ideal.iter().map(|(k, c)| (k.name(), *c)).collect(),
+        pe_area: arch.pe_area(),
+        architecture: arch,
+        output: output.map(|p| p.display().to_string()),
+        file_text,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -336,9 +433,13 @@ mod tests {
     #[test]
     fn default_network_sizing_balances_cycles() {
         let net = crate::models::default_network().unwrap();
-        let arch = size(&net, 168, "t").unwrap();
+        let arch = size(&net, DEFAULT_BUDGET, "t").unwrap();
         // Area used never exceeds the budget, and is nearly all of it.
-        assert!(arch.pe_area() <= 168.0 + 1e-9, "{}", arch.pe_area());
+        assert!(
+            arch.pe_area() <= DEFAULT_BUDGET as f64 + 1e-9,
+            "{}",
+            arch.pe_area()
+        );
         assert!(arch.pe_area() > 160.0, "{}", arch.pe_area());
         // Ideal cycles per chunk (ops / PEs) within 10% of each other, as
         // the proportional split intends (shape rounding aside).

@@ -194,13 +194,23 @@ impl Dataset {
     }
 }
 
+/// The first two bytes of a gzip stream.
+pub const GZIP_MAGIC: [u8; 2] = [0x1f, 0x8b];
+
+/// Whether a file beginning with `head` is, by its first bytes, an
+/// unsigned-byte IDX file (`00 00 08`) or gzip-compressed (as IDX files
+/// may be): what `read_idx_images` and `read_idx_labels` read.
+pub fn looks_like_idx(head: &[u8]) -> bool {
+    head.len() >= 4 && (head.starts_with(&[0, 0, 8]) || head.starts_with(&GZIP_MAGIC))
+}
+
 /// Opens `path`, transparently decompressing it if it starts with the gzip magic `1f 8b`.
 fn open(path: &Path) -> Result<Box<dyn Read>, DataError> {
     let mut file = BufReader::new(File::open(path).map_err(io_err(path))?);
     let gzip = file
         .fill_buf()
         .map_err(io_err(path))?
-        .starts_with(&[0x1f, 0x8b]);
+        .starts_with(&GZIP_MAGIC);
     Ok(if gzip {
         Box::new(MultiGzDecoder::new(file))
     } else {

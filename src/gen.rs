@@ -410,12 +410,10 @@ struct Manifest<'a> {
 /// (rounded up per kind), chunks running one after another, or for a
 /// pipelined design concurrently (the busiest chunk's).
 pub fn ideal_cycles(net: &Network, arch: &Arch) -> u64 {
-    let ops = net.ops_per_kind();
-    let per_kind = Kind::ALL
-        .iter()
-        .zip(ops)
-        .filter(|(_, o)| *o > 0)
-        .map(|(k, o)| o.div_ceil(arch.pes(*k).max(1) as u64));
+    let per_kind = arch
+        .ideal_cycles_per_kind(net.ops_per_kind())
+        .into_iter()
+        .map(|(_, c)| c);
     if arch.schedule.pipeline {
         per_kind.max().unwrap_or(0)
     } else {

@@ -5,6 +5,7 @@
 //! See ARCHITECTURE.md for the stages and what each guarantees to the next.
 
 pub mod arch;
+pub mod check;
 pub mod cost;
 pub mod data;
 pub mod dump;
@@ -14,6 +15,7 @@ pub mod fsutil;
 pub mod gen;
 pub mod golden;
 pub mod hw;
+pub mod input;
 pub mod map;
 pub mod models;
 pub mod net;

@@ -434,3 +434,126 @@ pub fn all_multiply(net: &Network) -> Network {
     twin.name = format!("{}-all-multiply", net.name);
     twin
 }
+
+/// Maps each network's all-multiply twin on an all-multiply accelerator of
+/// the same budget (named `<name>-all-multiply`): the baseline a hybrid
+/// design is compared with.
+pub fn baseline(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
+    let twins: Vec<Network> = nets.iter().map(all_multiply).collect();
+    let mut o = opts.clone();
+    o.name = format!("{}-all-multiply", opts.name);
+    // One chunk: nothing to overlap.
+    o.pipeline = false;
+    map(&twins, &o)
+}
+
+/// One network on the hybrid design against its all-multiply twin on the
+/// baseline (ratio < 1: the hybrid is lower).
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub network: String,
+    pub latency_ratio: f64,
+    pub throughput_ratio: f64,
+    pub energy_ratio: f64,
+    pub edp_ratio: f64,
+}
+
+/// Compares every network of `hybrid` with the same network of `baseline`.
+pub fn compare(hybrid: &Mapping, baseline: &Mapping) -> Vec<Comparison> {
+    hybrid
+        .networks
+        .iter()
+        .zip(&baseline.networks)
+        .map(|(x, y)| Comparison {
+            network: x.network.clone(),
+            latency_ratio: x.latency_us / y.latency_us,
+            throughput_ratio: x.throughput / y.throughput,
+            energy_ratio: x.energy_nj / y.energy_nj,
+            edp_ratio: x.edp / y.edp,
+        })
+        .collect()
+}
+
+/// A mapping with its architecture.
+#[derive(Debug, Clone, Serialize)]
+pub struct MappedDesign {
+    pub mapping: Mapping,
+    pub architecture: Arch,
+}
+
+impl MappedDesign {
+    fn new(mapping: Mapping) -> MappedDesign {
+        let architecture = mapping.arch.clone();
+        MappedDesign {
+            mapping,
+            architecture,
+        }
+    }
+}
+
+/// What `nasa map` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct MapReport {
+    #[serde(flatten)]
+    pub design: MappedDesign,
+    /// Where the architecture file was written.
+    pub output: Option<String>,
+    /// With `compare`: the all-multiply baseline...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub all_multiply: Option<MappedDesign>,
+    /// ...and every network against it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Vec<Comparison>>,
+}
+
+/// Maps the network descriptions at `paths` (none: the embedded default
+/// network) under `opts`; with `compare`, also maps the all-multiply
+/// baseline and compares; writes the chosen architecture to `output`.
+pub fn map_report(
+    paths: &[std::path::PathBuf],
+    opts: &MapOptions,
+    compare: bool,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<MapReport> {
+    if !(opts.clock_mhz.is_finite() && opts.clock_mhz > 0.0) {
+        anyhow::bail!(
+            "--clock-mhz must be a positive number of MHz, not {}",
+            opts.clock_mhz
+        );
+    }
+    let nets: Vec<Network> = if paths.is_empty() {
+        vec![crate::models::load_description(std::path::Path::new(
+            "default",
+        ))?]
+    } else {
+        paths
+            .iter()
+            .map(|p| crate::models::load_description(p))
+            .collect::<Result<_, _>>()?
+    };
+    let mapping = map(&nets, opts).map_err(|m| anyhow::anyhow!(m))?;
+    let base = if compare {
+        Some(baseline(&nets, opts).map_err(|m| anyhow::anyhow!(m))?)
+    } else {
+        None
+    };
+    if let Some(path) = output {
+        let names: Vec<&str> = nets.iter().map(|n| n.name.as_str()).collect();
+        let text = format!(
+            "# Accelerator for {}, chosen by `nasa map` for a budget of {}, objective {:?}\n# ({} designs evaluated; {:.0} LUTs by the fitted model).\n{}",
+            names.join(", "),
+            opts.budget,
+            opts.objective,
+            mapping.designs_evaluated,
+            mapping.luts,
+            mapping.arch.to_toml()
+        );
+        crate::fsutil::write_atomic(path, text.as_bytes())?;
+    }
+    Ok(MapReport {
+        comparison: base.as_ref().map(|b| self::compare(&mapping, b)),
+        all_multiply: base.map(MappedDesign::new),
+        design: MappedDesign::new(mapping),
+        output: output.map(|p| p.display().to_string()),
+    })
+}

@@ -578,6 +578,47 @@ pub fn search(run: &SearchRun<'_>, progress: &dyn Progress) -> Result<Option<Sea
     Ok(Some(summary))
 }
 
+/// What `search_and_train` reports: the search, then the training of the
+/// network it derived.
+#[derive(Debug, Clone, Serialize)]
+pub struct SearchAndTrain {
+    pub search: SearchSummary,
+    pub train: train::TrainSummary,
+}
+
+/// Runs the search, then trains the derived network (`arch.toml` in the
+/// output directory) with `train_options` on the same training data,
+/// reporting on `test`. `found` is called between the two. `None` if the
+/// search stopped early.
+pub fn search_and_train<P: Progress + train::Progress>(
+    run: &SearchRun<'_>,
+    test: &Dataset,
+    train_options: train::TrainOptions,
+    progress: &P,
+    found: &dyn Fn(&SearchSummary),
+) -> Result<Option<SearchAndTrain>> {
+    let Some(summary) = search(run, progress)? else {
+        return Ok(None);
+    };
+    found(&summary);
+    let network = crate::models::load_description(&run.out.join("arch.toml"))?;
+    let train_run = train::Run {
+        net: &network,
+        train: run.train,
+        test,
+        out: run.out,
+        options: train_options,
+        resume: run.resume,
+        stop_after: None,
+        teacher: None,
+    };
+    let trained = train::train(&train_run, progress)?.context("training stopped early")?;
+    Ok(Some(SearchAndTrain {
+        search: summary,
+        train: trained,
+    }))
+}
+
 fn choice_energy(space: &Space, choice: &[Candidate], energy: &[Vec<f64>]) -> f64 {
     choice
         .iter()

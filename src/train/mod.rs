@@ -78,6 +78,37 @@ fn default_temperature() -> f32 {
     4.0
 }
 
+impl TrainOptions {
+    /// Completes options given on a command line and checks them: the
+    /// quantised phase's learning rate defaults to a tenth of `lr`; the
+    /// distillation weight must lie in (0, 1] and needs a teacher, whose
+    /// weights' hash is recorded (default 0.5 with one, 0 without); the
+    /// temperature must be positive.
+    pub fn resolve(
+        &mut self,
+        qat_lr: Option<f32>,
+        distill: Option<f32>,
+        teacher: Option<&Network>,
+    ) -> Result<()> {
+        self.qat_lr = qat_lr.unwrap_or(self.lr / 10.0);
+        self.distill = match (distill, teacher) {
+            (Some(_), None) => bail!("--distill needs --teacher"),
+            (Some(a), Some(_)) if !(a > 0.0 && a <= 1.0) => {
+                bail!("--distill must lie in (0, 1], not {a}")
+            }
+            (Some(a), Some(_)) => a,
+            (None, Some(_)) => 0.5,
+            (None, None) => 0.0,
+        };
+        let t = self.temperature;
+        if !(t.is_finite() && t > 0.0) {
+            bail!("--temperature must be a positive number, not {t}");
+        }
+        self.teacher = teacher.and_then(|t| t.provenance.weights_sha256.clone());
+        Ok(())
+    }
+}
+
 impl Default for TrainOptions {
     fn default() -> Self {
         TrainOptions {

@@ -1,0 +1,256 @@
+//! The command line: each command turns its arguments into the library's
+//! inputs, calls the library, and prints the report it returns through
+//! `report::print` (text, or JSON with `--json`).
+
+pub mod args;
+mod golden;
+mod progress;
+mod report;
+
+use anyhow::{bail, Result};
+
+use nasa::error::InputError;
+use nasa::net::Network;
+use nasa::{arch, data, eval, fsutil, map, models, randomize, search, train};
+
+use args::{Cli, Command, MapArgs, SearchCmd, TrainCmd};
+use progress::{progress, TrainBars};
+use report::{print, Stopped};
+
+pub fn run(cli: Cli) -> Result<()> {
+    let json = cli.json;
+    match cli.command {
+        Command::Check(a) => print(&nasa::check::check(&models::load(a.net.as_deref())?), json),
+        Command::Golden(a) => {
+            let net = models::load(a.net.net.as_deref())?;
+            print(&golden::golden_cmd(&net, &a)?, json)
+        }
+        Command::Eval { net, data, limit } => {
+            let net = models::load(net.net.as_deref())?;
+            let Some(kind) = data.dataset else {
+                bail!("eval needs --dataset (mnist, fashion-mnist, cifar10 or cifar100)")
+            };
+            let mut set = data::load_test(kind, data.data.as_deref())?;
+            if let Some(n) = limit {
+                set.truncate(n);
+            }
+            eval::check_compatible(&net, &set)?;
+            let bar = progress(set.len(), json);
+            let report = eval::evaluate(&net, &set, &|| bar.inc(1));
+            bar.finish_and_clear();
+            let shown = report::Evaluated {
+                report: &report,
+                network: &net.name,
+                dataset: kind,
+            };
+            print(&shown, json)
+        }
+        Command::Gen {
+            net,
+            arch,
+            output,
+            name,
+        } => {
+            let network = models::load(net.net.as_deref())?;
+            let (arch, arch_text) = arch::Arch::load_or_size(arch.as_deref(), &network)?;
+            let name = name.unwrap_or_else(|| {
+                output
+                    .file_name()
+                    .map(|n| n.to_string_lossy().into_owned())
+                    .unwrap_or_else(|| "nasa".into())
+            });
+            let stamp = nasa::gen::generate(&network, &arch, &arch_text, &name, &output)?;
+            let generated = report::Generated {
+                output: output.display().to_string(),
+                stamp,
+                name,
+            };
+            print(&generated, json)
+        }
+        Command::Sim {
+            dir,
+            images,
+            data,
+            seed,
+            simulator,
+            serial,
+        } => {
+            let opts = nasa::sim::SimOptions {
+                images,
+                dataset: data.dataset,
+                data_dir: data.data,
+                seed,
+                simulator,
+                serial,
+            };
+            let report = nasa::sim::simulate(&dir, &opts)?;
+            print(&report, json)?;
+            if !report.pass {
+                bail!("simulation mismatches the golden model");
+            }
+            Ok(())
+        }
+        Command::Synth { dir } => {
+            let bar = progress(2, json);
+            let report = nasa::synth::synthesize(&dir)?;
+            bar.finish_and_clear();
+            print(&report, json)
+        }
+        Command::Size { net, pes, output } => {
+            let network = models::load(net.net.as_deref())?;
+            print(&arch::size_report(&network, pes, output.as_deref())?, json)
+        }
+        Command::Map(a) => map_cmd(a, json),
+        Command::Search(a) => search_cmd(a, json),
+        Command::Train(a) => train_cmd(a, json),
+        Command::RandomWeights { net, seed, output } => {
+            let text = std::fs::read_to_string(&net).map_err(|e| {
+                InputError::new(&net, format!("cannot read network description: {e}"))
+            })?;
+            let mut network = Network::parse(&text, &net)?;
+            randomize::randomize(&mut network, seed);
+            let bytes = nasa::net::weights::serialize(&network);
+            // Validate what we wrote exactly as a reader will.
+            network.attach_weights(&bytes, &output).map_err(|e| {
+                anyhow::anyhow!("internal error: generated weights do not validate: {e}")
+            })?;
+            fsutil::write_atomic(&output, &bytes)?;
+            let wrote = report::RandomWeights {
+                weights: output.display().to_string(),
+                seed,
+                sha256: nasa::net::sha256_hex(&bytes),
+                parameters: network.parameter_count(),
+            };
+            print(&wrote, json)
+        }
+    }
+}
+
+fn map_cmd(a: MapArgs, json: bool) -> Result<()> {
+    let energy = match &a.energy {
+        Some(p) => map::energy::EnergyTable::load(p)?,
+        None => Default::default(),
+    };
+    let opts = map::MapOptions {
+        budget: match a.budget_luts {
+            Some(l) => map::Budget::Luts(l),
+            None => map::Budget::PeArea(a.budget),
+        },
+        objective: a.objective,
+        buffer: arch::Buffer::with_words(a.buffer_words, a.data_bits),
+        memory: arch::Memory {
+            data_bits: a.data_bits,
+        },
+        clock_mhz: a.clock_mhz,
+        energy,
+        name: a.name,
+        pipeline: a.pipeline,
+    };
+    let report = map::map_report(&a.nets, &opts, a.compare, a.output.as_deref())?;
+    print(&report, json)
+}
+
+fn search_cmd(a: SearchCmd, json: bool) -> Result<()> {
+    let c = &a.common;
+    let train_set = data::load_train(c.dataset, c.data.as_deref())?;
+    let test_set = data::load_test(c.dataset, c.data.as_deref())?;
+    let run = search::SearchRun {
+        train: &train_set,
+        out: &c.out,
+        options: search::SearchOptions {
+            pgp_epochs: a.pgp_epochs,
+            search_epochs: a.search_epochs,
+            batch: c.batch,
+            top_k: a.top_k,
+            lambda: a.lambda,
+            energy_target_nj: a.energy_target,
+            space: a.space,
+            sharing: a.sharing,
+            depth: a.depth,
+            width: a.width,
+            seed: c.seed,
+            train_limit: c.train_limit,
+            ..Default::default()
+        },
+        resume: c.resume,
+        stop_after: c.stop_after,
+    };
+    let train_options = train::TrainOptions {
+        epochs: c.epochs,
+        qat_epochs: c.qat_epochs,
+        batch: c.batch,
+        seed: c.seed,
+        train_limit: c.train_limit,
+        test_limit: c.test_limit,
+        ..Default::default()
+    };
+    let found = |s: &search::SearchSummary| {
+        if !json {
+            eprintln!(
+                "derived {} ({:.1} nJ compute per inference, all-multiplier {:.1} nJ); training it",
+                s.arch, s.derived_energy_nj, s.all_conv_energy_nj
+            );
+        }
+    };
+    let bars = TrainBars::new(json);
+    match search::search_and_train(&run, &test_set, train_options, &bars, &found)? {
+        None => print(&Stopped::new(&c.out), json),
+        Some(r) => {
+            let shown = report::Searched {
+                report: &r,
+                dataset: c.dataset,
+                out: &c.out,
+            };
+            print(&shown, json)
+        }
+    }
+}
+
+fn train_cmd(a: TrainCmd, json: bool) -> Result<()> {
+    let c = &a.common;
+    let network = models::load_description(&a.net)?;
+    let train_set = data::load_train(c.dataset, c.data.as_deref())?;
+    let test_set = data::load_test(c.dataset, c.data.as_deref())?;
+    eval::check_compatible(&network, &train_set)?;
+    let teacher = match &a.teacher {
+        Some(p) => Some(Network::load(p)?),
+        None => None,
+    };
+    let mut options = train::TrainOptions {
+        epochs: c.epochs,
+        qat_epochs: c.qat_epochs,
+        batch: c.batch,
+        lr: a.lr,
+        weight_decay: a.weight_decay,
+        seed: c.seed,
+        augment: !a.no_augment,
+        train_limit: c.train_limit,
+        test_limit: c.test_limit,
+        temperature: a.temperature,
+        precise_bn: a.precise_bn,
+        ..Default::default()
+    };
+    options.resolve(a.qat_lr, a.distill, teacher.as_ref())?;
+    let run = train::Run {
+        net: &network,
+        train: &train_set,
+        test: &test_set,
+        out: &c.out,
+        options,
+        resume: c.resume,
+        stop_after: c.stop_after,
+        teacher: teacher.as_ref(),
+    };
+    let bars = TrainBars::new(json);
+    match train::train(&run, &bars)? {
+        None => print(&Stopped::new(&c.out), json),
+        Some(s) => {
+            let shown = report::Trained {
+                summary: &s,
+                dataset: c.dataset,
+                out: &c.out,
+            };
+            print(&shown, json)
+        }
+    }
+}

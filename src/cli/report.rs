@@ -1,0 +1,340 @@
+//! The one printer: every command's result is a `Report`, printed as its
+//! text or (`--json`) as pretty JSON through serde.
+
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::Result;
+use serde::Serialize;
+
+use nasa::arch::SizeReport;
+use nasa::check::CheckReport;
+use nasa::data::DatasetKind;
+use nasa::eval::EvalReport;
+use nasa::map::{MapReport, Mapping};
+use nasa::search::SearchAndTrain;
+use nasa::sim::SimReport;
+use nasa::synth::SynthReport;
+use nasa::train::TrainSummary;
+
+/// A command's result: serialisable for `--json`, with a text form.
+pub trait Report: Serialize {
+    /// The text printed without `--json`, each line ending in a newline.
+    fn text(&self) -> String;
+}
+
+/// Prints a report on stdout: its text, or with `json` its pretty JSON.
+pub fn print(report: &impl Report, json: bool) -> Result<()> {
+    if json {
+        let value = serde_json::to_value(report)?;
+        println!("{}", serde_json::to_string_pretty(&value)?);
+    } else {
+        print!("{}", report.text());
+    }
+    Ok(())
+}
+
+impl Report for CheckReport {
+    fn text(&self) -> String {
+        let mut t = String::new();
+        let _ = writeln!(
+            t,
+            "network `{}`: {} layers, input {} ({}-bit), output `{}` {}",
+            self.network,
+            self.layers.len(),
+            self.input_shape,
+            self.input_bits,
+            self.output,
+            self.output_shape
+        );
+        let _ = writeln!(
+            t,
+            "  {:<18} {:<14} {:<6} {:<10} {:>10} -> {:<10} {:>4} {:>4} {:>10}",
+            "layer", "op", "kind", "geometry", "in", "out", "bits", "acc", "ops"
+        );
+        for row in &self.layers {
+            let _ = writeln!(
+                t,
+                "  {:<18} {:<14} {:<6} {:<10} {:>10} -> {:<10} {:>4} {:>4} {:>10}",
+                row.name,
+                row.op,
+                row.kind,
+                row.geometry,
+                row.input_shape.to_string(),
+                row.output_shape.to_string(),
+                row.out_bits,
+                row.acc_bits
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "-".into()),
+                row.ops,
+            );
+        }
+        let _ = writeln!(
+            t,
+            "operations per inference: conv {}, shift {}, adder {}",
+            self.ops["conv"], self.ops["shift"], self.ops["adder"]
+        );
+        let nj = |k: &str| self.compute_energy_pj[k] / 1000.0;
+        let _ = writeln!(
+            t,
+            "compute energy per inference (45 nm unit table): {:.1} nJ (conv {:.1}, shift {:.1}, adder {:.1})",
+            nj("total"),
+            nj("conv"),
+            nj("shift"),
+            nj("adder")
+        );
+        let _ = writeln!(t, "parameters: {}", self.parameters);
+        let _ = writeln!(
+            t,
+            "description sha256 {}",
+            self.provenance.description_sha256
+        );
+        if let Some(w) = &self.provenance.weights_sha256 {
+            let _ = writeln!(t, "weights     sha256 {w}");
+        }
+        t + "ok\n"
+    }
+}
+
+impl Report for SizeReport {
+    fn text(&self) -> String {
+        match &self.output {
+            Some(path) => format!("wrote {path}\n"),
+            None => self.file_text.clone(),
+        }
+    }
+}
+
+fn mapping_text(t: &mut String, m: &Mapping) {
+    let _ = writeln!(
+        t,
+        "design: {} conv, {} shift, {} adder PEs (area {:.2} MAC PEs, {:.0} LUTs; budget {}); objective {:?}; {} designs in {:.3} s",
+        m.pes[0], m.pes[1], m.pes[2], m.area, m.luts, m.budget, m.objective, m.designs_evaluated, m.search_seconds
+    );
+    for n in &m.networks {
+        let e = &n.energy_breakdown_nj;
+        let _ = writeln!(
+            t,
+            "{}: {} cycles ({} waiting on memory; {:.1} us, {:.0} inferences/s), {:.1} nJ (compute {:.1}, DRAM {:.1}, buffer {:.1}, NoC {:.1}, RF {:.1}), EDP {:.4e} nJ*us",
+            n.network, n.cycles, n.memory_cycles, n.latency_us, n.throughput, n.energy_nj, e.compute, e.dram, e.buffer, e.noc, e.rf, n.edp
+        );
+        let _ = writeln!(
+            t,
+            "  {:<22} {:<15} {:>6} {:>5} {:>6} {:>10} {:>12}",
+            "layer", "op", "chunk", "PEs", "tiles", "cycles", "energy pJ"
+        );
+        for l in &n.layers {
+            let _ = writeln!(
+                t,
+                "  {:<22} {:<15} {:>6} {:>5} {:>6} {:>10} {:>12.0}",
+                l.layer,
+                l.op,
+                l.chunk.map_or("post", |k| k.name()),
+                l.pes,
+                l.tiles,
+                l.cycles,
+                l.energy_pj
+            );
+        }
+    }
+}
+
+impl Report for MapReport {
+    fn text(&self) -> String {
+        let mut t = String::new();
+        mapping_text(&mut t, &self.design.mapping);
+        if let Some(b) = &self.all_multiply {
+            t += "\nAll-multiply accelerator of the same budget, on the all-multiply networks:\n";
+            mapping_text(&mut t, &b.mapping);
+            t += "\nHybrid against all-multiply (ratio < 1: the hybrid is lower):\n";
+            for c in self.comparison.iter().flatten() {
+                let _ = writeln!(
+                    t,
+                    "  {}: latency x{:.3}, throughput x{:.3}, energy x{:.3}, EDP x{:.3}",
+                    c.network, c.latency_ratio, c.throughput_ratio, c.energy_ratio, c.edp_ratio,
+                );
+            }
+        }
+        if let Some(path) = &self.output {
+            let _ = writeln!(t, "wrote {path}");
+        }
+        t
+    }
+}
+
+impl Report for SimReport {
+    fn text(&self) -> String {
+        let mut t = format!(
+            "{}: {} image(s), {} mismatching output(s); {:.0} cycles per inference (mapper's prediction {:.0}, ideal {}), PE utilisation {:.1}%\n",
+            if self.pass { "PASS" } else { "FAIL" },
+            self.images,
+            self.mismatches,
+            self.cycles_per_inference,
+            self.predicted_cycles,
+            self.ideal_cycles,
+            100.0 * self.pe_utilization
+        );
+        if let Some(m) = &self.first_mismatch {
+            let _ = writeln!(
+                t,
+                "first difference: image {}, layer `{}`, channel {}, position ({}, {}): design {} golden {}",
+                m.image, m.layer, m.channel, m.y, m.x, m.got, m.expected
+            );
+        }
+        t
+    }
+}
+
+impl Report for SynthReport {
+    fn text(&self) -> String {
+        let x = &self.xilinx;
+        let mut t = format!(
+            "total: {} generic cells; xilinx: {} LUTs, {} flip-flops, {} DSPs, {} RAMB18\n",
+            self.generic_cells, x.luts, x.flip_flops, x.dsps, x.block_rams
+        );
+        for (kind, c) in &self.chunks {
+            let _ = writeln!(
+                t,
+                "  {kind} chunk ({} PE cells): {} generic cells; {} LUTs, {} DSPs",
+                c.pes, c.generic_cells, c.xilinx.luts, c.xilinx.dsps
+            );
+        }
+        t
+    }
+}
+
+/// An evaluation, with what its text names.
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct Evaluated<'a> {
+    pub report: &'a EvalReport,
+    #[serde(skip)]
+    pub network: &'a str,
+    #[serde(skip)]
+    pub dataset: DatasetKind,
+}
+
+impl Report for Evaluated<'_> {
+    fn text(&self) -> String {
+        let r = self.report;
+        format!(
+            "{}: {} of {} {} test images correct: integer accuracy {:.2}% (float reference {:.2}%, predictions agree on {:.2}%)\n",
+            self.network,
+            r.correct,
+            r.images,
+            self.dataset,
+            100.0 * r.accuracy,
+            100.0 * r.float_accuracy,
+            100.0 * r.agreement
+        )
+    }
+}
+
+/// A training or search run stopped early (`--stop-after`).
+#[derive(Serialize)]
+pub struct Stopped {
+    pub stopped: bool,
+    pub out: String,
+}
+
+impl Stopped {
+    pub fn new(out: &Path) -> Stopped {
+        Stopped {
+            stopped: true,
+            out: out.display().to_string(),
+        }
+    }
+}
+
+impl Report for Stopped {
+    fn text(&self) -> String {
+        "stopped; continue with --resume\n".into()
+    }
+}
+
+/// A finished training run, with what its text names.
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct Trained<'a> {
+    pub summary: &'a TrainSummary,
+    #[serde(skip)]
+    pub dataset: DatasetKind,
+    #[serde(skip)]
+    pub out: &'a Path,
+}
+
+impl Report for Trained<'_> {
+    fn text(&self) -> String {
+        let s = self.summary;
+        format!(
+            "{}: integer accuracy {:.2}% on {} {} test images ({} float + {} quantised epochs, {:.0} s); wrote {}\n",
+            s.network,
+            100.0 * s.integer_accuracy,
+            s.test_images,
+            self.dataset,
+            s.epochs,
+            s.qat_epochs,
+            s.seconds,
+            self.out.display()
+        )
+    }
+}
+
+/// A finished search and training, with what its text names.
+#[derive(Serialize)]
+#[serde(transparent)]
+pub struct Searched<'a> {
+    pub report: &'a SearchAndTrain,
+    #[serde(skip)]
+    pub dataset: DatasetKind,
+    #[serde(skip)]
+    pub out: &'a Path,
+}
+
+impl Report for Searched<'_> {
+    fn text(&self) -> String {
+        let (found, trained) = (&self.report.search, &self.report.train);
+        format!(
+            "{}: integer accuracy {:.2}% on {} {} test images, compute energy {:.1} nJ per inference; wrote {}\n",
+            trained.network,
+            100.0 * trained.integer_accuracy,
+            trained.test_images,
+            self.dataset,
+            found.derived_energy_nj,
+            self.out.display()
+        )
+    }
+}
+
+/// A generated design.
+#[derive(Serialize)]
+pub struct Generated {
+    pub output: String,
+    pub stamp: nasa::gen::Stamp,
+    #[serde(skip)]
+    pub name: String,
+}
+
+impl Report for Generated {
+    fn text(&self) -> String {
+        format!("generated `{}` in {}\n", self.name, self.output)
+    }
+}
+
+/// Random weights written to a file.
+#[derive(Serialize)]
+pub struct RandomWeights {
+    pub weights: String,
+    pub seed: u64,
+    pub sha256: String,
+    pub parameters: usize,
+}
+
+impl Report for RandomWeights {
+    fn text(&self) -> String {
+        format!(
+            "wrote {} ({} parameters, seed {})\n",
+            self.weights, self.parameters, self.seed
+        )
+    }
+}
