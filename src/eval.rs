@@ -51,9 +51,9 @@ pub fn check_compatible(net: &Network, data: &Dataset) -> Result<(), InputError>
 }
 
 /// Per-image results: (integer prediction, float prediction, max abs error).
-fn one(net: &Network, pixels: &[u8]) -> (usize, usize, f64) {
-    let q = golden::infer(net, &golden::quantize_image(net, pixels));
-    let f = golden::infer_float(net, &golden::real_image(net, pixels));
+fn one(engine: &golden::Engine, net: &Network, pixels: &[u8]) -> (usize, usize, f64) {
+    let q = engine.infer(&golden::quantize_image(net, pixels));
+    let f = engine.infer_float(&golden::real_image(net, pixels));
     let scale = net.output_info().scale;
     let err = q
         .iter()
@@ -65,10 +65,11 @@ fn one(net: &Network, pixels: &[u8]) -> (usize, usize, f64) {
 
 /// Evaluates every image of `data`; `progress` is called once per image.
 pub fn evaluate(net: &Network, data: &Dataset, progress: &(dyn Fn() + Sync)) -> EvalReport {
+    let engine = golden::Engine::new(net);
     let results: Vec<(usize, usize, f64)> = (0..data.len())
         .into_par_iter()
         .map(|i| {
-            let r = one(net, data.image(i));
+            let r = one(&engine, net, data.image(i));
             progress();
             r
         })

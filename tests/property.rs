@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use nasa::golden::{run, Int};
+use nasa::golden::{run, Engine, Int};
 use nasa::net::{Activation, Layer, Network, Op, Shape};
 use nasa::randomize::randomize;
 use nasa::rng::SplitMix64;
@@ -243,6 +243,9 @@ proptest! {
         let x: Vec<i64> = (0..len).map(|i| if i == 0 { lo } else { rng.range_i64(lo, -lo - 1) }).collect();
         let golden = run::<Int>(&net, x.clone());
         let naive = reference(&net, &x);
+        // The fast engine (exact float GEMMs) equals the reference loops.
+        let fast = Engine::new(&net).run(x.clone());
+        prop_assert_eq!(&fast, &golden, "fast engine differs\n{}", text);
         for (id, (g, r)) in golden.iter().zip(&naive).enumerate() {
             let g128: Vec<i128> = g.iter().map(|&v| v as i128).collect();
             prop_assert_eq!(&g128, r, "tensor {} (`{}`) differs\n{}", id, net.tensor(id).name, text);

@@ -1,15 +1,27 @@
 //! The golden model: bit-exact integer inference of a [`Network`], the
 //! reference every generated circuit is checked against, plus a float
-//! reference that runs the same network without rounding or saturation so
-//! quantisation error can be reported.
+//! reference that runs the same network without rounding so quantisation
+//! error can be reported.
 //!
-//! Both evaluate one image at a time through the same loops (generic over a
-//! [`Domain`]); batches run in parallel with rayon.
+//! Two implementations of the same integer semantics live here:
+//! - the reference loops of this file, one term at a time and generic over a
+//!   [`Domain`] (`Int`, the bit-exact model, and `Float`, the float
+//!   reference): the direct transcription of docs/arithmetic.md;
+//! - [`Engine`] (`fast.rs`), which accumulates convolutions through exact
+//!   floating-point GEMMs and is what [`infer`], [`infer_batch`] and every
+//!   caller that evaluates many images use. Tests hold it equal to the
+//!   reference loops.
+//!
+//! Batches run in parallel with rayon and are returned in input order, so
+//! results do not depend on the thread count.
 
 use rayon::prelude::*;
 
-use crate::net::{Activation, ConvOp, Layer, Network, Op, PoolGeom, Shape};
+use crate::net::{ConvOp, Layer, Network, Op, PoolGeom, Shape};
 use crate::quant::{self, Kind};
+
+mod fast;
+pub use fast::Engine;
 
 /// The number system a network is evaluated in.
 pub trait Domain {
@@ -50,8 +62,10 @@ impl Domain for Int {
     }
 }
 
-/// Float reference: the same network in f64 with exact rescaling, no
-/// rounding and no saturation; only the activation functions clamp.
+/// Float reference: the same network in f64 with exact rescaling and no
+/// rounding, but with every layer's clamp (R5: activation and saturation to
+/// the output range), as in the quantisation-aware training that produced
+/// the weights (docs/arithmetic.md, section 8).
 pub struct Float;
 
 impl Domain for Float {
@@ -76,11 +90,7 @@ impl Domain for Float {
         v / 2f64.powi(s as i32)
     }
     fn clamp(v: f64, layer: &Layer) -> f64 {
-        match layer.activation {
-            Activation::None => v,
-            Activation::Relu => v.max(0.0),
-            Activation::Relu6 => v.clamp(0.0, layer.clamp.1 as f64),
-        }
+        v.clamp(layer.clamp.0 as f64, layer.clamp.1 as f64)
     }
 }
 
@@ -235,9 +245,9 @@ pub fn run<D: Domain>(net: &Network, input: Vec<D::V>) -> Vec<Vec<D::V>> {
     tensors
 }
 
-/// Integer inference of one image: the output tensor.
+/// Integer inference of one image: the output tensor (fast engine).
 pub fn infer(net: &Network, input: &[i64]) -> Vec<i64> {
-    run::<Int>(net, input.to_vec()).swap_remove(net.output)
+    Engine::new(net).infer(input)
 }
 
 /// Float-reference inference of one image.
@@ -245,9 +255,10 @@ pub fn infer_float(net: &Network, input: &[f64]) -> Vec<f64> {
     run::<Float>(net, input.to_vec()).swap_remove(net.output)
 }
 
-/// Integer inference of many images in parallel, in input order.
+/// Integer inference of many images in parallel, in input order (fast engine).
 pub fn infer_batch(net: &Network, inputs: &[Vec<i64>]) -> Vec<Vec<i64>> {
-    inputs.par_iter().map(|x| infer(net, x)).collect()
+    let engine = Engine::new(net);
+    inputs.par_iter().map(|x| engine.infer(x)).collect()
 }
 
 /// Index of the largest value; ties go to the lowest index.
