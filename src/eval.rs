@@ -1,5 +1,5 @@
-//! Accuracy of the golden model (and agreement of the float reference) on a
-//! labelled data set, batch-parallel.
+//! Accuracy of the golden model (and, when asked, agreement of the float
+//! reference) on a labelled data set, batch-parallel.
 
 use rayon::prelude::*;
 use serde::Serialize;
@@ -15,6 +15,14 @@ pub struct EvalReport {
     pub accuracy: f64,
     pub images: usize,
     pub correct: usize,
+    /// The float reference's figures, when asked for.
+    #[serde(flatten)]
+    pub float: Option<FloatReport>,
+}
+
+/// How the float reference (docs/arithmetic.md, section 8) compares.
+#[derive(Debug, Clone, Serialize)]
+pub struct FloatReport {
     /// Top-1 accuracy of the float reference.
     pub float_accuracy: f64,
     /// Fraction of images where integer and float predictions agree.
@@ -50,9 +58,12 @@ pub fn check_compatible(net: &Network, data: &Dataset) -> Result<(), InputError>
     Ok(())
 }
 
-/// Per-image results: (integer prediction, float prediction, max abs error).
-fn one(engine: &golden::Engine, net: &Network, pixels: &[u8]) -> (usize, usize, f64) {
-    let q = engine.infer(&golden::quantize_image(net, pixels));
+/// Images handed to the engine at a time, between progress reports.
+const CHUNK: usize = 1024;
+
+/// The float reference's prediction of one image, and its largest
+/// |integer - float| output in real units.
+fn float_one(engine: &golden::Engine, net: &Network, pixels: &[u8], q: &[i64]) -> (usize, f64) {
     let f = engine.infer_float(&golden::real_image(net, pixels));
     let scale = net.output_info().scale;
     let err = q
@@ -60,38 +71,61 @@ fn one(engine: &golden::Engine, net: &Network, pixels: &[u8]) -> (usize, usize, 
         .zip(&f)
         .map(|(&a, &b)| (a as f64 - b).abs() * scale)
         .fold(0.0, f64::max);
-    (argmax(&q), argmax(&f), err)
+    (argmax(&f), err)
 }
 
-/// Evaluates every image of `data`; `progress` is called once per image.
-pub fn evaluate(net: &Network, data: &Dataset, progress: &(dyn Fn() + Sync)) -> EvalReport {
+/// Evaluates every image of `data` with the integer model, and with the
+/// float reference too when `float` is set; `progress` is called once per image.
+pub fn evaluate(
+    net: &Network,
+    data: &Dataset,
+    float: bool,
+    progress: &(dyn Fn() + Sync),
+) -> EvalReport {
     let engine = golden::Engine::new(net);
-    let results: Vec<(usize, usize, f64)> = (0..data.len())
-        .into_par_iter()
-        .map(|i| {
-            let r = one(&engine, net, data.image(i));
-            progress();
-            r
-        })
-        .collect();
-    let n = results.len().max(1) as f64;
-    let mut correct = 0;
-    let mut float_correct = 0;
-    let mut agree = 0;
-    let mut err = 0.0;
-    for (i, &(q, f, e)) in results.iter().enumerate() {
-        let label = data.labels[i] as usize;
-        correct += (q == label) as usize;
-        float_correct += (f == label) as usize;
-        agree += (q == f) as usize;
-        err += e;
+    let mut predictions = Vec::with_capacity(data.len());
+    let mut floats = Vec::new();
+    for start in (0..data.len()).step_by(CHUNK) {
+        let range = start..(start + CHUNK).min(data.len());
+        let inputs: Vec<Vec<i64>> = range
+            .clone()
+            .map(|i| golden::quantize_image(net, data.image(i)))
+            .collect();
+        let outputs = engine.infer_batch(&inputs);
+        predictions.extend(outputs.iter().map(|o| argmax(o)));
+        if float {
+            floats.par_extend(
+                range
+                    .clone()
+                    .into_par_iter()
+                    .zip(&outputs)
+                    .map(|(i, q)| float_one(&engine, net, data.image(i), q)),
+            );
+        }
+        range.for_each(|_| progress());
     }
+    let n = data.len().max(1) as f64;
+    let label = |i: usize| data.labels[i] as usize;
+    let correct = (0..data.len())
+        .filter(|&i| predictions[i] == label(i))
+        .count();
+    let float = float.then(|| {
+        let (mut float_correct, mut agree, mut err) = (0, 0, 0.0);
+        for (i, &(f, e)) in floats.iter().enumerate() {
+            float_correct += (f == label(i)) as usize;
+            agree += (f == predictions[i]) as usize;
+            err += e;
+        }
+        FloatReport {
+            float_accuracy: float_correct as f64 / n,
+            agreement: agree as f64 / n,
+            mean_max_abs_error: err / n,
+        }
+    });
     EvalReport {
         accuracy: correct as f64 / n,
-        images: results.len(),
+        images: data.len(),
         correct,
-        float_accuracy: float_correct as f64 / n,
-        agreement: agree as f64 / n,
-        mean_max_abs_error: err / n,
+        float,
     }
 }

@@ -243,9 +243,19 @@ proptest! {
         let x: Vec<i64> = (0..len).map(|i| if i == 0 { lo } else { rng.range_i64(lo, -lo - 1) }).collect();
         let golden = run::<Int>(&net, x.clone());
         let naive = reference(&net, &x);
-        // The fast engine (exact float GEMMs) equals the reference loops.
-        let fast = Engine::new(&net).run(x.clone());
+        // The fast engine (exact float GEMMs) equals the reference loops,
+        // one image at a time and in a batch (channel-major across images).
+        let engine = Engine::new(&net);
+        let fast = engine.run(x.clone());
         prop_assert_eq!(&fast, &golden, "fast engine differs\n{}", text);
+        let batch: Vec<Vec<i64>> = std::iter::once(x.clone())
+            .chain((0..4).map(|_| (0..len).map(|_| rng.range_i64(lo, -lo - 1)).collect()))
+            .collect();
+        let batched = engine.infer_batch(&batch);
+        for (i, xi) in batch.iter().enumerate() {
+            let one = run::<Int>(&net, xi.clone()).swap_remove(net.output);
+            prop_assert_eq!(&batched[i], &one, "batched engine differs on image {}\n{}", i, text);
+        }
         for (id, (g, r)) in golden.iter().zip(&naive).enumerate() {
             let g128: Vec<i128> = g.iter().map(|&v| v as i128).collect();
             prop_assert_eq!(&g128, r, "tensor {} (`{}`) differs\n{}", id, net.tensor(id).name, text);

@@ -243,6 +243,10 @@ pub enum Command {
         /// Evaluate only the first N test images.
         #[arg(long, value_name = "N")]
         limit: Option<usize>,
+        /// Also run the float reference (docs/arithmetic.md, section 8) and
+        /// report its accuracy and agreement with the integer model.
+        #[arg(long)]
+        float: bool,
     },
     /// Propose an accelerator (architecture TOML) for a network: split a PE
     /// budget between the chunks in proportion to each kind's operations.

@@ -25,7 +25,12 @@ pub fn run(cli: Cli) -> Result<()> {
             let net = models::load(a.net.net.as_deref())?;
             print(&golden::golden_cmd(&net, &a)?, json)
         }
-        Command::Eval { net, data, limit } => {
+        Command::Eval {
+            net,
+            data,
+            limit,
+            float,
+        } => {
             let net = models::load(net.net.as_deref())?;
             let Some(kind) = data.dataset else {
                 bail!("eval needs --dataset (mnist, fashion-mnist, cifar10 or cifar100)")
@@ -36,7 +41,7 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             eval::check_compatible(&net, &set)?;
             let bar = progress(set.len(), json);
-            let report = eval::evaluate(&net, &set, &|| bar.inc(1));
+            let report = eval::evaluate(&net, &set, float, &|| bar.inc(1));
             bar.finish_and_clear();
             let shown = report::Evaluated {
                 report: &report,

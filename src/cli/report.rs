@@ -217,15 +217,20 @@ pub struct Evaluated<'a> {
 impl Report for Evaluated<'_> {
     fn text(&self) -> String {
         let r = self.report;
+        let float = r.float.as_ref().map_or(String::new(), |f| {
+            format!(
+                " (float reference {:.2}%, predictions agree on {:.2}%)",
+                100.0 * f.float_accuracy,
+                100.0 * f.agreement
+            )
+        });
         format!(
-            "{}: {} of {} {} test images correct: integer accuracy {:.2}% (float reference {:.2}%, predictions agree on {:.2}%)\n",
+            "{}: {} of {} {} test images correct: integer accuracy {:.2}%{float}\n",
             self.network,
             r.correct,
             r.images,
             self.dataset,
             100.0 * r.accuracy,
-            100.0 * r.float_accuracy,
-            100.0 * r.agreement
         )
     }
 }

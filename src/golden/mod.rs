@@ -15,8 +15,6 @@
 //! Batches run in parallel with rayon and are returned in input order, so
 //! results do not depend on the thread count.
 
-use rayon::prelude::*;
-
 use crate::net::{ConvOp, Layer, Network, Op, PoolGeom, Shape};
 use crate::quant::{self, Kind};
 
@@ -176,11 +174,33 @@ fn pool<D: Domain>(g: &PoolGeom, s: Shape, x: &[D::V], o: Shape, max: bool) -> V
 
 /// Evaluates one layer given all tensors computed so far (indexed by tensor id).
 pub fn eval_layer<D: Domain>(net: &Network, layer: &Layer, tensors: &[Vec<D::V>]) -> Vec<D::V> {
+    eval_layer_planes::<D>(net, layer, tensors, 1)
+}
+
+/// [`eval_layer`] on tensors holding `batch` images channel-major
+/// (`[C][batch][H][W]`, that is `C * batch` planes of `H x W`), for every
+/// layer except convolutions, which need `batch == 1`: pooling works plane
+/// by plane and the other layers value by value, so the batch changes only
+/// the number of planes.
+pub(crate) fn eval_layer_planes<D: Domain>(
+    net: &Network,
+    layer: &Layer,
+    tensors: &[Vec<D::V>],
+    batch: usize,
+) -> Vec<D::V> {
     let x = &tensors[layer.inputs[0]];
-    let in_shape = net.tensor(layer.inputs[0]).shape;
-    let o = layer.out.shape;
+    let planes = |s: Shape| Shape {
+        c: s.c * batch,
+        ..s
+    };
+    let in_shape = planes(net.tensor(layer.inputs[0]).shape);
+    let o = planes(layer.out.shape);
     match &layer.op {
         Op::Conv(op) => {
+            assert_eq!(
+                batch, 1,
+                "the reference convolution runs one image at a time"
+            );
             let acc = accumulate::<D>(op, in_shape, x, o);
             let per = o.h * o.w;
             acc.into_iter()
@@ -257,8 +277,7 @@ pub fn infer_float(net: &Network, input: &[f64]) -> Vec<f64> {
 
 /// Integer inference of many images in parallel, in input order (fast engine).
 pub fn infer_batch(net: &Network, inputs: &[Vec<i64>]) -> Vec<Vec<i64>> {
-    let engine = Engine::new(net);
-    inputs.par_iter().map(|x| engine.infer(x)).collect()
+    Engine::new(net).infer_batch(inputs)
 }
 
 /// Index of the largest value; ties go to the lowest index.

@@ -801,7 +801,7 @@ pub fn train(run: &Run<'_>, progress: &dyn Progress) -> Result<Option<TrainSumma
     fsutil::write_atomic(&run.out.join("weights.safetensors"), &bytes)?;
     fsutil::write_atomic(&desc_path, text.as_bytes())?;
     let exported = Network::load(&desc_path).map_err(|e| anyhow!("{e}"))?;
-    let report = eval::evaluate(&exported, &test, &|| {});
+    let report = eval::evaluate(&exported, &test, false, &|| {});
     let ops = exported.ops_per_kind();
     let summary = TrainSummary {
         network: exported.name.clone(),
