@@ -10,9 +10,9 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::Instant;
 
-use nasa::data::{load_test, DatasetKind};
-use nasa::golden::{self, argmax, Engine, Int};
-use nasa::net::Network;
+use nasa::model::data::{load_test, DatasetKind};
+use nasa::model::golden::{self, argmax, Engine, Int};
+use nasa::model::net::Network;
 use rayon::prelude::*;
 
 fn main() {

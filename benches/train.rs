@@ -9,13 +9,13 @@
 use std::path::Path;
 use std::time::Instant;
 
-use nasa::data::DatasetKind;
-use nasa::net::Network;
-use nasa::rng::SplitMix64;
-use nasa::search::space::Space;
-use nasa::search::supernet::Supernet;
-use nasa::search::SearchOptions;
-use nasa::train::model::{cross_entropy, Mode, Model};
+use nasa::learn::search::space::Space;
+use nasa::learn::search::supernet::Supernet;
+use nasa::learn::search::SearchOptions;
+use nasa::learn::train::model::{cross_entropy, Mode, Model};
+use nasa::model::data::DatasetKind;
+use nasa::model::net::Network;
+use nasa::model::rng::SplitMix64;
 
 const BATCH: usize = 128;
 const STEPS: usize = 5;
@@ -61,8 +61,8 @@ fn main() {
     );
 
     let desc = Network::parse(
-        nasa::models::DEFAULT_DESCRIPTION,
-        Path::new(nasa::models::DEFAULT_PATH),
+        nasa::model::models::DEFAULT_DESCRIPTION,
+        Path::new(nasa::model::models::DEFAULT_PATH),
     )
     .expect("valid description");
     for quant in [false, true] {

@@ -10,8 +10,8 @@ use std::process::ExitCode;
 use clap::Parser;
 use serde_json::json;
 
-use nasa::data::DataError;
-use nasa::error::InputError;
+use nasa::model::data::DataError;
+use nasa::model::error::InputError;
 use nasa::{EXIT_INTERNAL, EXIT_INVALID_INPUT};
 
 fn main() -> ExitCode {

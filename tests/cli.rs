@@ -253,10 +253,10 @@ fn size_writes_a_valid_balanced_architecture() {
         file.to_str().unwrap(),
         "--json",
     ]);
-    let arch = nasa::arch::Arch::load(&file).expect("the written file validates");
+    let arch = nasa::hw::arch::Arch::load(&file).expect("the written file validates");
     assert!(arch.pe_area() <= 168.0);
     let mut all = Vec::new();
-    for kind in nasa::quant::Kind::ALL {
+    for kind in nasa::model::quant::Kind::ALL {
         let cycles = v["ideal_cycles"][kind.name()].as_u64().unwrap();
         let ops = v["ops"][kind.name()].as_u64().unwrap();
         assert_eq!(cycles, ops.div_ceil(arch.pes(kind) as u64), "{kind}");

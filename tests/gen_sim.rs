@@ -7,12 +7,12 @@
 use std::path::Path;
 use std::process::Command;
 
-use nasa::arch::{Arch, Chunk};
-use nasa::data::DatasetKind;
-use nasa::gen::generate;
-use nasa::net::{weights, Network, Op};
-use nasa::quant::Kind;
-use nasa::sim::{simulate, simulate_against, SimOptions, Simulator};
+use nasa::hw::arch::{Arch, Chunk};
+use nasa::hw::gen::generate;
+use nasa::hw::sim::{simulate, simulate_against, SimOptions, Simulator};
+use nasa::model::data::DatasetKind;
+use nasa::model::net::{weights, Network, Op};
+use nasa::model::quant::Kind;
 
 mod common;
 use common::{assert_predicted, lint};
@@ -115,7 +115,7 @@ out_scale = 0.1
 
 fn random_net(text: &str, seed: u64) -> Network {
     let mut net = Network::parse(text, Path::new("geometry.toml")).expect("valid description");
-    nasa::randomize::randomize(&mut net, seed);
+    nasa::model::randomize::randomize(&mut net, seed);
     let bytes = weights::serialize(&net);
     net.attach_weights(&bytes, Path::new("geometry.safetensors"))
         .expect("valid weights");
@@ -164,8 +164,8 @@ fn adder_kind_all_geometries_bit_exact() {
 
 #[test]
 fn default_network_on_fashion_mnist_and_failing_bench() {
-    let net = nasa::models::default_network().unwrap();
-    let arch = nasa::arch::size(&net, 24, "default").unwrap();
+    let net = nasa::model::models::default_network().unwrap();
+    let arch = nasa::hw::arch::size(&net, 24, "default").unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("default");
     generate(&net, &arch, &arch.to_toml(), "default", &dir).unwrap();
@@ -237,12 +237,12 @@ fn icarus_runs_the_same_bench_with_the_same_result() {
 
 #[test]
 fn generation_is_deterministic_and_stamped() {
-    let net = nasa::net::Network::load(Path::new(concat!(
+    let net = nasa::model::net::Network::load(Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/models/features"
     )))
     .unwrap();
-    let arch = nasa::arch::size(&net, 24, "default").unwrap();
+    let arch = nasa::hw::arch::size(&net, 24, "default").unwrap();
     let tmp = tempfile::tempdir().unwrap();
     let (a, b) = (tmp.path().join("a"), tmp.path().join("b"));
     generate(&net, &arch, &arch.to_toml(), "same", &a).unwrap();
@@ -281,7 +281,7 @@ fn synthesis_reports_every_chunk() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("s");
     generate(&net, &arch, text, "s", &dir).unwrap();
-    let report = nasa::synth::synthesize(&dir).expect("yosys synth and synth_xilinx succeed");
+    let report = nasa::hw::synth::synthesize(&dir).expect("yosys synth and synth_xilinx succeed");
     let adder = &report.chunks["adder"];
     assert_eq!(adder.pes, 2);
     assert!(adder.xilinx.luts > 0 && adder.generic_cells > 0);
@@ -298,7 +298,7 @@ fn network_larger_than_the_global_buffer() {
     // The features network's activations take 13,328 bytes and its weights
     // 2,440; a 1 KiB global buffer (64 lines of 16 bytes) holds a fraction,
     // so reads miss and refill from external memory.
-    let net = nasa::net::Network::load(Path::new(concat!(
+    let net = nasa::model::net::Network::load(Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
         "/models/features"
     )))

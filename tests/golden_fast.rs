@@ -6,9 +6,9 @@ mod common;
 
 use std::path::Path;
 
-use nasa::data::{load_test, DatasetKind};
-use nasa::golden::{self, run, Engine, Int};
-use nasa::net::Network;
+use nasa::model::data::{load_test, DatasetKind};
+use nasa::model::golden::{self, run, Engine, Int};
+use nasa::model::net::Network;
 
 fn model(name: &str) -> Network {
     Network::load(
@@ -58,13 +58,13 @@ fn assert_same_outputs_batched(net: &Network, count: usize) {
 
 #[test]
 fn batched_engine_equals_reference() {
-    assert_same_outputs_batched(&nasa::models::default_network().unwrap(), 37);
+    assert_same_outputs_batched(&nasa::model::models::default_network().unwrap(), 37);
     assert_same_outputs_batched(&model("features"), 37);
 }
 
 #[test]
 fn fast_engine_equals_reference_on_default() {
-    assert_same_tensors(&nasa::models::default_network().unwrap(), 6);
+    assert_same_tensors(&nasa::model::models::default_network().unwrap(), 6);
 }
 
 #[test]
@@ -86,8 +86,8 @@ fn fast_engine_equals_reference_on_the_cifar_space_with_random_weights() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/nasa-cifar/network.toml");
     let text = std::fs::read_to_string(&path).unwrap();
     let mut net = Network::parse(&text, &path).unwrap();
-    nasa::randomize::randomize(&mut net, 7);
-    let mut rng = nasa::rng::SplitMix64::new(3);
+    nasa::model::randomize::randomize(&mut net, 7);
+    let mut rng = nasa::model::rng::SplitMix64::new(3);
     let len = net.input.tensor.shape.len();
     let x: Vec<i64> = (0..len).map(|_| rng.range_i64(-128, 127)).collect();
     let fast = Engine::new(&net).run(x.clone());
@@ -108,7 +108,7 @@ fn float_reference_tracks_the_integer_model_on_trained_networks() {
     set.truncate(500);
     for name in ["default", "default-conv", "conv-fmnist", "hybrid-fmnist"] {
         let net = model(name);
-        let r = nasa::eval::evaluate(&net, &set, true, &|| {});
+        let r = nasa::model::eval::evaluate(&net, &set, true, &|| {});
         let f = r.float.expect("asked for the float reference");
         assert!(f.agreement >= 0.98, "{name}: agreement {}", f.agreement);
         assert!(

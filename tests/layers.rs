@@ -4,7 +4,7 @@
 mod common;
 
 use common::{build, header, plain, Params};
-use nasa::golden::{infer, run, Int};
+use nasa::model::golden::{infer, run, Int};
 
 fn conv(name: &str, kind: &str, out: usize, k: usize, extra: &str) -> String {
     format!("[[layer]]\nname = \"{name}\"\nop = \"conv2d\"\nkind = \"{kind}\"\nout_channels = {out}\nkernel = {k}\nout_scale = 0.1\n{extra}\n")
@@ -312,18 +312,18 @@ fn input_pixels_quantise_with_rounding_and_saturation() {
 fn mbconv_expands_to_documented_layers() {
     let toml = header(4, 5, 5)
         + "[[layer]]\nname = \"b\"\nop = \"mbconv\"\nkind = \"shift\"\nout_channels = 4\nkernel = 3\nexpand = 3\nexpand_scale = 0.1\ndw_scale = 0.1\nout_scale = 0.1\n";
-    let net = nasa::net::Network::parse(&toml, std::path::Path::new("t.toml")).unwrap();
+    let net = nasa::model::net::Network::parse(&toml, std::path::Path::new("t.toml")).unwrap();
     let names: Vec<&str> = net.layers.iter().map(|l| l.name.as_str()).collect();
     assert_eq!(names, ["b.expand", "b.dw", "b.project", "b.add"]);
     assert_eq!(net.layers[0].out.shape.c, 12);
     assert_eq!(net.layers[1].out.shape, net.layers[0].out.shape);
-    let nasa::net::Op::Conv(dw) = &net.layers[1].op else {
+    let nasa::model::net::Op::Conv(dw) = &net.layers[1].op else {
         panic!()
     };
     assert!(dw.is_depthwise());
     assert_eq!(net.layers[3].inputs, vec![0, 3]);
     // Stride 2 drops the residual.
-    let net = nasa::net::Network::parse(
+    let net = nasa::model::net::Network::parse(
         &toml.replace("expand = 3", "expand = 3\nstride = 2"),
         std::path::Path::new("t.toml"),
     )
@@ -345,14 +345,14 @@ fn mbconv_projection_uses_project_scale_with_or_without_residual() {
     // Explicitly without a residual, and with it dropped by default (stride 2):
     // the projection is the block's output and keeps project_scale.
     for residual in ["residual = false\n", "stride = 2\n"] {
-        let net = nasa::net::Network::parse(&block(residual), path).unwrap();
+        let net = nasa::model::net::Network::parse(&block(residual), path).unwrap();
         let names: Vec<&str> = net.layers.iter().map(|l| l.name.as_str()).collect();
         assert_eq!(names, ["b.expand", "b.dw", "b.project", "r"], "{residual}");
         assert_eq!(net.layers[2].out.scale, 0.05, "{residual}");
         assert_eq!(net.layers[3].clamp, (0, 120), "{residual}");
     }
     // With the residual add, the add carries out_scale: 6 / 0.5 = 12.
-    let net = nasa::net::Network::parse(&block("residual = true\n"), path).unwrap();
+    let net = nasa::model::net::Network::parse(&block("residual = true\n"), path).unwrap();
     assert_eq!(net.layers[2].out.scale, 0.05);
     assert_eq!(net.layers[3].out.scale, 0.5);
     assert_eq!(net.layers[4].clamp, (0, 12));
@@ -362,15 +362,15 @@ fn mbconv_projection_uses_project_scale_with_or_without_residual() {
 fn every_tensor_stays_in_its_range() {
     let features = std::path::Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/models/features"));
     for net in [
-        nasa::models::default_network().unwrap(),
-        nasa::net::Network::load(features).unwrap(),
+        nasa::model::models::default_network().unwrap(),
+        nasa::model::net::Network::load(features).unwrap(),
     ] {
         let x: Vec<i64> = (0..784)
             .map(|i| net.input.quantize_pixel((i * 37 % 256) as u8))
             .collect();
         let tensors = run::<Int>(&net, x);
         for (id, t) in tensors.iter().enumerate() {
-            let (lo, hi) = nasa::quant::signed_range(net.tensor(id).bits);
+            let (lo, hi) = nasa::model::quant::signed_range(net.tensor(id).bits);
             assert!(
                 t.iter().all(|&v| v >= lo && v <= hi),
                 "{}: tensor {id} leaves its range",

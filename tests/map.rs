@@ -5,12 +5,12 @@
 
 use std::path::Path;
 
-use nasa::arch::{Buffer, Memory};
-use nasa::gen::generate;
-use nasa::map::{self, Budget, MapOptions, Mapping, Objective};
-use nasa::net::Network;
-use nasa::quant::Kind;
-use nasa::sim::{simulate, SimOptions, Simulator};
+use nasa::hw::arch::{Buffer, Memory};
+use nasa::hw::gen::generate;
+use nasa::hw::map::{self, Budget, MapOptions, Mapping, Objective};
+use nasa::hw::sim::{simulate, SimOptions, Simulator};
+use nasa::model::net::Network;
+use nasa::model::quant::Kind;
 
 mod common;
 use common::{assert_predicted, nasa, ok_json};
@@ -32,7 +32,7 @@ fn options(budget: f64, objective: Objective) -> MapOptions {
     }
 }
 
-fn objective_of(m: &nasa::map::NetworkMap, o: Objective) -> f64 {
+fn objective_of(m: &nasa::hw::map::NetworkMap, o: Objective) -> f64 {
     match o {
         Objective::Latency => m.cycles as f64,
         Objective::Energy => m.energy_nj,
@@ -83,9 +83,9 @@ fn mapped_hybrid_network_runs_as_predicted() {
 /// search visits each one and none beats its answer.
 #[test]
 fn search_is_exhaustive_and_optimal() {
-    let net = nasa::models::load_description(Path::new(&model("features"))).unwrap();
+    let net = nasa::model::models::load_description(Path::new(&model("features"))).unwrap();
     let budget = 5.0;
-    let a = nasa::arch::CHEAP_PE_AREA;
+    let a = nasa::hw::arch::CHEAP_PE_AREA;
     for objective in [Objective::Latency, Objective::Energy, Objective::Edp] {
         let opts = options(budget, objective);
         let mapping = map::map(std::slice::from_ref(&net), &opts).unwrap();
@@ -121,7 +121,7 @@ fn fingerprint(m: &Mapping) -> String {
 
 #[test]
 fn mapping_is_deterministic_and_objectives_differ() {
-    let net = nasa::models::default_network().unwrap();
+    let net = nasa::model::models::default_network().unwrap();
     let nets = [net];
     let a = map::map(&nets, &options(168.0, Objective::Edp)).unwrap();
     let b = map::map(&nets, &options(168.0, Objective::Edp)).unwrap();
@@ -136,7 +136,7 @@ fn mapping_is_deterministic_and_objectives_differ() {
         assert!(en.networks[0].energy_nj <= other.networks[0].energy_nj + 1e-9);
     }
     // Two networks: the design serves their sum.
-    let features = nasa::models::load_description(Path::new(&model("features"))).unwrap();
+    let features = nasa::model::models::load_description(Path::new(&model("features"))).unwrap();
     let both = map::map(
         &[nets[0].clone(), features],
         &options(168.0, Objective::Latency),
@@ -148,7 +148,7 @@ fn mapping_is_deterministic_and_objectives_differ() {
 
 #[test]
 fn nasa_cifar_network_is_mapped() {
-    let net = nasa::models::load_description(Path::new(&model("nasa-cifar"))).unwrap();
+    let net = nasa::model::models::load_description(Path::new(&model("nasa-cifar"))).unwrap();
     let blocks: std::collections::BTreeSet<&str> = net
         .layers
         .iter()
@@ -203,7 +203,7 @@ fn cli_writes_an_architecture_that_gen_accepts() {
     assert_eq!(v["mapping"]["networks"][0]["cycles"], cycles);
     assert!(v["comparison"][0]["edp_ratio"].as_f64().unwrap() > 0.0);
     assert_eq!(v["all_multiply"]["mapping"]["pes"][1], 0);
-    let written = nasa::arch::Arch::load(&arch).unwrap();
+    let written = nasa::hw::arch::Arch::load(&arch).unwrap();
     for (i, k) in Kind::ALL.iter().enumerate() {
         assert_eq!(written.pes(*k) as u64, pes[i].as_u64().unwrap());
     }
@@ -280,7 +280,7 @@ fn energy_table_prices_memory() {
 /// never does worse, and one below the smallest design is refused.
 #[test]
 fn lut_budget() {
-    let net = nasa::models::default_network().unwrap();
+    let net = nasa::model::models::default_network().unwrap();
     let nets = [net];
     let with = |luts: f64| MapOptions {
         budget: Budget::Luts(luts),
@@ -291,7 +291,7 @@ fn lut_budget() {
     assert!(small.luts <= 12_000.0 && large.luts <= 40_000.0);
     assert!(large.networks[0].cycles <= small.networks[0].cycles);
     assert!(large.luts > small.luts);
-    let m = nasa::map::area::LUTS;
+    let m = nasa::hw::map::area::LUTS;
     assert!((small.luts - m.luts(small.pes)).abs() < 1e-9);
     let err = map::map(&nets, &with(m.base + 100.0)).unwrap_err();
     assert!(err.contains("LUTs"), "{err}");

@@ -5,7 +5,7 @@
 use std::process::Command;
 
 use nasa::hw::pe::{self, AdderPe, MacPe, ShiftPe};
-use nasa::quant::{self, Kind};
+use nasa::model::quant::{self, Kind};
 use rust_hdl::prelude::*;
 
 fn expected(kind: Kind, acc: i64, x: i64, w: i64) -> u64 {

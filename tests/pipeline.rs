@@ -7,14 +7,14 @@
 use std::path::Path;
 use std::process::Command;
 
-use nasa::arch::Arch;
-use nasa::data::DatasetKind;
-use nasa::gen::generate;
-use nasa::map::pipeline::{self, Plan};
-use nasa::map::{self, Budget, MapOptions, Objective};
-use nasa::net::{Network, Op};
-use nasa::quant::Kind;
-use nasa::sim::{simulate, simulate_against, SimOptions, SimReport, Simulator};
+use nasa::hw::arch::Arch;
+use nasa::hw::gen::generate;
+use nasa::hw::map::pipeline::{self, Plan};
+use nasa::hw::map::{self, Budget, MapOptions, Objective};
+use nasa::hw::sim::{simulate, simulate_against, SimOptions, SimReport, Simulator};
+use nasa::model::data::DatasetKind;
+use nasa::model::net::{Network, Op};
+use nasa::model::quant::Kind;
 
 mod common;
 use common::{lint, nasa, ok_json};
@@ -72,7 +72,7 @@ fn check_plan(net: &Network, plan: &Plan) {
 
 #[test]
 fn plan_of_the_default_network() {
-    let net = nasa::models::default_network().unwrap();
+    let net = nasa::model::models::default_network().unwrap();
     let plan = pipeline::plan(&net, 8).unwrap();
     check_plan(&net, &plan);
     assert_eq!(plan.engines, vec![Kind::Conv, Kind::Shift, Kind::Adder]);
@@ -166,7 +166,7 @@ fn pipelined_features_bit_exact_in_both_simulators() {
 /// the throughput of the same hardware run layer by layer.
 #[test]
 fn default_network_pipeline_throughput() {
-    let net = nasa::models::default_network().unwrap();
+    let net = nasa::model::models::default_network().unwrap();
     let options = MapOptions {
         budget: Budget::PeArea(24.0),
         objective: Objective::Latency,
@@ -261,7 +261,7 @@ fn cli_pipeline() {
 /// small budget (brute force with the estimate of each design).
 #[test]
 fn pipelined_search_is_exhaustive() {
-    let net = nasa::models::default_network().unwrap();
+    let net = nasa::model::models::default_network().unwrap();
     let options = MapOptions {
         budget: Budget::PeArea(6.0),
         objective: Objective::Latency,

@@ -5,10 +5,10 @@
 
 use std::path::Path;
 
-use nasa::golden::{run, Engine, Int};
-use nasa::net::{Activation, Layer, Network, Op, Shape};
-use nasa::randomize::randomize;
-use nasa::rng::SplitMix64;
+use nasa::model::golden::{run, Engine, Int};
+use nasa::model::net::{Activation, Layer, Network, Op, Shape};
+use nasa::model::randomize::randomize;
+use nasa::model::rng::SplitMix64;
 use proptest::prelude::*;
 
 // ---- the independent reference -------------------------------------------
@@ -62,12 +62,12 @@ fn reference(net: &Network, input: &[i64]) -> Vec<Vec<i128>> {
                                             [((m * cin_g + ci) * c.kh + ky) * c.kw + kx]
                                             as i128;
                                         acc += match c.kind {
-                                            nasa::quant::Kind::Conv => xv * w,
-                                            nasa::quant::Kind::Shift if w == 0 => 0,
-                                            nasa::quant::Kind::Shift => {
+                                            nasa::model::quant::Kind::Conv => xv * w,
+                                            nasa::model::quant::Kind::Shift if w == 0 => 0,
+                                            nasa::model::quant::Kind::Shift => {
                                                 w.signum() * xv * (1i128 << (w.abs() - 1))
                                             }
-                                            nasa::quant::Kind::Adder => -(xv - w).abs(),
+                                            nasa::model::quant::Kind::Adder => -(xv - w).abs(),
                                         };
                                     }
                                 }
@@ -233,7 +233,7 @@ proptest! {
         let mut net = Network::parse(&text, Path::new("p.toml"))
             .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         randomize(&mut net, seed);
-        let bytes = nasa::net::weights::serialize(&net);
+        let bytes = nasa::model::net::weights::serialize(&net);
         net.attach_weights(&bytes, Path::new("p.safetensors"))
             .map_err(|e| TestCaseError::fail(format!("{e}\n{text}")))?;
         // Inputs over the whole signed range, the int8 minimum included.

@@ -147,7 +147,7 @@ fn checked_in_trained_models_match_their_arch_and_still_classify() {
             .join(name);
         let desc = std::fs::read_to_string(dir.join("network.toml")).unwrap();
         let arch = std::fs::read(dir.join("arch.toml")).unwrap();
-        let sha = nasa::net::sha256_hex(&arch);
+        let sha = nasa::model::net::sha256_hex(&arch);
         assert!(
             desc.lines().next().unwrap().contains(&sha),
             "{name}/network.toml was not trained from this arch.toml ({sha})"
@@ -194,7 +194,7 @@ fn distillation_and_precise_batchnorm() {
     assert!(summary["integer_accuracy"].as_f64().unwrap() > 0.2);
     let header = std::fs::read_to_string(kd.join("network.toml")).unwrap();
     let weights = std::fs::read(Path::new(teacher).join("weights.safetensors")).unwrap();
-    let sha = nasa::net::sha256_hex(&weights);
+    let sha = nasa::model::net::sha256_hex(&weights);
     assert!(
         header.contains("\"distill\":0.7") && header.contains(&sha),
         "{}",

@@ -13,13 +13,13 @@
 // `i` of another: an index loop says that most plainly.
 #![allow(clippy::needless_range_loop)]
 
-use nasa::quant::Kind;
-use nasa::rng::SplitMix64;
-use nasa::search::space::{Candidate, Space, SpaceName};
-use nasa::search::supernet::{Sharing, Supernet};
-use nasa::train::kernels::{conv_backward, conv_forward, ConvGeom};
-use nasa::train::model::Mode;
-use nasa::train::wquant;
+use nasa::learn::search::space::{Candidate, Space, SpaceName};
+use nasa::learn::search::supernet::{Sharing, Supernet};
+use nasa::learn::train::kernels::{conv_backward, conv_forward, ConvGeom};
+use nasa::learn::train::model::Mode;
+use nasa::learn::train::wquant;
+use nasa::model::quant::Kind;
+use nasa::model::rng::SplitMix64;
 
 fn geoms() -> Vec<ConvGeom> {
     let g = |c_in, c_out, k, stride, pad, depthwise| ConvGeom {
@@ -219,8 +219,8 @@ fn adder_backward_is_the_addernet_gradient() {
 /// against central differences of the loss.
 #[test]
 fn model_backward_matches_finite_differences() {
-    use nasa::net::Network;
-    use nasa::train::model::{cross_entropy, Mode, Model};
+    use nasa::learn::train::model::{cross_entropy, Mode, Model};
+    use nasa::model::net::Network;
     let text = r#"
 [network]
 name = "fd"
@@ -442,7 +442,7 @@ fn supernet_case(sharing: Sharing) {
 /// central differences; with `alpha = 0` it is the cross-entropy's.
 #[test]
 fn distillation_gradient_matches_finite_differences() {
-    use nasa::train::model::{cross_entropy, distillation};
+    use nasa::learn::train::model::{cross_entropy, distillation};
     let mut rng = SplitMix64::new(21);
     let (n, classes) = (3, 5);
     let logits = randn(n * classes, &mut rng);

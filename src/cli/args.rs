@@ -6,10 +6,10 @@ use std::path::PathBuf;
 use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 
-use nasa::arch;
-use nasa::data::DatasetKind;
-use nasa::search::SearchOptions;
-use nasa::train::TrainOptions;
+use nasa::hw::arch;
+use nasa::learn::search::SearchOptions;
+use nasa::learn::train::TrainOptions;
+use nasa::model::data::DatasetKind;
 
 #[derive(Parser)]
 #[command(
@@ -121,7 +121,7 @@ pub struct MapArgs {
     pub budget_luts: Option<f64>,
     /// What the search minimises (summed over the networks).
     #[arg(long, value_enum, default_value = "edp")]
-    pub objective: nasa::map::Objective,
+    pub objective: nasa::hw::map::Objective,
     /// Global buffer size in bytes.
     #[arg(long, default_value_t = arch::Buffer::default().words,
           value_parser = RangedU64ValueParser::<u32>::new().range(16..))]
@@ -204,12 +204,12 @@ pub struct SearchCmd {
     /// Base search space: `compact` (6 blocks for small images) or `nasa`
     /// (the paper's 22-block CIFAR space).
     #[arg(long, value_enum, default_value_t = SearchOptions::default().space)]
-    pub space: nasa::search::space::SpaceName,
+    pub space: nasa::learn::search::space::SpaceName,
     /// Weight sharing between a block's candidates: `wide` (multiplier and
     /// shift candidates share one set, kernels share by their centre) or
     /// `reference` (one set per kind and kernel, as in the paper's code).
     #[arg(long, value_enum, default_value_t = SearchOptions::default().sharing)]
-    pub sharing: nasa::search::supernet::Sharing,
+    pub sharing: nasa::learn::search::supernet::Sharing,
     /// Depth multiplier of the base space (blocks per stage).
     #[arg(long, default_value_t = SearchOptions::default().depth)]
     pub depth: f64,
@@ -293,7 +293,7 @@ pub enum Command {
         #[arg(long, default_value_t = 1)]
         seed: u64,
         #[arg(long, value_enum, default_value = "verilator")]
-        simulator: nasa::sim::Simulator,
+        simulator: nasa::hw::sim::Simulator,
         /// Pipelined designs: run one layer at a time in network order (the
         /// layer-by-layer baseline of the same hardware).
         #[arg(long)]

@@ -7,11 +7,11 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use nasa::dump::DumpIndex;
-use nasa::golden::{self, argmax};
-use nasa::input::{read_input_file, Images};
-use nasa::net::Network;
-use nasa::{data, dump, eval};
+use nasa::model::dump::DumpIndex;
+use nasa::model::golden::{self, argmax};
+use nasa::model::input::{read_input_file, Images};
+use nasa::model::net::Network;
+use nasa::model::{data, dump, eval};
 
 use super::args::GoldenArgs;
 use super::report::Report;

@@ -9,9 +9,11 @@ mod report;
 
 use anyhow::{bail, Result};
 
-use nasa::error::InputError;
-use nasa::net::Network;
-use nasa::{arch, data, eval, fsutil, map, models, randomize, search, train};
+use nasa::hw::{arch, map};
+use nasa::learn::{search, train};
+use nasa::model::error::InputError;
+use nasa::model::net::Network;
+use nasa::model::{data, eval, fsutil, models, randomize};
 
 use args::{Cli, Command, MapArgs, SearchCmd, TrainCmd};
 use progress::{progress, TrainBars};
@@ -20,7 +22,10 @@ use report::{print, Stopped};
 pub fn run(cli: Cli) -> Result<()> {
     let json = cli.json;
     match cli.command {
-        Command::Check(a) => print(&nasa::check::check(&models::load(a.net.as_deref())?), json),
+        Command::Check(a) => print(
+            &nasa::model::check::check(&models::load(a.net.as_deref())?),
+            json,
+        ),
         Command::Golden(a) => {
             let net = models::load(a.net.net.as_deref())?;
             print(&golden::golden_cmd(&net, &a)?, json)
@@ -64,7 +69,7 @@ pub fn run(cli: Cli) -> Result<()> {
                     .map(|n| n.to_string_lossy().into_owned())
                     .unwrap_or_else(|| "nasa".into())
             });
-            let stamp = nasa::gen::generate(&network, &arch, &arch_text, &name, &output)?;
+            let stamp = nasa::hw::gen::generate(&network, &arch, &arch_text, &name, &output)?;
             let generated = report::Generated {
                 output: output.display().to_string(),
                 stamp,
@@ -80,7 +85,7 @@ pub fn run(cli: Cli) -> Result<()> {
             simulator,
             serial,
         } => {
-            let opts = nasa::sim::SimOptions {
+            let opts = nasa::hw::sim::SimOptions {
                 images,
                 dataset: data.dataset,
                 data_dir: data.data,
@@ -88,7 +93,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 simulator,
                 serial,
             };
-            let report = nasa::sim::simulate(&dir, &opts)?;
+            let report = nasa::hw::sim::simulate(&dir, &opts)?;
             print(&report, json)?;
             if !report.pass {
                 bail!("simulation mismatches the golden model");
@@ -97,7 +102,7 @@ pub fn run(cli: Cli) -> Result<()> {
         }
         Command::Synth { dir } => {
             let bar = progress(2, json);
-            let report = nasa::synth::synthesize(&dir)?;
+            let report = nasa::hw::synth::synthesize(&dir)?;
             bar.finish_and_clear();
             print(&report, json)
         }
@@ -114,7 +119,7 @@ pub fn run(cli: Cli) -> Result<()> {
             })?;
             let mut network = Network::parse(&text, &net)?;
             randomize::randomize(&mut network, seed);
-            let bytes = nasa::net::weights::serialize(&network);
+            let bytes = nasa::model::net::weights::serialize(&network);
             // Validate what we wrote exactly as a reader will.
             network.attach_weights(&bytes, &output).map_err(|e| {
                 anyhow::anyhow!("internal error: generated weights do not validate: {e}")
@@ -123,7 +128,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let wrote = report::RandomWeights {
                 weights: output.display().to_string(),
                 seed,
-                sha256: nasa::net::sha256_hex(&bytes),
+                sha256: nasa::model::net::sha256_hex(&bytes),
                 parameters: network.parameter_count(),
             };
             print(&wrote, json)

@@ -35,14 +35,14 @@ impl TrainBars {
     }
 }
 
-impl nasa::search::Progress for TrainBars {
-    fn epoch_start(&self, epoch: usize, _stage: nasa::search::Stage, batches: usize) {
-        nasa::train::Progress::epoch_start(self, epoch, batches);
+impl nasa::learn::search::Progress for TrainBars {
+    fn epoch_start(&self, epoch: usize, _stage: nasa::learn::search::Stage, batches: usize) {
+        nasa::learn::train::Progress::epoch_start(self, epoch, batches);
     }
     fn batch_done(&self) {
         self.bar.inc(1);
     }
-    fn epoch_done(&self, e: &nasa::search::SearchLog) {
+    fn epoch_done(&self, e: &nasa::learn::search::SearchLog) {
         self.bar.finish_and_clear();
         if !self.quiet {
             eprintln!(
@@ -60,7 +60,7 @@ impl nasa::search::Progress for TrainBars {
     }
 }
 
-impl nasa::train::Progress for TrainBars {
+impl nasa::learn::train::Progress for TrainBars {
     fn epoch_start(&self, epoch: usize, batches: usize) {
         self.bar.reset();
         self.bar.set_length(batches as u64);
@@ -69,7 +69,7 @@ impl nasa::train::Progress for TrainBars {
     fn batch_done(&self) {
         self.bar.inc(1);
     }
-    fn epoch_done(&self, e: &nasa::train::EpochLog) {
+    fn epoch_done(&self, e: &nasa::learn::train::EpochLog) {
         self.bar.finish_and_clear();
         if !self.quiet {
             eprintln!(

@@ -7,15 +7,15 @@ use std::path::Path;
 use anyhow::Result;
 use serde::Serialize;
 
-use nasa::arch::SizeReport;
-use nasa::check::CheckReport;
-use nasa::data::DatasetKind;
-use nasa::eval::EvalReport;
-use nasa::map::{MapReport, Mapping};
-use nasa::search::SearchAndTrain;
-use nasa::sim::SimReport;
-use nasa::synth::SynthReport;
-use nasa::train::TrainSummary;
+use nasa::hw::arch::SizeReport;
+use nasa::hw::map::{MapReport, Mapping};
+use nasa::hw::sim::SimReport;
+use nasa::hw::synth::SynthReport;
+use nasa::learn::search::SearchAndTrain;
+use nasa::learn::train::TrainSummary;
+use nasa::model::check::CheckReport;
+use nasa::model::data::DatasetKind;
+use nasa::model::eval::EvalReport;
 
 /// A command's result: serialisable for `--json`, with a text form.
 pub trait Report: Serialize {
@@ -315,7 +315,7 @@ impl Report for Searched<'_> {
 #[derive(Serialize)]
 pub struct Generated {
     pub output: String,
-    pub stamp: nasa::gen::Stamp,
+    pub stamp: nasa::hw::gen::Stamp,
     #[serde(skip)]
     pub name: String,
 }

@@ -16,7 +16,7 @@
 
 use rust_hdl::prelude::*;
 
-use crate::quant::Kind;
+use crate::model::quant::Kind;
 
 /// Accumulator width of the PE cells.
 pub const ACC_BITS: usize = 32;

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use nasa::net::{weights, Network, Op};
+use nasa::model::net::{weights, Network, Op};
 
 /// Parameters of one conv/linear layer: weights, bias, multiplier, shift.
 pub struct Params {
@@ -92,12 +92,12 @@ pub fn require_fashion() {
     }
 }
 
-/// The mapper's cycle model (`nasa::map::cycles`) against the testbench's
+/// The mapper's cycle model (`nasa::hw::map::cycles`) against the testbench's
 /// per-layer marks. The issue asks for 5% per layer; the model is exact for
 /// the controller as it is, so any difference means one of them changed.
 /// Checks the first image (an empty buffer), the last (the steady state)
 /// and the total over all of them.
-pub fn assert_predicted(report: &nasa::sim::SimReport) {
+pub fn assert_predicted(report: &nasa::hw::sim::SimReport) {
     for (which, layers) in [
         ("first", &report.first_image_layers),
         ("last", &report.layers),

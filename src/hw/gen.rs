@@ -1,0 +1,734 @@
+//! The accelerator generator: from a validated [`Network`] and [`Arch`],
+//! the memory layout, per-layer descriptors and memory images, and the RTL
+//! (structural top level and testbench from the tera templates in
+//! `templates/`, PE cells from `hw::pe`), written atomically into one
+//! directory with a manifest of hashes.
+//!
+//! What the generated design supports (checked here, with reasons): every
+//! kind used has a chunk; accumulators fit the PEs' 32 bits; grouped
+//! convolutions are plain (groups = 1) or one output channel per group
+//! (depthwise and channel-multiplier 1). All tensors and weights stay on
+//! chip; there is no external-memory tiling yet.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+use anyhow::{Context, Result};
+use serde::Serialize;
+
+use crate::hw::arch::Arch;
+use crate::hw::layout::{clog2, CacheGeometry, MEMORY_LATENCY};
+use crate::hw::pe;
+use crate::model::error::{InputError, InputResult};
+use crate::model::fsutil::AtomicDir;
+use crate::model::net::{sha256_hex, weights, Network, Op};
+use crate::model::quant::Kind;
+
+pub const MANIFEST: &str = "manifest.json";
+/// Descriptor fields (32 bits each), in the order of `templates/top.v.tera`:
+/// the layer's own (all designs), then its place in the pipeline
+/// (pipelined designs only).
+pub const DESC_FIELDS: usize = 43;
+/// Fields a layer-by-layer design's descriptors carry.
+pub const LAYER_FIELDS: usize = 27;
+
+const TOP_TEMPLATE: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/top.v.tera"));
+const TB_TEMPLATE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/tb.v.tera"));
+const PIPELINE_TEMPLATE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/templates/pipeline.v.tera"
+));
+
+/// Where each tensor lives in the activation buffer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Layout {
+    /// Base address of tensor `id` (0 is the input; of its slot 0 when
+    /// pipelined).
+    pub base: Vec<u64>,
+    pub depth: u64,
+    pub in_base: u64,
+    pub in_len: u64,
+    pub out_base: u64,
+    pub out_len: u64,
+    /// Pipelined designs: bytes between the input's (output's) per-image
+    /// slots; 0 otherwise.
+    pub in_stride: u64,
+    pub out_stride: u64,
+}
+
+/// The memory images and parameters of one generated design.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub layout: Layout,
+    pub desc: Vec<[u32; DESC_FIELDS]>,
+    /// External-memory address of the weights, after the activations.
+    pub wext_base: u64,
+    /// The weights as they sit in external memory: per conv layer, per tile
+    /// of `P` output channels, one row per tap of `P` bytes (PE 0 first)
+    /// padded to whole memory lines.
+    pub wext: Vec<u8>,
+    /// Per kind: rows of the chunk's weight memory (the largest fan-in).
+    pub wdepth: BTreeMap<Kind, usize>,
+    /// Per output channel of every conv layer: (bias, multiplier, shift).
+    pub par: Vec<(i32, i32, u32)>,
+    /// The layer pipeline of a pipelined design.
+    pub plan: Option<crate::hw::map::pipeline::Plan>,
+}
+
+fn kind_code(k: Kind) -> u32 {
+    match k {
+        Kind::Conv => 0,
+        Kind::Shift => 1,
+        Kind::Adder => 2,
+    }
+}
+
+/// Checks that the generated design can run `net` on `arch`.
+pub fn check_supported(net: &Network, arch: &Arch) -> InputResult<()> {
+    let missing = arch.missing_kinds(net);
+    if let Some(kind) = missing.first() {
+        let section = match kind {
+            Kind::Conv => "clp",
+            Kind::Shift => "slp",
+            Kind::Adder => "alp",
+        };
+        return Err(InputError::new(
+            &arch.path,
+            format!("the network `{}` has {kind} layers but the accelerator has no [{section}] chunk for them", net.name),
+        )
+        .field(section));
+    }
+    if arch.memory.data_bits < 16 {
+        return Err(InputError::new(
+            &arch.path,
+            format!(
+                "the generated cache needs lines of at least 2 bytes; data_bits = {} is too narrow",
+                arch.memory.data_bits
+            ),
+        )
+        .field("memory.data_bits"));
+    }
+    let file = &net.provenance.description;
+    for (layer, c) in net.conv_layers() {
+        if c.acc_bits > pe::ACC_BITS as u32 {
+            return Err(InputError::new(
+                file,
+                format!("needs a {}-bit accumulator; the generated PEs have {} bits (use smaller biases or fewer input channels)", c.acc_bits, pe::ACC_BITS),
+            )
+            .layer(&layer.name));
+        }
+        if c.groups > 1 && c.out_ch != c.groups {
+            return Err(InputError::new(
+                file,
+                format!("grouped convolution with {} output channels per group is not supported by the generated controller (only groups = 1 or one output channel per group)", c.out_ch / c.groups),
+            )
+            .layer(&layer.name)
+            .field("groups"));
+        }
+    }
+    Ok(())
+}
+
+/// The descriptor's window fields (kernel rows and columns, stride, padding).
+fn set_window(d: &mut [u32; DESC_FIELDS], g: &crate::model::net::PoolGeom) {
+    (d[11], d[12], d[13], d[14]) = (
+        g.kernel as u32,
+        g.kernel as u32,
+        g.stride as u32,
+        g.padding as u32,
+    );
+}
+
+/// Lays out the tensors and builds descriptors and memory images.
+pub fn program(net: &Network, arch: &Arch) -> Result<Program> {
+    check_supported(net, arch)?;
+    let lb = (arch.memory.data_bits / 8) as u64;
+    let plan = if arch.schedule.pipeline {
+        let p = crate::hw::map::pipeline::plan(net, lb)
+            .map_err(|m| InputError::new(&arch.path, m).field("schedule.pipeline"))?;
+        Some(p)
+    } else {
+        None
+    };
+    let (base, next) = match &plan {
+        Some(p) => (p.base.clone(), p.end),
+        None => {
+            let base = crate::hw::layout::tensor_bases(net, lb);
+            let last = net.layers.len();
+            let next = base[last] + net.tensor(last).shape.len() as u64;
+            (base, next)
+        }
+    };
+    let layout = Layout {
+        depth: next.max(2),
+        in_base: base[0],
+        in_len: net.input.tensor.shape.len() as u64,
+        out_base: base[net.output],
+        out_len: net.output_info().shape.len() as u64,
+        in_stride: plan.as_ref().map_or(0, |p| p.stride[0]),
+        out_stride: plan.as_ref().map_or(0, |p| p.stride[net.output]),
+        base,
+    };
+    let mut desc = Vec::new();
+    let lb = lb as usize;
+    let wext_base = layout.depth.div_ceil(lb as u64) * lb as u64;
+    let mut wext: Vec<u8> = Vec::new();
+    let mut wdepth: BTreeMap<Kind, usize> = BTreeMap::new();
+    let mut par = Vec::new();
+    for (i, layer) in net.layers.iter().enumerate() {
+        let x = net.tensor(layer.inputs[0]).shape;
+        let o = layer.out.shape;
+        let mut d = [0u32; DESC_FIELDS];
+        d[2] = layout.base[layer.inputs[0]] as u32;
+        d[4] = layout.base[i + 1] as u32;
+        d[5] = x.c as u32;
+        d[6] = x.h as u32;
+        d[7] = x.w as u32;
+        d[8] = o.c as u32;
+        d[9] = o.h as u32;
+        d[10] = o.w as u32;
+        d[13] = 1;
+        d[23] = layer.clamp.0 as i32 as u32;
+        d[24] = layer.clamp.1 as i32 as u32;
+        match &layer.op {
+            Op::Conv(c) => {
+                let pes = arch.pes(c.kind) as usize;
+                let cin_g = c.in_ch / c.groups;
+                let fan = c.fan_in();
+                let row_lines = pes.div_ceil(lb);
+                let depth = wdepth.entry(c.kind).or_insert(1);
+                *depth = (*depth).max(fan);
+                d[0] = 0;
+                d[1] = kind_code(c.kind);
+                d[11] = c.kh as u32;
+                d[12] = c.kw as u32;
+                d[13] = c.stride as u32;
+                d[14] = c.padding as u32;
+                d[15] = cin_g as u32;
+                d[16] = (c.groups > 1) as u32;
+                d[17] = (wext_base + wext.len() as u64) as u32;
+                d[18] = par.len() as u32;
+                d[19] = pes as u32;
+                d[25] = fan as u32;
+                d[26] = row_lines as u32;
+                for t in 0..c.out_ch.div_ceil(pes) {
+                    for r in 0..fan {
+                        for p in 0..row_lines * lb {
+                            let m = t * pes + p;
+                            let w = if p < pes && m < c.out_ch {
+                                c.weights[m * fan + r] as u8
+                            } else {
+                                0
+                            };
+                            wext.push(w);
+                        }
+                    }
+                }
+                for m in 0..c.out_ch {
+                    par.push((c.bias[m], c.multiplier[m], c.shift[m]));
+                }
+            }
+            Op::Add { multipliers, shift } => {
+                d[0] = 1;
+                d[3] = layout.base[layer.inputs[1]] as u32;
+                d[20] = multipliers[0] as u32;
+                d[21] = multipliers[1] as u32;
+                d[22] = *shift;
+            }
+            Op::MaxPool(g) => {
+                d[0] = 2;
+                set_window(&mut d, g);
+            }
+            Op::AvgPool {
+                geom: g,
+                multiplier,
+                shift,
+            } => {
+                d[0] = 3;
+                set_window(&mut d, g);
+                d[20] = *multiplier as u32;
+                d[22] = *shift;
+            }
+            Op::GlobalAvgPool { multiplier, shift } => {
+                d[0] = 3;
+                (d[11], d[12]) = (x.h as u32, x.w as u32);
+                d[20] = *multiplier as u32;
+                d[22] = *shift;
+            }
+            Op::Clamp => {
+                d[0] = 2; // a 1x1 max pool: the value itself, then the clamp
+                (d[11], d[12]) = (1, 1);
+            }
+        }
+        if let Some(p) = &plan {
+            pipeline_fields(&mut d, net, p, i);
+        }
+        desc.push(d);
+    }
+    Ok(Program {
+        layout,
+        desc,
+        wext_base,
+        wext,
+        wdepth,
+        par,
+        plan,
+    })
+}
+
+/// A pipelined layer's fields: where it sits in the schedule, what it
+/// waits for, and its tensors' slots (see `map::pipeline`). Layer indices
+/// name per-layer counters of finished images; `NL` (the layer count)
+/// names a counter that is always full ("nothing to wait for").
+fn pipeline_fields(
+    d: &mut [u32; DESC_FIELDS],
+    net: &Network,
+    p: &crate::hw::map::pipeline::Plan,
+    i: usize,
+) {
+    let n = net.layers.len() as u32;
+    let layer = &net.layers[i];
+    let producer = |id: usize| if id == 0 { n } else { id as u32 - 1 };
+    let reader = |k: usize| p.readers[i + 1].get(k).map_or(n, |&r| r as u32);
+    d[27] = i as u32;
+    d[28] = p.stage[i];
+    d[29] = producer(layer.inputs[0]);
+    d[30] = layer.inputs.get(1).map_or(n, |&id| producer(id));
+    d[31] = reader(0);
+    d[32] = reader(1);
+    // Serial mode: the previous layer of the same image, or the last layer
+    // of the previous image.
+    (d[33], d[34]) = if i == 0 {
+        (n - 1, 1)
+    } else {
+        (i as u32 - 1, 0)
+    };
+    let slot = |id: usize| ((p.slots[id] - 1) as u32, p.stride[id] as u32);
+    (d[35], d[36]) = slot(layer.inputs[0]);
+    (d[37], d[38]) = layer.inputs.get(1).map_or((0, 0), |&id| slot(id));
+    (d[39], d[40]) = slot(i + 1);
+    d[41] = u32::from(p.foreign_input(i, layer.inputs[0]))
+        | layer
+            .inputs
+            .get(1)
+            .map_or(0, |&id| u32::from(p.foreign_input(i, id)) << 1);
+    d[42] = u32::from(p.shared_output(net, i));
+}
+
+/// A chunk as the templates see it.
+#[derive(Serialize)]
+struct ChunkCtx {
+    kind: &'static str,
+    label: &'static str,
+    code: u32,
+    pes: u32,
+    rows: u32,
+    cols: u32,
+    depth: u64,
+    dbits: u32,
+    pbits: u32,
+}
+
+/// Hashes and names stamped into every generated file.
+#[derive(Debug, Clone, Serialize)]
+pub struct Stamp {
+    pub name: String,
+    pub tool_version: String,
+    pub network: String,
+    pub description_sha256: String,
+    pub weights_sha256: String,
+    pub arch_sha256: String,
+}
+
+impl Stamp {
+    fn hex_header(&self) -> String {
+        format!(
+            "// nasa {} `{}`: network {} description sha256 {} weights sha256 {} architecture sha256 {}\n",
+            self.tool_version, self.name, self.network, self.description_sha256, self.weights_sha256, self.arch_sha256
+        )
+    }
+}
+
+#[derive(Serialize)]
+struct Manifest<'a> {
+    format: &'static str,
+    stamp: &'a Stamp,
+    source_description: String,
+    source_weights: Option<String>,
+    layout: &'a Layout,
+    chunks: BTreeMap<&'static str, u32>,
+    ops: BTreeMap<&'static str, u64>,
+    ideal_cycles: u64,
+    cache: CacheGeometry,
+    max_images: u64,
+    files: BTreeMap<String, String>,
+}
+
+/// Ideal cycles per inference: each kind's operations over its chunk's PEs
+/// (rounded up per kind), chunks running one after another, or for a
+/// pipelined design concurrently (the busiest chunk's).
+pub fn ideal_cycles(net: &Network, arch: &Arch) -> u64 {
+    let per_kind = arch
+        .ideal_cycles_per_kind(net.ops_per_kind())
+        .into_iter()
+        .map(|(_, c)| c);
+    if arch.schedule.pipeline {
+        per_kind.max().unwrap_or(0)
+    } else {
+        per_kind.sum()
+    }
+}
+
+/// A generous bound on the controller's cycles for one image (testbench watchdog).
+fn cycle_bound(net: &Network, arch: &Arch) -> u64 {
+    // Every read and write may miss and write a dirty victim back first.
+    let mem = 2 * (MEMORY_LATENCY as u64 + 4);
+    // The reset sweep, and a flush of every line (`flush_all`).
+    let mut total = 1000u64 + CacheGeometry::new(arch, 0).lines * (mem + 2);
+    for layer in &net.layers {
+        let o = layer.out.shape.len() as u64;
+        total += match &layer.op {
+            Op::Conv(c) => {
+                let pes = arch.pes(c.kind) as u64;
+                let per_tap = if c.groups > 1 {
+                    (2 + mem) * pes + 1
+                } else {
+                    3 + mem
+                };
+                c.out_ch.div_ceil(pes as usize) as u64
+                    * c.fan_in() as u64
+                    * (pes + 2)
+                    * (MEMORY_LATENCY as u64 + 3)
+                    + c.out_ch.div_ceil(pes as usize) as u64
+                        * (o / c.out_ch as u64)
+                        * (c.fan_in() as u64 * per_tap + (2 + mem) * pes + 2)
+            }
+            Op::MaxPool(g) | Op::AvgPool { geom: g, .. } => {
+                o * (mem * (g.kernel * g.kernel) as u64 + mem)
+            }
+            Op::GlobalAvgPool { .. } => mem * (net.tensor(layer.inputs[0]).shape.len() as u64 + o),
+            _ => 3 * mem * o,
+        } + 8;
+    }
+    total * 4
+}
+
+/// Descriptors of `layers`, one per line, field 0 in the low bits.
+fn desc_hex(header: &str, prog: &Program, layers: &[usize], fields: usize) -> String {
+    let mut text = header.to_string();
+    for &i in layers {
+        for f in prog.desc[i][..fields].iter().rev() {
+            let _ = write!(text, "{f:08x}");
+        }
+        text.push('\n');
+    }
+    text
+}
+
+#[derive(Serialize)]
+struct EngineCtx {
+    module: String,
+    kind: &'static str,
+    label: &'static str,
+    pes: u32,
+    lines: u64,
+}
+
+/// A pipelined design's RTL: one engine module per chunk (the layer
+/// controller of `top.v.tera` with its own descriptor list and share of
+/// the buffer), their descriptor files, and the top level that connects
+/// them (`pipeline.v.tera`).
+#[allow(clippy::too_many_arguments)]
+fn engine_files(
+    tera: &tera::Tera,
+    ctx: &tera::Context,
+    net: &Network,
+    prog: &Program,
+    plan: &crate::hw::map::pipeline::Plan,
+    chunks: &[ChunkCtx],
+    cache: &CacheGeometry,
+    arch: &Arch,
+    header: &str,
+) -> Result<Vec<(String, Vec<u8>)>> {
+    let n = plan.engines.len();
+    let shares = crate::hw::map::pipeline::engine_lines(net, plan, cache.lines);
+    let mut files = Vec::new();
+    let mut engines = Vec::new();
+    for (e, &kind) in plan.engines.iter().enumerate() {
+        let chunk: Vec<&ChunkCtx> = chunks.iter().filter(|c| c.kind == kind.name()).collect();
+        let Some(c) = chunk.first() else {
+            anyhow::bail!("internal error: engine {e} has no {kind} chunk");
+        };
+        let layers: Vec<usize> = (0..net.layers.len())
+            .filter(|&i| plan.engine[i] == e)
+            .collect();
+        let lines = shares[e];
+        let index_bits = lines.trailing_zeros();
+        let banks = (arch.buffer.banks as u64).min(lines / 2).max(1);
+        let module = format!("nasa_engine_{}", kind.name());
+        let desc_file = format!("desc_{}.hex", kind.name());
+        let mut ectx = ctx.clone();
+        ectx.insert("multi", &true);
+        ectx.insert("layer_end", "S_END");
+        ectx.insert("module", &module);
+        ectx.insert("engine", &e);
+        ectx.insert(
+            "engine_layers",
+            &layers
+                .iter()
+                .map(|&i| net.layers[i].name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        ectx.insert("entries", &layers.len());
+        ectx.insert("ebits", &clog2(layers.len() as u64));
+        ectx.insert("xbits", &clog2(net.layers.len() as u64 + 1));
+        ectx.insert("max_stage", &plan.max_stage);
+        ectx.insert("desc_file", &desc_file);
+        ectx.insert("desc_bits", &(DESC_FIELDS * 32));
+        ectx.insert("chunks", &chunk);
+        ectx.insert("rl_max", &c.pes.div_ceil(cache.line_bytes));
+        ectx.insert("pmax", &c.pes);
+        ectx.insert("pmbits", &clog2(c.pes as u64));
+        ectx.insert("lines", &lines);
+        ectx.insert("ib", &index_bits);
+        ectx.insert("banks", &banks);
+        ectx.insert("bb", &banks.trailing_zeros());
+        ectx.insert("lines_per_bank", &(lines / banks));
+        ectx.insert("tb", &(cache.addr_bits - cache.offset_bits - index_bits));
+        let text = tera
+            .render("top.v", &ectx)
+            .with_context(|| format!("rendering {module}.v"))?;
+        files.push((format!("{module}.v"), text.into_bytes()));
+        files.push((
+            desc_file,
+            desc_hex(header, prog, &layers, DESC_FIELDS).into_bytes(),
+        ));
+        engines.push(EngineCtx {
+            module,
+            kind: kind.name(),
+            label: c.label,
+            pes: c.pes,
+            lines,
+        });
+    }
+    let mut tctx = ctx.clone();
+    tctx.insert("engines", &engines);
+    // Per owner: the engines in rising priority (the next after it last).
+    let arbiter: Vec<Vec<usize>> = (0..n)
+        .map(|o| (0..n).map(|k| (o + n - k) % n).collect())
+        .collect();
+    tctx.insert("arbiter", &arbiter);
+    tctx.insert("obits", &clog2(n as u64));
+    tctx.insert("layer_engine", &plan.engine);
+    let top = tera
+        .render("pipeline.v", &tctx)
+        .context("rendering nasa_top.v")?;
+    files.insert(0, ("nasa_top.v".into(), top.into_bytes()));
+    Ok(files)
+}
+
+/// Generates the design into `dir` (atomically). Returns the manifest's stamp.
+pub fn generate(
+    net: &Network,
+    arch: &Arch,
+    arch_text: &str,
+    name: &str,
+    dir: &Path,
+) -> Result<Stamp> {
+    let prog = program(net, arch)?;
+    let weights_bytes = weights::serialize(net);
+    let stamp = Stamp {
+        name: name.to_string(),
+        tool_version: env!("CARGO_PKG_VERSION").to_string(),
+        network: net.name.clone(),
+        description_sha256: net.provenance.description_sha256.clone(),
+        weights_sha256: sha256_hex(&weights_bytes),
+        arch_sha256: sha256_hex(arch_text.as_bytes()),
+    };
+    let chunks: Vec<ChunkCtx> = Kind::ALL
+        .iter()
+        .filter_map(|&k| {
+            let c = arch.chunk(k)?;
+            let depth = prog.wdepth.get(&k).copied().unwrap_or(1).max(2) as u64;
+            Some(ChunkCtx {
+                kind: k.name(),
+                label: match k {
+                    Kind::Conv => "CLP",
+                    Kind::Shift => "SLP",
+                    Kind::Adder => "ALP",
+                },
+                code: kind_code(k),
+                pes: c.pes(),
+                rows: c.rows,
+                cols: c.cols,
+                depth,
+                dbits: clog2(depth),
+                pbits: clog2(c.pes() as u64),
+            })
+        })
+        .collect();
+    let pmax = chunks.iter().map(|c| c.pes).max().unwrap_or(1);
+    let par_depth = prog.par.len().max(2) as u64;
+    let max_images = match &prog.plan {
+        Some(_) => crate::hw::map::pipeline::MAX_IMAGES,
+        None => ((1u64 << 24) / prog.layout.in_len.max(prog.layout.out_len).max(1)).min(1024),
+    };
+
+    let mut ctx = tera::Context::from_serialize(&stamp).context("template context")?;
+    ctx.insert("chunks", &chunks);
+    ctx.insert("layers", &net.layers.len());
+    let cache = CacheGeometry::new(arch, prog.wext_base + prog.wext.len() as u64);
+    let rl_max = chunks
+        .iter()
+        .map(|c| c.pes.div_ceil(cache.line_bytes))
+        .max()
+        .unwrap_or(1);
+    ctx.insert("rl_max", &rl_max);
+    ctx.insert("wext_base", &prog.wext_base);
+    ctx.insert("dw", &arch.memory.data_bits);
+    ctx.insert("lb", &cache.line_bytes);
+    ctx.insert("ob", &cache.offset_bits);
+    ctx.insert("lines", &cache.lines);
+    ctx.insert("ib", &cache.index_bits);
+    // Banks interleave lines; at least 2 lines per bank.
+    let banks = (arch.buffer.banks as u64).min(cache.lines / 2).max(1);
+    ctx.insert("banks", &banks);
+    ctx.insert("bb", &banks.trailing_zeros());
+    ctx.insert("lines_per_bank", &(cache.lines / banks));
+    ctx.insert(
+        "tb",
+        &(cache.addr_bits - cache.offset_bits - cache.index_bits),
+    );
+    ctx.insert("aw", &cache.addr_bits);
+    ctx.insert("ext_bytes", &cache.ext_bytes);
+    ctx.insert("latency", &MEMORY_LATENCY);
+    let lb = cache.line_bytes as u64;
+    ctx.insert("in_first_line", &(prog.layout.in_base / lb));
+    ctx.insert(
+        "in_last_line",
+        &((prog.layout.in_base + prog.layout.in_len - 1) / lb),
+    );
+    ctx.insert("out_first_line", &(prog.layout.out_base / lb));
+    ctx.insert(
+        "out_last_line",
+        &((prog.layout.out_base + prog.layout.out_len - 1) / lb),
+    );
+    ctx.insert("desc_bits", &(LAYER_FIELDS * 32));
+    ctx.insert("par_depth", &par_depth);
+    ctx.insert("pdbits", &clog2(par_depth));
+    ctx.insert("pmax", &pmax);
+    ctx.insert("pmbits", &clog2(pmax as u64));
+    ctx.insert("lbits", &clog2(net.layers.len() as u64));
+    ctx.insert("in_base", &prog.layout.in_base);
+    ctx.insert("in_len", &prog.layout.in_len);
+    ctx.insert("out_base", &prog.layout.out_base);
+    ctx.insert("out_len", &prog.layout.out_len);
+    ctx.insert("max_images", &max_images);
+    ctx.insert("timeout", &cycle_bound(net, arch));
+    ctx.insert("multi", &prog.plan.is_some());
+    ctx.insert("layer_end", "S_NEXT");
+    ctx.insert("in_stride", &prog.layout.in_stride);
+    ctx.insert("out_stride", &prog.layout.out_stride);
+    let mut tera = tera::Tera::default();
+    tera.add_raw_templates([
+        ("top.v", TOP_TEMPLATE),
+        ("tb.v", TB_TEMPLATE),
+        ("pipeline.v", PIPELINE_TEMPLATE),
+    ])
+    .context("parsing templates")?;
+    let tb = tera.render("tb.v", &ctx).context("rendering tb.v")?;
+    let header = stamp.hex_header();
+    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
+    match &prog.plan {
+        None => {
+            let top = tera.render("top.v", &ctx).context("rendering top.v")?;
+            files.push(("nasa_top.v".into(), top.into_bytes()));
+        }
+        Some(plan) => {
+            let engines = engine_files(
+                &tera, &ctx, net, &prog, plan, &chunks, &cache, arch, &header,
+            )?;
+            files.extend(engines);
+        }
+    }
+    let vheader = format!(
+        "// nasa {} `{}`: PE cell from rust_hdl (src/hw/pe.rs); network {} description sha256 {} architecture sha256 {}\n",
+        stamp.tool_version, stamp.name, stamp.network, stamp.description_sha256, stamp.arch_sha256
+    );
+    for c in &chunks {
+        let kind = Kind::ALL[c.code as usize];
+        files.push((
+            format!("{}.v", pe::module_name(kind)),
+            format!("{vheader}{}", pe::verilog(kind)).into_bytes(),
+        ));
+    }
+    let design: Vec<String> = files
+        .iter()
+        .map(|(n, _)| n.clone())
+        .filter(|n| n.ends_with(".v"))
+        .collect();
+    files.push(("tb.v".into(), tb.into_bytes()));
+
+    if prog.plan.is_none() {
+        let all: Vec<usize> = (0..prog.desc.len()).collect();
+        files.push((
+            "desc.hex".into(),
+            desc_hex(&header, &prog, &all, LAYER_FIELDS).into_bytes(),
+        ));
+    }
+    let mut text = header.clone();
+    for (b, m, s) in &prog.par {
+        let _ = writeln!(text, "{:08x}{:08x}{:02x}", *b as u32, *m as u32, s);
+    }
+    if prog.par.is_empty() {
+        text.push_str("000000000000000000\n");
+    }
+    files.push(("par.hex".into(), text.into_bytes()));
+    let mut text = header.clone();
+    for b in &prog.wext {
+        let _ = writeln!(text, "{b:02x}");
+    }
+    if prog.wext.is_empty() {
+        text.push_str("00\n");
+    }
+    files.push(("wgt_ext.hex".into(), text.into_bytes()));
+    files.push(("files.f".into(), (design.join("\n") + "\n").into_bytes()));
+    files.push(("network.toml".into(), net.source.clone().into_bytes()));
+    files.push(("weights.safetensors".into(), weights_bytes));
+    files.push(("arch.toml".into(), arch_text.as_bytes().to_vec()));
+
+    let ops = net.ops_per_kind();
+    let manifest = Manifest {
+        format: "nasa-gen-1",
+        stamp: &stamp,
+        source_description: net.provenance.description.display().to_string(),
+        source_weights: net
+            .provenance
+            .weights
+            .as_ref()
+            .map(|p| p.display().to_string()),
+        layout: &prog.layout,
+        chunks: chunks.iter().map(|c| (c.kind, c.pes)).collect(),
+        ops: Kind::ALL.iter().map(|k| k.name()).zip(ops).collect(),
+        ideal_cycles: ideal_cycles(net, arch),
+        cache,
+        max_images,
+        files: files
+            .iter()
+            .map(|(n, b)| (n.clone(), sha256_hex(b)))
+            .collect(),
+    };
+    let out = AtomicDir::new(dir, MANIFEST)?;
+    for (n, b) in &files {
+        std::fs::write(out.path().join(n), b).with_context(|| format!("writing {n}"))?;
+    }
+    std::fs::write(
+        out.path().join(MANIFEST),
+        serde_json::to_string_pretty(&manifest)? + "\n",
+    )?;
+    out.commit()?;
+    Ok(stamp)
+}

@@ -1,0 +1,559 @@
+//! The mapper: sizes the accelerator's chunks for one or more networks
+//! under an area budget, and predicts what every layer costs on the result.
+//!
+//! - `cycles`: the cycle and access model of the generated controller,
+//!   exact against Verilator layer by layer;
+//! - `energy`: the unit-energy table (compute per kind, memory per level);
+//! - here: the design search and the reports.
+//!
+//! The generated RTL runs one layer at a time, each conv layer on its
+//! kind's chunk with its output channels tiled over the chunk's PEs (the
+//! only dataflow it has today), so a design's latency and energy are sums
+//! over layers, and each layer depends on one chunk's PE count only. The
+//! search therefore prices every layer once per PE count of its chunk
+//! (tables per kind) and then enumerates every split of the budget:
+//! exhaustive, O(1) per design, deterministic (ties keep the first design
+//! in enumeration order). The winning design is then re-predicted with the
+//! exact cache walk of `cycles::exact_traffic`; the search itself uses the
+//! per-layer miss profile, which differs from the walk only where outputs
+//! evict inputs (a buffer much smaller than the activations).
+
+pub mod area;
+pub mod cycles;
+pub mod energy;
+pub mod pipeline;
+
+use serde::Serialize;
+
+pub use area::{pe_area, Budget};
+
+use crate::hw::arch::{array_shape, AccelInfo, Arch, Buffer, Memory};
+use crate::model::net::{Network, Op};
+use crate::model::quant::Kind;
+use cycles::{layer_cost, LayerCost, MissProfile};
+use energy::{layer_energy, Energy, EnergyTable};
+
+/// What the search minimises.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Objective {
+    /// Cycles per inference (summed over the networks).
+    Latency,
+    /// Energy per inference.
+    Energy,
+    /// Energy-delay product.
+    Edp,
+}
+
+#[derive(Debug, Clone)]
+pub struct MapOptions {
+    pub budget: Budget,
+    pub objective: Objective,
+    pub buffer: Buffer,
+    pub memory: Memory,
+    pub clock_mhz: f64,
+    pub energy: EnergyTable,
+    pub name: String,
+    /// Design a layer pipeline (`[schedule] pipeline = true`): the latency
+    /// objective becomes the steady-state cycles per image.
+    pub pipeline: bool,
+}
+
+/// The largest chunk the generator accepts (a 64 x 64 array).
+const MAX_PES: u64 = 64 * 64;
+
+/// Whether the generator can build a chunk of `pes` PEs (0: no chunk): its
+/// most square array must fit 64 x 64.
+pub fn buildable(pes: u64) -> bool {
+    pes == 0 || (pes <= MAX_PES && array_shape(pes as u32).cols <= 64)
+}
+
+/// One layer of a mapped network.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerMap {
+    pub layer: String,
+    pub op: &'static str,
+    /// The chunk it runs on (`null`: the post-processing unit).
+    pub chunk: Option<Kind>,
+    pub pes: u64,
+    /// Output-channel tiles of `pes` channels (1 for non-conv layers).
+    pub tiles: u64,
+    pub cycles: u64,
+    /// Of `cycles`, those waiting on external memory.
+    pub memory_cycles: u64,
+    pub energy_pj: f64,
+    pub dram_bytes: u64,
+}
+
+/// One network on the chosen design.
+#[derive(Debug, Clone, Serialize)]
+pub struct NetworkMap {
+    pub network: String,
+    pub cycles: u64,
+    /// Of `cycles`, those waiting on external memory.
+    pub memory_cycles: u64,
+    pub latency_us: f64,
+    /// Inferences per second, layer by layer (one image at a time).
+    pub throughput: f64,
+    pub energy_nj: f64,
+    /// Energy per inference by where it is spent (nJ).
+    pub energy_breakdown_nj: Energy,
+    /// Energy-delay product (nJ x us).
+    pub edp: f64,
+    pub layers: Vec<LayerMap>,
+    /// Pipelined designs: the engines' work per image, the steady-state
+    /// period (which sets `throughput`) and `cycles` as one image alone.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<pipeline::PipelineEstimate>,
+}
+
+/// The mapper's answer.
+#[derive(Debug, Clone, Serialize)]
+pub struct Mapping {
+    pub objective: Objective,
+    pub budget: Budget,
+    /// PEs per kind of the chosen design (0: no chunk).
+    pub pes: [u64; 3],
+    /// Its area in multiply-accumulate PEs...
+    pub area: f64,
+    /// ...and in FPGA LUTs by the calibrated model (`area::LUTS`).
+    pub luts: f64,
+    pub designs_evaluated: u64,
+    pub search_seconds: f64,
+    pub networks: Vec<NetworkMap>,
+    #[serde(skip)]
+    pub arch: Arch,
+}
+
+/// Per kind and PE count: the summed cycles and energy of that kind's
+/// layers over all networks (index 0 unused).
+struct KindTable {
+    cycles: Vec<u64>,
+    energy: Vec<f64>,
+}
+
+fn kind_index(k: Kind) -> usize {
+    match k {
+        Kind::Conv => 0,
+        Kind::Shift => 1,
+        Kind::Adder => 2,
+    }
+}
+
+/// The architecture with `pes` (conv, shift, adder; 0: no chunk) PEs and
+/// the memory system of `opts`: what the search writes for its answer.
+pub fn design(opts: &MapOptions, pes: [u64; 3]) -> Arch {
+    let chunk = |p: u64| (p > 0).then(|| array_shape(p as u32));
+    Arch {
+        accelerator: AccelInfo {
+            name: opts.name.clone(),
+            clock_mhz: opts.clock_mhz,
+        },
+        clp: chunk(pes[0]),
+        slp: chunk(pes[1]),
+        alp: chunk(pes[2]),
+        buffer: opts.buffer,
+        memory: opts.memory,
+        schedule: crate::hw::arch::Schedule {
+            pipeline: opts.pipeline,
+        },
+        path: std::path::PathBuf::from(format!("<nasa map, budget {}>", opts.budget)),
+    }
+}
+
+/// Sizes the chunks for `nets` under `opts` and reports every network on
+/// the chosen design.
+pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
+    let started = std::time::Instant::now();
+    if nets.is_empty() {
+        return Err("no network to map".into());
+    }
+    let probe = design(opts, [1, 1, 1]);
+    if let Err(e) = probe.validate(std::path::Path::new("<nasa map>")) {
+        let flag = match e.field.as_deref() {
+            Some("buffer.words") | Some("buffer.banks") => "--buffer-words",
+            Some("memory.data_bits") => "--data-bits",
+            Some("accelerator.clock_mhz") => "--clock-mhz",
+            _ => "option",
+        };
+        return Err(format!("{flag}: {}", e.message));
+    }
+    // The memory system does not depend on the PE split.
+    let mem = crate::hw::layout::Memory::of(&probe);
+    let mut used = [false; 3];
+    for net in nets {
+        for (_, c) in net.conv_layers() {
+            used[kind_index(c.kind)] = true;
+        }
+    }
+    // The budget as a linear constraint: sum of PEs x cost per PE <= capacity.
+    let engines = if opts.pipeline {
+        used.iter().filter(|&&u| u).count()
+    } else {
+        1
+    };
+    let (cost, capacity) = opts.budget.linear(engines);
+    let min_cost: f64 = (0..3).filter(|&i| used[i]).map(|i| cost[i]).sum();
+    if !(capacity.is_finite() && capacity >= min_cost - 1e-9) {
+        return Err(format!(
+            "a budget of {} cannot give each of the kinds the networks use one PE",
+            opts.budget
+        ));
+    }
+    // Largest PE count of each kind: the budget left after one PE of every other used kind.
+    let mut max = [0u64; 3];
+    for i in 0..3 {
+        if used[i] {
+            let rest = capacity - (min_cost - cost[i]);
+            max[i] = ((rest / cost[i] + 1e-9).floor() as u64).clamp(1, MAX_PES);
+        }
+    }
+    // Per-kind tables and the part that no chunk size changes.
+    let profiles: Vec<MissProfile> = nets.iter().map(|n| MissProfile::new(n, mem)).collect();
+    let mut fixed_cycles = 0u64;
+    let mut fixed_energy = 0f64;
+    let mut tables: Vec<KindTable> = (0..3)
+        .map(|i| KindTable {
+            cycles: vec![0; max[i] as usize + 1],
+            energy: vec![0.0; max[i] as usize + 1],
+        })
+        .collect();
+    for (net, profile) in nets.iter().zip(&profiles) {
+        let (head, tail) = cycles::frame_overhead(net, &mem, profile.flush_writebacks);
+        fixed_cycles += head + tail;
+        let flush = LayerCost {
+            dram_line_writes: profile.flush_writebacks,
+            ..LayerCost::default()
+        };
+        fixed_energy += layer_energy(&opts.energy, None, 8, &flush, mem.line_bytes).total();
+        for (i, layer) in net.layers.iter().enumerate() {
+            let bits = net.tensor(layer.inputs[0]).bits;
+            let misses = &profile.layers[i];
+            match cycles::layer_kind(&layer.op) {
+                None => {
+                    let cost = layer_cost(net, i, 0, &mem, misses.at(1));
+                    fixed_cycles += cost.cycles;
+                    fixed_energy +=
+                        layer_energy(&opts.energy, None, bits, &cost, mem.line_bytes).total();
+                }
+                Some(k) => {
+                    let t = &mut tables[kind_index(k)];
+                    for p in 1..t.cycles.len() {
+                        let tiles = match &layer.op {
+                            Op::Conv(c) => (c.out_ch as u64).div_ceil(p as u64),
+                            _ => 1,
+                        };
+                        let cost = layer_cost(net, i, p as u64, &mem, misses.at(tiles));
+                        t.cycles[p] += cost.cycles;
+                        t.energy[p] +=
+                            layer_energy(&opts.energy, Some(k), bits, &cost, mem.line_bytes)
+                                .total();
+                    }
+                }
+            }
+        }
+    }
+    // A pipeline's period: per network and engine, the engine's layers at
+    // each PE count of its chunk plus the layers no PE count changes.
+    let mut engine_tables: Vec<[(u64, Vec<u64>); 3]> = Vec::new();
+    if opts.pipeline {
+        for (net, profile) in nets.iter().zip(&profiles) {
+            let plan =
+                pipeline::plan(net, mem.line_bytes).map_err(|m| format!("{}: {m}", net.name))?;
+            let mut t: [(u64, Vec<u64>); 3] =
+                std::array::from_fn(|i| (0, vec![0; max[i] as usize + 1]));
+            for i in 0..net.layers.len() {
+                let k = kind_index(plan.engines[plan.engine[i]]);
+                match cycles::layer_kind(&net.layers[i].op) {
+                    None => t[k].0 += pipeline::layer_total(net, &plan, &mem, profile, i, 0),
+                    Some(_) => {
+                        for p in 1..t[k].1.len() {
+                            t[k].1[p] +=
+                                pipeline::layer_total(net, &plan, &mem, profile, i, p as u64);
+                        }
+                    }
+                }
+            }
+            engine_tables.push(t);
+        }
+    }
+    let period = |pes: [u64; 3]| -> u64 {
+        engine_tables
+            .iter()
+            .map(|t| {
+                (0..3)
+                    .filter(|&k| used[k])
+                    .map(|k| t[k].0 + t[k].1[pes[k] as usize])
+                    .max()
+                    .unwrap_or(0)
+            })
+            .sum()
+    };
+    // Every split of the budget.
+    let range = |i: usize| if used[i] { 1..=max[i] } else { 0..=0 };
+    let mut best: Option<(f64, [u64; 3])> = None;
+    let mut evaluated = 0u64;
+    let value = |c: u64, e: f64| match opts.objective {
+        Objective::Latency => c as f64,
+        Objective::Energy => e,
+        Objective::Edp => c as f64 * e,
+    };
+    for pc in range(0) {
+        for ps in range(1) {
+            let spent2 = pc as f64 * cost[0] + ps as f64 * cost[1];
+            if spent2 > capacity + 1e-9 {
+                break;
+            }
+            for pa in range(2) {
+                if spent2 + pa as f64 * cost[2] > capacity + 1e-9 {
+                    break;
+                }
+                let pes = [pc, ps, pa];
+                if !pes.iter().all(|&p| buildable(p)) {
+                    continue;
+                }
+                evaluated += 1;
+                let (mut c, mut e) = (fixed_cycles, fixed_energy);
+                for i in 0..3 {
+                    if used[i] {
+                        c += tables[i].cycles[pes[i] as usize];
+                        e += tables[i].energy[pes[i] as usize];
+                    }
+                }
+                if opts.pipeline {
+                    c = period(pes);
+                }
+                let v = value(c, e);
+                if best.is_none_or(|(b, _)| v < b) {
+                    best = Some((v, pes));
+                }
+            }
+        }
+    }
+    let Some((_, pes)) = best else {
+        return Err("no design fits the budget".into());
+    };
+    let arch = design(opts, pes);
+    let networks = nets
+        .iter()
+        .map(|n| report_network(n, &arch, &opts.energy))
+        .collect();
+    Ok(Mapping {
+        objective: opts.objective,
+        budget: opts.budget,
+        pes,
+        area: arch.pe_area(),
+        luts: area::LUTS.luts_with(pes, engines),
+        designs_evaluated: evaluated,
+        search_seconds: started.elapsed().as_secs_f64(),
+        networks,
+        arch,
+    })
+}
+
+/// Cycles, energy and traffic of `net` on `arch`, layer by layer, with the
+/// exact cache walk.
+pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> NetworkMap {
+    let mem = crate::hw::layout::Memory::of(arch);
+    let costs: Vec<LayerCost> = cycles::predict_layers(net, arch);
+    let mut total = Energy::default();
+    // A pipeline moves tensors between engines through external memory.
+    let plan = arch
+        .schedule
+        .pipeline
+        .then(|| pipeline::plan(net, mem.line_bytes).ok())
+        .flatten();
+    let estimate = plan.as_ref().map(|p| pipeline::estimate(net, arch, p));
+    if let Some(p) = &plan {
+        let (reads, writes) = pipeline::crossing_lines(net, p, mem.line_bytes);
+        let crossing = LayerCost {
+            dram_line_reads: reads,
+            dram_line_writes: writes,
+            ..LayerCost::default()
+        };
+        total.add(&layer_energy(table, None, 8, &crossing, mem.line_bytes));
+    }
+    let mut layers = Vec::with_capacity(costs.len());
+    for (layer, cost) in net.layers.iter().zip(&costs) {
+        let kind = cycles::layer_kind(&layer.op);
+        let bits = net.tensor(layer.inputs[0]).bits;
+        let e = layer_energy(table, kind, bits, cost, mem.line_bytes);
+        total.add(&e);
+        layers.push(LayerMap {
+            layer: layer.name.clone(),
+            op: layer.op.type_name(),
+            chunk: kind,
+            pes: kind.map_or(0, |k| arch.pes(k) as u64),
+            tiles: cost.tiles,
+            cycles: estimate
+                .as_ref()
+                .map_or(cost.cycles, |e| e.layers[layers.len()]),
+            memory_cycles: cost.memory_cycles,
+            energy_pj: e.total(),
+            dram_bytes: (cost.dram_line_reads + cost.dram_line_writes + cost.dram_weight_lines)
+                * mem.line_bytes,
+        });
+    }
+    let cycles: u64 = match &estimate {
+        Some(e) => e.serial,
+        None => costs.iter().map(|c| c.cycles).sum(),
+    };
+    let latency_us = cycles as f64 / arch.accelerator.clock_mhz;
+    let period = estimate.as_ref().map_or(cycles, |e| e.period);
+    let nj = |pj: f64| pj / 1000.0;
+    let energy_nj = nj(total.total());
+    NetworkMap {
+        network: net.name.clone(),
+        cycles,
+        memory_cycles: costs.iter().map(|c| c.memory_cycles).sum(),
+        latency_us,
+        throughput: arch.accelerator.clock_mhz * 1e6 / period as f64,
+        energy_nj,
+        energy_breakdown_nj: Energy {
+            compute: nj(total.compute),
+            dram: nj(total.dram),
+            buffer: nj(total.buffer),
+            noc: nj(total.noc),
+            rf: nj(total.rf),
+        },
+        edp: energy_nj * period as f64 / arch.accelerator.clock_mhz,
+        layers,
+        pipeline: estimate,
+    }
+}
+
+/// The same network with every conv layer a multiplier: what an
+/// all-multiply accelerator would run.
+pub fn all_multiply(net: &Network) -> Network {
+    let mut twin = net.clone();
+    for layer in &mut twin.layers {
+        if let Op::Conv(c) = &mut layer.op {
+            c.kind = Kind::Conv;
+        }
+    }
+    twin.name = format!("{}-all-multiply", net.name);
+    twin
+}
+
+/// Maps each network's all-multiply twin on an all-multiply accelerator of
+/// the same budget (named `<name>-all-multiply`): the baseline a hybrid
+/// design is compared with.
+pub fn baseline(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
+    let twins: Vec<Network> = nets.iter().map(all_multiply).collect();
+    let mut o = opts.clone();
+    o.name = format!("{}-all-multiply", opts.name);
+    // One chunk: nothing to overlap.
+    o.pipeline = false;
+    map(&twins, &o)
+}
+
+/// One network on the hybrid design against its all-multiply twin on the
+/// baseline (ratio < 1: the hybrid is lower).
+#[derive(Debug, Clone, Serialize)]
+pub struct Comparison {
+    pub network: String,
+    pub latency_ratio: f64,
+    pub throughput_ratio: f64,
+    pub energy_ratio: f64,
+    pub edp_ratio: f64,
+}
+
+/// Compares every network of `hybrid` with the same network of `baseline`.
+pub fn compare(hybrid: &Mapping, baseline: &Mapping) -> Vec<Comparison> {
+    hybrid
+        .networks
+        .iter()
+        .zip(&baseline.networks)
+        .map(|(x, y)| Comparison {
+            network: x.network.clone(),
+            latency_ratio: x.latency_us / y.latency_us,
+            throughput_ratio: x.throughput / y.throughput,
+            energy_ratio: x.energy_nj / y.energy_nj,
+            edp_ratio: x.edp / y.edp,
+        })
+        .collect()
+}
+
+/// A mapping with its architecture.
+#[derive(Debug, Clone, Serialize)]
+pub struct MappedDesign {
+    pub mapping: Mapping,
+    pub architecture: Arch,
+}
+
+impl MappedDesign {
+    fn new(mapping: Mapping) -> MappedDesign {
+        let architecture = mapping.arch.clone();
+        MappedDesign {
+            mapping,
+            architecture,
+        }
+    }
+}
+
+/// What `nasa map` reports.
+#[derive(Debug, Clone, Serialize)]
+pub struct MapReport {
+    #[serde(flatten)]
+    pub design: MappedDesign,
+    /// Where the architecture file was written.
+    pub output: Option<String>,
+    /// With `compare`: the all-multiply baseline...
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub all_multiply: Option<MappedDesign>,
+    /// ...and every network against it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub comparison: Option<Vec<Comparison>>,
+}
+
+/// Maps the network descriptions at `paths` (none: the embedded default
+/// network) under `opts`; with `compare`, also maps the all-multiply
+/// baseline and compares; writes the chosen architecture to `output`.
+pub fn map_report(
+    paths: &[std::path::PathBuf],
+    opts: &MapOptions,
+    compare: bool,
+    output: Option<&std::path::Path>,
+) -> anyhow::Result<MapReport> {
+    if !(opts.clock_mhz.is_finite() && opts.clock_mhz > 0.0) {
+        anyhow::bail!(
+            "--clock-mhz must be a positive number of MHz, not {}",
+            opts.clock_mhz
+        );
+    }
+    let nets: Vec<Network> = if paths.is_empty() {
+        vec![crate::model::models::load_description(
+            std::path::Path::new("default"),
+        )?]
+    } else {
+        paths
+            .iter()
+            .map(|p| crate::model::models::load_description(p))
+            .collect::<Result<_, _>>()?
+    };
+    let mapping = map(&nets, opts).map_err(|m| anyhow::anyhow!(m))?;
+    let base = if compare {
+        Some(baseline(&nets, opts).map_err(|m| anyhow::anyhow!(m))?)
+    } else {
+        None
+    };
+    if let Some(path) = output {
+        let names: Vec<&str> = nets.iter().map(|n| n.name.as_str()).collect();
+        let text = format!(
+            "# Accelerator for {}, chosen by `nasa map` for a budget of {}, objective {:?}\n# ({} designs evaluated; {:.0} LUTs by the fitted model).\n{}",
+            names.join(", "),
+            opts.budget,
+            opts.objective,
+            mapping.designs_evaluated,
+            mapping.luts,
+            mapping.arch.to_toml()
+        );
+        crate::model::fsutil::write_atomic(path, text.as_bytes())?;
+    }
+    Ok(MapReport {
+        comparison: base.as_ref().map(|b| self::compare(&mapping, b)),
+        all_multiply: base.map(MappedDesign::new),
+        design: MappedDesign::new(mapping),
+        output: output.map(|p| p.display().to_string()),
+    })
+}

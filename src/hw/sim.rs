@@ -1,0 +1,483 @@
+//! Simulation of a generated design: golden inputs and expected outputs,
+//! a Verilator (or Icarus Verilog) build driven with `std::process::Command`,
+//! the self-checking testbench's verdict, and on a mismatch the first
+//! differing layer, channel and position, found by comparing the design's
+//! activation buffer with the golden model's tensors.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+use anyhow::{bail, Context, Result};
+use serde::Serialize;
+
+use crate::hw::arch::Arch;
+use crate::hw::gen::{ideal_cycles, MANIFEST};
+use crate::model::data::{self, DatasetKind};
+use crate::model::dump::hex;
+use crate::model::golden::{self, Int};
+use crate::model::net::Network;
+use crate::model::rng::SplitMix64;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Simulator {
+    Verilator,
+    Icarus,
+}
+
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    pub images: usize,
+    pub dataset: Option<DatasetKind>,
+    pub data_dir: Option<PathBuf>,
+    pub seed: u64,
+    pub simulator: Simulator,
+    /// Pipelined designs only: run one layer at a time (the layer-by-layer
+    /// baseline of the same hardware).
+    pub serial: bool,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Mismatch {
+    pub image: usize,
+    pub layer: String,
+    pub channel: usize,
+    pub y: usize,
+    pub x: usize,
+    pub got: i64,
+    pub expected: i64,
+}
+
+/// Cycles of one layer for the first image: measured by the testbench and
+/// predicted by the mapper's model (`map::cycles`).
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerCycles {
+    pub layer: String,
+    pub op: &'static str,
+    pub measured: u64,
+    pub predicted: u64,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct SimReport {
+    pub pass: bool,
+    pub images: usize,
+    pub mismatches: u64,
+    pub cycles_per_inference: f64,
+    /// The mapper's prediction of `cycles_per_inference`.
+    pub predicted_cycles: f64,
+    pub ideal_cycles: u64,
+    pub pe_utilization: f64,
+    pub simulator: Simulator,
+    pub first_mismatch: Option<Mismatch>,
+    /// Per layer, in execution order, for the last image (the steady
+    /// state when more than one runs: the activations stay cached)...
+    pub layers: Vec<LayerCycles>,
+    /// ...and for the first image, which starts from an empty buffer.
+    /// (Pipelined designs: only with `serial`, each layer counted from the
+    /// previous layer's end.)
+    pub first_image_layers: Vec<LayerCycles>,
+    /// Pipelined designs: the run image by image.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pipeline: Option<PipelineRun>,
+}
+
+/// A pipelined design's run: when each image's output was written, measured
+/// and by the model (`map::pipeline::schedule`, which leaves out the memory
+/// port's contention).
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineRun {
+    pub serial: bool,
+    pub image_ends: Vec<u64>,
+    pub predicted_image_ends: Vec<u64>,
+    /// The model's steady-state cycles per image (its busiest engine).
+    pub predicted_period: u64,
+    pub engines: Vec<crate::hw::map::pipeline::EngineWork>,
+}
+
+/// The network and architecture a design directory was generated from,
+/// checked against the hashes in its manifest.
+pub fn load_design(dir: &Path) -> Result<(Network, Arch)> {
+    let manifest: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.join(MANIFEST)).with_context(|| {
+            format!("{}: not a generated design (no {MANIFEST})", dir.display())
+        })?,
+    )
+    .with_context(|| format!("{}: malformed", dir.join(MANIFEST).display()))?;
+    if manifest["format"] != "nasa-gen-1" {
+        bail!(
+            "{}: unknown manifest format {}",
+            dir.join(MANIFEST).display(),
+            manifest["format"]
+        );
+    }
+    for (file, hash) in manifest["files"].as_object().into_iter().flatten() {
+        let bytes = std::fs::read(dir.join(file))
+            .with_context(|| format!("{}: missing", dir.join(file).display()))?;
+        if Some(crate::model::net::sha256_hex(&bytes).as_str()) != hash.as_str() {
+            bail!("{}: changed since generation (sha256 differs from {MANIFEST}); regenerate the design", dir.join(file).display());
+        }
+    }
+    let text = std::fs::read_to_string(dir.join("network.toml"))?;
+    let weights = std::fs::read(dir.join("weights.safetensors"))?;
+    let net = Network::from_sources(
+        &text,
+        &dir.join("network.toml"),
+        &weights,
+        &dir.join("weights.safetensors"),
+    )?;
+    let arch = Arch::load(&dir.join("arch.toml"))?;
+    Ok((net, arch))
+}
+
+fn write_hex(path: &Path, values: &[Vec<i64>]) -> Result<()> {
+    let mut text = String::new();
+    for v in values.iter().flatten() {
+        let _ = writeln!(text, "{}", hex(*v, 8));
+    }
+    std::fs::write(path, text).with_context(|| format!("writing {}", path.display()))
+}
+
+fn run(cmd: &mut Command, what: &str) -> Result<String> {
+    let out = cmd.output().with_context(|| {
+        format!("cannot run {what}; is it installed (apt-get install verilator iverilog)?")
+    })?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if !out.status.success() {
+        bail!(
+            "{what} failed ({}):\n{}{}",
+            out.status,
+            stdout,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    Ok(stdout)
+}
+
+/// Builds the testbench (if needed) and returns the command that runs it.
+fn build(dir: &Path, simulator: Simulator) -> Result<Command> {
+    let files = std::fs::read_to_string(dir.join("files.f"))?;
+    let mut sources: Vec<String> = files.lines().map(str::to_string).collect();
+    sources.push("tb.v".into());
+    match simulator {
+        Simulator::Verilator => {
+            let exe = dir.join("obj_dir").join("Vtb");
+            if !exe.exists() {
+                let mut c = Command::new("verilator");
+                c.current_dir(dir)
+                    .args([
+                        "--binary",
+                        "-j",
+                        "2",
+                        "--top-module",
+                        "tb",
+                        "-Wno-fatal",
+                        "-o",
+                        "Vtb",
+                    ])
+                    .args(["-Mdir", "obj_dir"])
+                    .args(&sources);
+                run(&mut c, "verilator")?;
+            }
+            let mut c = Command::new(exe.canonicalize()?);
+            c.current_dir(dir);
+            Ok(c)
+        }
+        Simulator::Icarus => {
+            let mut c = Command::new("iverilog");
+            c.current_dir(dir)
+                .args(["-g2012", "-s", "tb", "-o", "tb.vvp"])
+                .args(&sources);
+            run(&mut c, "iverilog")?;
+            let mut c = Command::new("vvp");
+            c.current_dir(dir).args(["-n", "tb.vvp"]);
+            Ok(c)
+        }
+    }
+}
+
+fn field(line: &str, key: &str) -> Option<i64> {
+    line.split_whitespace()
+        .find_map(|t| t.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
+}
+
+/// Runs the design's testbench on `opts.images` inputs against the golden model.
+pub fn simulate(dir: &Path, opts: &SimOptions) -> Result<SimReport> {
+    let (net, arch) = load_design(dir)?;
+    simulate_against(dir, &net, &arch, opts)
+}
+
+/// Like [`simulate`], with the expected outputs computed from `net` (which
+/// tests use to stand for a golden model that disagrees with the design).
+pub fn simulate_against(
+    dir: &Path,
+    net: &Network,
+    arch: &Arch,
+    opts: &SimOptions,
+) -> Result<SimReport> {
+    let inputs: Vec<Vec<i64>> = match opts.dataset {
+        Some(kind) => {
+            let mut set = data::load_test(kind, opts.data_dir.as_deref())?;
+            crate::model::eval::check_compatible(net, &set)?;
+            if opts.images > set.len() {
+                bail!(
+                    "asked for {} images but the {kind} test set holds {}",
+                    opts.images,
+                    set.len()
+                );
+            }
+            set.truncate(opts.images);
+            (0..set.len())
+                .map(|i| golden::quantize_image(net, set.image(i)))
+                .collect()
+        }
+        None => crate::model::randomize::random_inputs(
+            net,
+            opts.images,
+            &mut SplitMix64::new(opts.seed),
+        ),
+    };
+    let expected = golden::infer_batch(net, &inputs);
+    write_hex(&dir.join("input.hex"), &inputs)?;
+    write_hex(&dir.join("expected.hex"), &expected)?;
+    let plan = match arch.schedule.pipeline {
+        true => Some(
+            crate::hw::map::pipeline::plan(net, crate::hw::layout::Memory::of(arch).line_bytes)
+                .map_err(|m| anyhow::anyhow!("{}: {m}", arch.path.display()))?,
+        ),
+        false => None,
+    };
+    if opts.serial && plan.is_none() {
+        bail!("--serial needs a pipelined design ([schedule] pipeline = true); this one runs layer by layer already");
+    }
+    if plan.is_some() && opts.images as u64 > crate::hw::map::pipeline::MAX_IMAGES {
+        bail!(
+            "a pipelined design takes at most {} images per run; asked for {}",
+            crate::hw::map::pipeline::MAX_IMAGES,
+            opts.images
+        );
+    }
+    let mut cmd = build(dir, opts.simulator)?;
+    cmd.arg(format!("+images={}", opts.images));
+    if opts.serial {
+        cmd.arg("+serial=1");
+    }
+    let stdout = run(&mut cmd, "the simulation")?;
+    if let Some(line) = stdout.lines().find(|l| l.starts_with("TIMEOUT")) {
+        bail!("the design did not finish: {line}");
+    }
+    let Some(result) = stdout.lines().find(|l| l.starts_with("RESULT")) else {
+        bail!("the testbench printed no RESULT line:\n{stdout}");
+    };
+    let mismatches = field(result, "mismatches").unwrap_or(-1);
+    let cycles = field(result, "cycles").unwrap_or(0);
+    if mismatches < 0 {
+        bail!("unreadable testbench result: {result}");
+    }
+    let cycles_per_inference = cycles as f64 / opts.images.max(1) as f64;
+    let ops: u64 = net.ops_per_kind().iter().sum();
+    let pes: u64 = crate::model::quant::Kind::ALL
+        .iter()
+        .map(|&k| arch.pes(k) as u64)
+        .sum();
+    let first_mismatch = match stdout.lines().find(|l| l.starts_with("MISMATCH")) {
+        Some(line) => {
+            let image = field(line, "image").unwrap_or(0) as usize;
+            locate(
+                dir,
+                net,
+                arch,
+                plan.as_ref(),
+                &inputs[image],
+                image,
+                opts.simulator,
+            )?
+        }
+        None => None,
+    };
+    let (predicted, layers, first_image_layers, pipeline) = if let Some(plan) = &plan {
+        let ends = layer_ends(&stdout, net, opts.images)?;
+        let est = crate::hw::map::pipeline::estimate(net, arch, plan);
+        let pred = crate::hw::map::pipeline::predict_run(net, arch, plan, opts.images, opts.serial);
+        let last = net.output - 1;
+        let predicted_total = pred.iter().flatten().copied().max().unwrap_or(0);
+        // Serial: each layer from the previous layer's end.
+        let durations = |img: usize| -> Vec<LayerCycles> {
+            let n = net.layers.len();
+            let before = |e: &[Vec<u64>]| if img == 0 { 0 } else { e[img - 1][n - 1] };
+            let (mut m0, mut p0) = (before(&ends), before(&pred));
+            (0..n)
+                .map(|i| {
+                    let l = LayerCycles {
+                        layer: net.layers[i].name.clone(),
+                        op: net.layers[i].op.type_name(),
+                        measured: ends[img][i].saturating_sub(m0),
+                        predicted: pred[img][i].saturating_sub(p0),
+                    };
+                    (m0, p0) = (ends[img][i], pred[img][i]);
+                    l
+                })
+                .collect()
+        };
+        let (layers, first_image_layers) = match (opts.serial, opts.images) {
+            (true, n) if n > 0 => (durations(n - 1), durations(0)),
+            _ => (Vec::new(), Vec::new()),
+        };
+        let pipeline = PipelineRun {
+            serial: opts.serial,
+            image_ends: ends.iter().map(|e| e[last]).collect(),
+            predicted_image_ends: pred.iter().map(|e| e[last]).collect(),
+            predicted_period: est.period,
+            engines: est.engines,
+        };
+        (predicted_total, layers, first_image_layers, Some(pipeline))
+    } else {
+        let mut per_image = layer_cycles(&stdout, net, arch, opts.images)?;
+        let predicted: u64 = per_image.iter().flatten().map(|l| l.predicted).sum();
+        let first_image_layers = per_image.first().cloned().unwrap_or_default();
+        let layers = per_image.pop().unwrap_or_default();
+        (predicted, layers, first_image_layers, None)
+    };
+    Ok(SimReport {
+        pass: mismatches == 0,
+        predicted_cycles: predicted as f64 / opts.images.max(1) as f64,
+        layers,
+        first_image_layers,
+        images: opts.images,
+        mismatches: mismatches as u64,
+        cycles_per_inference,
+        ideal_cycles: ideal_cycles(net, arch),
+        pe_utilization: ops as f64 / (cycles_per_inference * pes as f64),
+        simulator: opts.simulator,
+        first_mismatch,
+        pipeline,
+    })
+}
+
+/// The testbench's per-layer marks (`LAYER image=n index=i cycles=c`: the
+/// counter when layer `i` of image `n` hands over) beside the mapper's
+/// prediction, image by image.
+/// The testbench's cycle marks: when each layer of each image ended.
+fn layer_ends(stdout: &str, net: &Network, images: usize) -> Result<Vec<Vec<u64>>> {
+    let n = net.layers.len();
+    let mut ends = vec![vec![None; n]; images];
+    for line in stdout.lines().filter(|l| l.starts_with("LAYER ")) {
+        let (Some(img), Some(i), Some(c)) = (
+            field(line, "image"),
+            field(line, "index"),
+            field(line, "cycles"),
+        ) else {
+            bail!("unreadable testbench line: {line}");
+        };
+        match ends
+            .get_mut(img as usize)
+            .and_then(|e| e.get_mut(i as usize))
+        {
+            Some(slot) => *slot = Some(c as u64),
+            None => bail!("the testbench reported layer {i} of image {img}: out of range"),
+        }
+    }
+    ends.into_iter()
+        .enumerate()
+        .map(|(img, e)| {
+            e.into_iter()
+                .enumerate()
+                .map(|(i, c)| {
+                    c.with_context(|| {
+                        format!(
+                            "the testbench gave no cycle mark for layer {i} (`{}`) of image {img}",
+                            net.layers[i].name
+                        )
+                    })
+                })
+                .collect()
+        })
+        .collect()
+}
+
+/// Per image, each layer's cycles (its mark minus the previous layer's:
+/// each image is its own run) beside the exact model's.
+fn layer_cycles(
+    stdout: &str,
+    net: &Network,
+    arch: &Arch,
+    images: usize,
+) -> Result<Vec<Vec<LayerCycles>>> {
+    let ends = layer_ends(stdout, net, images)?;
+    let predicted = crate::hw::map::cycles::predict_images(net, arch, images);
+    Ok(ends
+        .into_iter()
+        .zip(predicted)
+        .map(|(ends, pred)| {
+            let mut start = 0;
+            ends.into_iter()
+                .enumerate()
+                .map(|(i, end)| {
+                    let l = LayerCycles {
+                        layer: net.layers[i].name.clone(),
+                        op: net.layers[i].op.type_name(),
+                        measured: end.saturating_sub(start),
+                        predicted: pred[i].cycles,
+                    };
+                    start = end;
+                    l
+                })
+                .collect()
+        })
+        .collect())
+}
+
+/// Reruns image `image` with a dump of the activation buffer and returns the
+/// first value (in layer order) that differs from the golden model.
+fn locate(
+    dir: &Path,
+    net: &Network,
+    arch: &Arch,
+    plan: Option<&crate::hw::map::pipeline::Plan>,
+    input: &[i64],
+    image: usize,
+    simulator: Simulator,
+) -> Result<Option<Mismatch>> {
+    let mut cmd = build(dir, simulator)?;
+    run(
+        cmd.args([
+            format!("+images={}", image + 1),
+            format!("+dump_image={image}"),
+        ]),
+        "the simulation (dump)",
+    )?;
+    let text = std::fs::read_to_string(dir.join("act_dump.hex"))?;
+    let buffer: Vec<i64> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("//") && !l.starts_with('@'))
+        .map(|l| {
+            i64::from_str_radix(l, 16)
+                .map(|v| v as u8 as i8 as i64)
+                .unwrap_or(i64::MIN)
+        })
+        .collect();
+    let tensors = golden::run::<Int>(net, input.to_vec());
+    let lb = crate::hw::layout::Memory::of(arch).line_bytes;
+    let bases = crate::hw::layout::tensor_bases(net, lb);
+    for (id, t) in tensors.iter().enumerate() {
+        let s = net.tensor(id).shape;
+        let base = plan.map_or(bases[id], |p| p.addr(id, image)) as usize;
+        for (i, &want) in t.iter().enumerate() {
+            let got = buffer.get(base + i).copied().unwrap_or(i64::MIN);
+            if got != want {
+                return Ok(Some(Mismatch {
+                    image,
+                    layer: net.tensor(id).name.clone(),
+                    channel: i / (s.h * s.w),
+                    y: i / s.w % s.h,
+                    x: i % s.w,
+                    got,
+                    expected: want,
+                }));
+            }
+        }
+    }
+    Ok(None)
+}
