@@ -25,6 +25,7 @@ fn opts(images: usize, dataset: Option<DatasetKind>, simulator: Simulator) -> Si
         seed: 7,
         simulator,
         serial: false,
+        build_dir: None,
     }
 }
 
@@ -148,21 +149,25 @@ fn geometry_case(kind: Kind) {
 }
 
 #[test]
+#[ignore = "slow tier (Verilator, Icarus and Yosys runs); scripts/test.sh runs it"]
 fn conv_kind_all_geometries_bit_exact() {
     geometry_case(Kind::Conv);
 }
 
 #[test]
+#[ignore = "slow tier (Verilator, Icarus and Yosys runs); scripts/test.sh runs it"]
 fn shift_kind_all_geometries_bit_exact() {
     geometry_case(Kind::Shift);
 }
 
 #[test]
+#[ignore = "slow tier (Verilator, Icarus and Yosys runs); scripts/test.sh runs it"]
 fn adder_kind_all_geometries_bit_exact() {
     geometry_case(Kind::Adder);
 }
 
 #[test]
+#[ignore = "slow tier (Verilator, Icarus and Yosys runs); scripts/test.sh runs it"]
 fn default_network_on_fashion_mnist_and_failing_bench() {
     let net = nasa::model::models::default_network().unwrap();
     let arch = nasa::hw::arch::size(&net, 24, "default").unwrap();
@@ -221,6 +226,7 @@ fn default_network_on_fashion_mnist_and_failing_bench() {
 }
 
 #[test]
+#[ignore = "slow tier (Verilator, Icarus and Yosys runs); scripts/test.sh runs it"]
 fn icarus_runs_the_same_bench_with_the_same_result() {
     let net = random_net(&geometry_network(Kind::Shift), 5);
     let arch = one_chunk_arch(Kind::Shift, 2);
@@ -236,6 +242,7 @@ fn icarus_runs_the_same_bench_with_the_same_result() {
 }
 
 #[test]
+#[ignore = "slow tier (Verilator, Icarus and Yosys runs); scripts/test.sh runs it"]
 fn generation_is_deterministic_and_stamped() {
     let net = nasa::model::net::Network::load(Path::new(concat!(
         env!("CARGO_MANIFEST_DIR"),
@@ -274,6 +281,7 @@ fn generation_is_deterministic_and_stamped() {
 }
 
 #[test]
+#[ignore = "slow tier (Verilator, Icarus and Yosys runs); scripts/test.sh runs it"]
 fn synthesis_reports_every_chunk() {
     let net = random_net(&geometry_network(Kind::Adder), 3);
     let text = "[accelerator]\nname = \"s\"\n[alp]\nrows = 1\ncols = 2\n[buffer]\nwords = 4096\n";
@@ -294,6 +302,7 @@ fn synthesis_reports_every_chunk() {
 }
 
 #[test]
+#[ignore = "slow tier (Verilator, Icarus and Yosys runs); scripts/test.sh runs it"]
 fn network_larger_than_the_global_buffer() {
     // The features network's activations take 13,328 bytes and its weights
     // 2,440; a 1 KiB global buffer (64 lines of 16 bytes) holds a fraction,

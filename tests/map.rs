@@ -58,6 +58,7 @@ fn mapped_design_runs_as_predicted(name: &str, budget: f64, objective: Objective
             seed: 3,
             simulator: Simulator::Verilator,
             serial: false,
+            build_dir: None,
         },
     )
     .unwrap();
@@ -70,11 +71,13 @@ fn mapped_design_runs_as_predicted(name: &str, budget: f64, objective: Objective
 }
 
 #[test]
+#[ignore = "slow tier (Verilator runs); scripts/test.sh runs it"]
 fn mapped_all_multiply_network_runs_as_predicted() {
     mapped_design_runs_as_predicted("default-conv", 20.0, Objective::Latency);
 }
 
 #[test]
+#[ignore = "slow tier (Verilator runs); scripts/test.sh runs it"]
 fn mapped_hybrid_network_runs_as_predicted() {
     mapped_design_runs_as_predicted("hybrid-fmnist", 12.0, Objective::Edp);
 }

@@ -298,6 +298,11 @@ pub enum Command {
         /// layer-by-layer baseline of the same hardware).
         #[arg(long)]
         serial: bool,
+        /// Keep Verilator builds in DIR, one per distinct set of design
+        /// files, reused when a design is generated again unchanged
+        /// (default: the design's own obj_dir).
+        #[arg(long, value_name = "DIR")]
+        build_dir: Option<PathBuf>,
     },
     /// Synthesise a generated design with Yosys (synth and synth_xilinx).
     Synth {

@@ -35,6 +35,12 @@ pub const LAYER_FIELDS: usize = 27;
 
 const TOP_TEMPLATE: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/top.v.tera"));
+/// The testbench's external memory model, hand-written and independent of
+/// the network (`sim/nasa_ext_mem.v`); copied into every design beside `tb.v`.
+pub const EXT_MEM_MODEL: &str =
+    include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/sim/nasa_ext_mem.v"));
+/// Its file name in a design directory.
+pub const EXT_MEM_FILE: &str = "nasa_ext_mem.v";
 const TB_TEMPLATE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/tb.v.tera"));
 const PIPELINE_TEMPLATE: &str = include_str!(concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -671,6 +677,7 @@ pub fn generate(
         .filter(|n| n.ends_with(".v"))
         .collect();
     files.push(("tb.v".into(), tb.into_bytes()));
+    files.push((EXT_MEM_FILE.into(), EXT_MEM_MODEL.as_bytes().to_vec()));
 
     if prog.plan.is_none() {
         let all: Vec<usize> = (0..prog.desc.len()).collect();

@@ -36,6 +36,10 @@ pub struct SimOptions {
     /// Pipelined designs only: run one layer at a time (the layer-by-layer
     /// baseline of the same hardware).
     pub serial: bool,
+    /// Keep Verilator builds here, one folder per distinct set of sources
+    /// (named by their SHA-256), so that a design generated again with the
+    /// same files reuses its build; `None`: the design's own `obj_dir`.
+    pub build_dir: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -156,14 +160,35 @@ fn run(cmd: &mut Command, what: &str) -> Result<String> {
 }
 
 /// Builds the testbench (if needed) and returns the command that runs it.
-fn build(dir: &Path, simulator: Simulator) -> Result<Command> {
+fn build(dir: &Path, simulator: Simulator, build_dir: Option<&Path>) -> Result<Command> {
     let files = std::fs::read_to_string(dir.join("files.f"))?;
     let mut sources: Vec<String> = files.lines().map(str::to_string).collect();
     sources.push("tb.v".into());
+    sources.push(crate::hw::gen::EXT_MEM_FILE.into());
     match simulator {
         Simulator::Verilator => {
-            let exe = dir.join("obj_dir").join("Vtb");
+            let mdir = match build_dir {
+                None => dir.join("obj_dir"),
+                Some(cache) => {
+                    let mut text = Vec::new();
+                    for name in &sources {
+                        text.extend_from_slice(name.as_bytes());
+                        text.push(0);
+                        text.extend(std::fs::read(dir.join(name))?);
+                        text.push(0);
+                    }
+                    let key = crate::model::net::sha256_hex(&text);
+                    std::fs::create_dir_all(cache)
+                        .with_context(|| format!("creating {}", cache.display()))?;
+                    std::path::absolute(cache.join(format!("verilator-{}", &key[..16])))?
+                }
+            };
+            let exe = mdir.join("Vtb");
             if !exe.exists() {
+                // Build beside the target and rename, so that a build cut
+                // short is never taken for a finished one.
+                let tmp = mdir.with_extension(format!("tmp{}", std::process::id()));
+                let _ = std::fs::remove_dir_all(&tmp);
                 let mut c = Command::new("verilator");
                 c.current_dir(dir)
                     .args([
@@ -176,9 +201,25 @@ fn build(dir: &Path, simulator: Simulator) -> Result<Command> {
                         "-o",
                         "Vtb",
                     ])
-                    .args(["-Mdir", "obj_dir"])
+                    .arg("-Mdir")
+                    .arg(&tmp)
                     .args(&sources);
+                // Share the compiled Verilator runtime between builds when
+                // ccache is there (verilated.mk reads OBJCACHE).
+                if std::env::var_os("OBJCACHE").is_none() && on_path("ccache") {
+                    c.env("OBJCACHE", "ccache");
+                }
                 run(&mut c, "verilator")?;
+                if std::fs::rename(&tmp, &mdir).is_err() {
+                    if mdir.join("Vtb").exists() {
+                        // Another run finished the same build first: keep its.
+                        let _ = std::fs::remove_dir_all(&tmp);
+                    } else {
+                        // The remains of a build cut short.
+                        std::fs::remove_dir_all(&mdir)?;
+                        std::fs::rename(&tmp, &mdir)?;
+                    }
+                }
             }
             let mut c = Command::new(exe.canonicalize()?);
             c.current_dir(dir);
@@ -195,6 +236,12 @@ fn build(dir: &Path, simulator: Simulator) -> Result<Command> {
             Ok(c)
         }
     }
+}
+
+/// Whether an executable of this name is on the PATH.
+fn on_path(name: &str) -> bool {
+    std::env::var_os("PATH")
+        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
 }
 
 fn field(line: &str, key: &str) -> Option<i64> {
@@ -258,7 +305,7 @@ pub fn simulate_against(
             opts.images
         );
     }
-    let mut cmd = build(dir, opts.simulator)?;
+    let mut cmd = build(dir, opts.simulator, opts.build_dir.as_deref())?;
     cmd.arg(format!("+images={}", opts.images));
     if opts.serial {
         cmd.arg("+serial=1");
@@ -284,15 +331,7 @@ pub fn simulate_against(
     let first_mismatch = match stdout.lines().find(|l| l.starts_with("MISMATCH")) {
         Some(line) => {
             let image = field(line, "image").unwrap_or(0) as usize;
-            locate(
-                dir,
-                net,
-                arch,
-                plan.as_ref(),
-                &inputs[image],
-                image,
-                opts.simulator,
-            )?
+            locate(dir, net, arch, plan.as_ref(), &inputs[image], image, opts)?
         }
         None => None,
     };
@@ -437,9 +476,9 @@ fn locate(
     plan: Option<&crate::hw::map::pipeline::Plan>,
     input: &[i64],
     image: usize,
-    simulator: Simulator,
+    opts: &SimOptions,
 ) -> Result<Option<Mismatch>> {
-    let mut cmd = build(dir, simulator)?;
+    let mut cmd = build(dir, opts.simulator, opts.build_dir.as_deref())?;
     run(
         cmd.args([
             format!("+images={}", image + 1),

@@ -168,8 +168,16 @@ fn tree(
 
 /// Synthesises `dir` for a generic target and for Xilinx 7-series.
 pub fn synthesize(dir: &Path) -> Result<SynthReport> {
-    let generic = yosys(dir, "generic", GENERIC)?;
-    let xilinx = yosys(dir, "xilinx", XILINX)?;
+    // The two runs are independent: one Yosys each, side by side.
+    let (generic, xilinx) = std::thread::scope(|s| {
+        let generic = s.spawn(|| yosys(dir, "generic", GENERIC));
+        let xilinx = yosys(dir, "xilinx", XILINX);
+        let generic = generic
+            .join()
+            .unwrap_or_else(|p| std::panic::resume_unwind(p));
+        (generic, xilinx)
+    });
+    let (generic, xilinx) = (generic?, xilinx?);
     let mut report = SynthReport {
         generic_cells: 0,
         xilinx: Resources::default(),
