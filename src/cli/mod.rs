@@ -28,7 +28,15 @@ pub fn run(cli: Cli) -> Result<()> {
         ),
         Command::Golden(a) => {
             let net = models::load(a.net.net.as_deref())?;
-            print(&golden::golden_cmd(&net, &a)?, json)
+            let request = nasa::model::inspect::GoldenRequest {
+                input: a.input,
+                dataset: a.data.dataset,
+                data_dir: a.data.data,
+                index: a.index,
+                count: a.count,
+                dump: a.dump,
+            };
+            print(&nasa::model::inspect::golden(&net, &request)?, json)
         }
         Command::Eval {
             net,
@@ -84,6 +92,7 @@ pub fn run(cli: Cli) -> Result<()> {
             seed,
             simulator,
             serial,
+            build_dir,
         } => {
             let opts = nasa::hw::sim::SimOptions {
                 images,
@@ -92,6 +101,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 seed,
                 simulator,
                 serial,
+                build_dir,
             };
             let report = nasa::hw::sim::simulate(&dir, &opts)?;
             print(&report, json)?;

@@ -65,13 +65,16 @@ const CHUNK: usize = 1024;
 /// |integer - float| output in real units.
 fn float_one(engine: &golden::Engine, net: &Network, pixels: &[u8], q: &[i64]) -> (usize, f64) {
     let f = engine.infer_float(&golden::real_image(net, pixels));
-    let scale = net.output_info().scale;
-    let err = q
-        .iter()
-        .zip(&f)
-        .map(|(&a, &b)| (a as f64 - b).abs() * scale)
-        .fold(0.0, f64::max);
+    let err = max_abs_error(q, &f, net.output_info().scale);
     (argmax(&f), err)
+}
+
+/// The largest |integer - float| output, in real units (times `scale`).
+pub fn max_abs_error(q: &[i64], f: &[f64], scale: f64) -> f64 {
+    q.iter()
+        .zip(f)
+        .map(|(&a, &b)| (a as f64 - b).abs() * scale)
+        .fold(0.0, f64::max)
 }
 
 /// Evaluates every image of `data` with the integer model, and with the

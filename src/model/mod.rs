@@ -16,6 +16,7 @@ pub mod eval;
 pub mod fsutil;
 pub mod golden;
 pub mod input;
+pub mod inspect;
 pub mod models;
 pub mod net;
 pub mod quant;
