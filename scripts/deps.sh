@@ -3,7 +3,7 @@
 # Sourced by scripts/main.sh and scripts/test.sh; safe to run twice.
 set -euo pipefail
 
-NASA_DEBS=(verilator yosys iverilog dataset-fashion-mnist)
+NASA_DEBS=(verilator yosys iverilog ccache dataset-fashion-mnist)
 
 nasa_install_debs() {
     local missing=()

@@ -11,38 +11,41 @@ cargo build --release --quiet
 nasa=target/release/nasa
 out=${NASA_OUT:-rtl_out}
 mkdir -p "$out"
-echo "== nasa check (embedded default network)"
+# Each step's heading also shows the seconds the previous steps took.
+step() { echo "== [${SECONDS}s] $*"; }
+SECONDS=0
+step "nasa check (embedded default network)"
 $nasa check
-echo "== nasa map --budget 24 --compare -> $out/default.arch.toml"
+step "nasa map --budget 24 --compare -> $out/default.arch.toml"
 $nasa map --budget 24 --compare -o "$out/default.arch.toml" > "$out/default.map.txt"
 head -2 "$out/default.map.txt"
 tail -3 "$out/default.map.txt"
-echo "== nasa gen -> $out/default"
+step "nasa gen -> $out/default"
 $nasa gen --arch "$out/default.arch.toml" -o "$out/default"
-echo "== verilator --lint-only -Wall on the generated RTL"
+step "verilator --lint-only -Wall on the generated RTL"
 (cd "$out/default" && verilator --lint-only -Wall --top-module nasa_top -f files.f)
 echo "lint clean"
-echo "== nasa golden: 4 Fashion-MNIST test images, per-layer dump in $out/default-golden"
+step "nasa golden: 4 Fashion-MNIST test images, per-layer dump in $out/default-golden"
 $nasa golden --dataset fashion-mnist --count 4 --dump "$out/default-golden"
-echo "== nasa sim: 16 Fashion-MNIST test images in Verilator"
-sim=$($nasa sim "$out/default" --images 16 --dataset fashion-mnist)
+step "nasa sim: 16 Fashion-MNIST test images in Verilator"
+sim=$($nasa sim "$out/default" --images 16 --dataset fashion-mnist --build-dir sim/build)
 echo "$sim"
-echo "== nasa synth (Yosys synth and synth_xilinx)"
+step "nasa synth (Yosys synth and synth_xilinx)"
 synth=$($nasa synth "$out/default")
 echo "$synth"
-echo "== nasa map --budget 24 --pipeline: one engine per chunk, 8 images one layer at a time, then pipelined"
+step "nasa map --budget 24 --pipeline: one engine per chunk, 8 images one layer at a time, then pipelined"
 $nasa map --budget 24 --pipeline --objective latency -o "$out/default-pipeline.arch.toml" | head -1
 $nasa gen --arch "$out/default-pipeline.arch.toml" -o "$out/default-pipeline"
 (cd "$out/default-pipeline" && verilator --lint-only -Wall --top-module nasa_top -f files.f)
-serial=$($nasa sim "$out/default-pipeline" --images 8 --dataset fashion-mnist --serial)
+serial=$($nasa sim "$out/default-pipeline" --images 8 --dataset fashion-mnist --serial --build-dir sim/build)
 echo "serial:    $serial"
-piped=$($nasa sim "$out/default-pipeline" --images 8 --dataset fashion-mnist)
+piped=$($nasa sim "$out/default-pipeline" --images 8 --dataset fashion-mnist --build-dir sim/build)
 echo "pipelined: $piped"
-echo "== nasa eval on the Fashion-MNIST test set"
+step "nasa eval on the Fashion-MNIST test set"
 acc=$($nasa eval --dataset fashion-mnist)
 echo "$acc"
 echo
-echo "== summary"
+step "summary"
 echo "RTL:        $out/default ($(wc -l < "$out/default/nasa_top.v") lines of top-level Verilog, lint-clean under verilator -Wall)"
 echo "simulation: $sim"
 echo "synthesis:  $(echo "$synth" | head -1)"

@@ -280,6 +280,7 @@ fn size_writes_a_valid_balanced_architecture() {
 }
 
 #[test]
+#[ignore = "slow tier (a Verilator run); scripts/test.sh runs it"]
 fn gen_and_sim_through_the_cli() {
     let dir = tempfile::tempdir().unwrap();
     let arch = dir.path().join("arch.toml");

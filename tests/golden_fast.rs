@@ -73,6 +73,7 @@ fn fast_engine_equals_reference_on_default_conv() {
 }
 
 #[test]
+#[ignore = "slow tier (hundreds of images through the reference loops); scripts/test.sh runs it"]
 fn fast_engine_equals_reference_on_earlier_trained_networks() {
     for name in ["conv-fmnist", "hybrid-fmnist", "features"] {
         assert_same_tensors(&model(name), 6);
@@ -80,6 +81,7 @@ fn fast_engine_equals_reference_on_earlier_trained_networks() {
 }
 
 #[test]
+#[ignore = "slow tier (hundreds of images through the reference loops); scripts/test.sh runs it"]
 fn fast_engine_equals_reference_on_the_cifar_space_with_random_weights() {
     // models/nasa-cifar is a description of the paper's 22-block space; give
     // it seeded weights and compare on random 32x32x3 inputs.
@@ -98,6 +100,7 @@ fn fast_engine_equals_reference_on_the_cifar_space_with_random_weights() {
 }
 
 #[test]
+#[ignore = "slow tier (hundreds of images through the reference loops); scripts/test.sh runs it"]
 fn float_reference_tracks_the_integer_model_on_trained_networks() {
     // The float reference (docs/arithmetic.md section 8) removes only the
     // rounding of the integer model, so on a trained network the two

@@ -50,6 +50,7 @@ fn log_without_timing(path: &Path) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "slow tier (a search and training run); scripts/test.sh runs it"]
 fn tiny_search_runs_through_export_check_and_golden_and_resumes_exactly() {
     require_fashion();
     let tmp = tempfile::tempdir().unwrap();

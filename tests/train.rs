@@ -35,6 +35,7 @@ fn train_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
 }
 
 #[test]
+#[ignore = "slow tier (training runs); scripts/test.sh runs it"]
 fn trained_network_is_read_by_check_golden_and_eval() {
     require_fashion();
     let tmp = tempfile::tempdir().unwrap();
@@ -95,6 +96,7 @@ fn log_without_timing(dir: &Path) -> Vec<String> {
 }
 
 #[test]
+#[ignore = "slow tier (training runs); scripts/test.sh runs it"]
 fn resumed_run_ends_where_an_uninterrupted_one_does() {
     require_fashion();
     let tmp = tempfile::tempdir().unwrap();
@@ -139,6 +141,7 @@ fn resumed_run_ends_where_an_uninterrupted_one_does() {
 /// files and on the golden model; the full-test-set figures are in
 /// docs/results.md).
 #[test]
+#[ignore = "slow tier (training runs); scripts/test.sh runs it"]
 fn checked_in_trained_models_match_their_arch_and_still_classify() {
     require_fashion();
     for name in ["default", "default-conv", "hybrid-fmnist", "conv-fmnist"] {
@@ -180,6 +183,7 @@ fn checked_in_trained_models_match_their_arch_and_still_classify() {
 /// options record the teacher, and bad combinations are refused. And
 /// precise BatchNorm statistics before the quantised phase.
 #[test]
+#[ignore = "slow tier (training runs); scripts/test.sh runs it"]
 fn distillation_and_precise_batchnorm() {
     require_fashion();
     let tmp = tempfile::tempdir().unwrap();
