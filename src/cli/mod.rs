@@ -11,9 +11,8 @@ use anyhow::{bail, Result};
 
 use nasa::hw::{arch, map};
 use nasa::learn::{search, train};
-use nasa::model::error::InputError;
 use nasa::model::net::Network;
-use nasa::model::{data, eval, fsutil, models, randomize};
+use nasa::model::{data, eval, models, randomize};
 
 use args::{Cli, Command, MapArgs, SearchCmd, TrainCmd};
 use progress::{progress, TrainBars};
@@ -48,11 +47,7 @@ pub fn run(cli: Cli) -> Result<()> {
             let Some(kind) = data.dataset else {
                 bail!("eval needs --dataset (mnist, fashion-mnist, cifar10 or cifar100)")
             };
-            let mut set = data::load_test(kind, data.data.as_deref())?;
-            if let Some(n) = limit {
-                set.truncate(n);
-            }
-            eval::check_compatible(&net, &set)?;
+            let set = eval::test_set(&net, kind, data.data.as_deref(), limit)?;
             let bar = progress(set.len(), json);
             let report = eval::evaluate(&net, &set, float, &|| bar.inc(1));
             bar.finish_and_clear();
@@ -124,24 +119,7 @@ pub fn run(cli: Cli) -> Result<()> {
         Command::Search(a) => search_cmd(a, json),
         Command::Train(a) => train_cmd(a, json),
         Command::RandomWeights { net, seed, output } => {
-            let text = std::fs::read_to_string(&net).map_err(|e| {
-                InputError::new(&net, format!("cannot read network description: {e}"))
-            })?;
-            let mut network = Network::parse(&text, &net)?;
-            randomize::randomize(&mut network, seed);
-            let bytes = nasa::model::net::weights::serialize(&network);
-            // Validate what we wrote exactly as a reader will.
-            network.attach_weights(&bytes, &output).map_err(|e| {
-                anyhow::anyhow!("internal error: generated weights do not validate: {e}")
-            })?;
-            fsutil::write_atomic(&output, &bytes)?;
-            let wrote = report::RandomWeights {
-                weights: output.display().to_string(),
-                seed,
-                sha256: nasa::model::net::sha256_hex(&bytes),
-                parameters: network.parameter_count(),
-            };
-            print(&wrote, json)
+            print(&randomize::write_random_weights(&net, seed, &output)?, json)
         }
     }
 }

@@ -326,16 +326,7 @@ impl Report for Generated {
     }
 }
 
-/// Random weights written to a file.
-#[derive(Serialize)]
-pub struct RandomWeights {
-    pub weights: String,
-    pub seed: u64,
-    pub sha256: String,
-    pub parameters: usize,
-}
-
-impl Report for RandomWeights {
+impl Report for nasa::model::randomize::RandomWeights {
     fn text(&self) -> String {
         format!(
             "wrote {} ({} parameters, seed {})\n",

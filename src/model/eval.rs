@@ -31,6 +31,22 @@ pub struct FloatReport {
     pub mean_max_abs_error: f64,
 }
 
+/// The test split of a data set (the first `limit` images, if given),
+/// checked against the network's input and outputs.
+pub fn test_set(
+    net: &Network,
+    kind: crate::model::data::DatasetKind,
+    dir: Option<&std::path::Path>,
+    limit: Option<usize>,
+) -> anyhow::Result<Dataset> {
+    let mut set = crate::model::data::load_test(kind, dir)?;
+    if let Some(n) = limit {
+        set.truncate(n);
+    }
+    check_compatible(net, &set)?;
+    Ok(set)
+}
+
 /// Checks that the data set's images fit the network's input.
 pub fn check_compatible(net: &Network, data: &Dataset) -> Result<(), InputError> {
     let s = net.input.tensor.shape;

@@ -105,3 +105,37 @@ pub fn randomize(net: &mut Network, seed: u64) {
         }
     }
 }
+
+/// Random weights written to a file (what `nasa random-weights` reports).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RandomWeights {
+    pub weights: String,
+    pub seed: u64,
+    pub sha256: String,
+    pub parameters: usize,
+}
+
+/// Reads the description at `path`, draws seeded random weights for it,
+/// checks them exactly as a reader will, and writes them to `output`
+/// atomically.
+pub fn write_random_weights(
+    path: &std::path::Path,
+    seed: u64,
+    output: &std::path::Path,
+) -> anyhow::Result<RandomWeights> {
+    let text = std::fs::read_to_string(path).map_err(|e| {
+        crate::model::error::InputError::new(path, format!("cannot read network description: {e}"))
+    })?;
+    let mut net = Network::parse(&text, path)?;
+    randomize(&mut net, seed);
+    let bytes = crate::model::net::weights::serialize(&net);
+    net.attach_weights(&bytes, output)
+        .map_err(|e| anyhow::anyhow!("internal error: generated weights do not validate: {e}"))?;
+    crate::model::fsutil::write_atomic(output, &bytes)?;
+    Ok(RandomWeights {
+        weights: output.display().to_string(),
+        seed,
+        sha256: crate::model::net::sha256_hex(&bytes),
+        parameters: net.parameter_count(),
+    })
+}

@@ -2,9 +2,7 @@
 //! check, golden (with dumps and both input formats), eval, size, gen and
 //! sim, and byte-identical regeneration of the features network's weights.
 
-mod common;
-
-use common::{nasa, ok_json, require_fashion};
+use crate::common::{nasa, ok_json, require_fashion};
 use serde_json::Value;
 
 const FASHION: &str = "/usr/share/datasets/fashion-mnist/t10k-images-idx3-ubyte.gz";

@@ -3,11 +3,9 @@
 //! and export, the result read by `nasa check` and `nasa golden`; and an
 //! interrupted search resumed ends byte for byte where an uninterrupted one does.
 
-mod common;
-
 use std::path::Path;
 
-use common::{ok_json, require_fashion};
+use crate::common::{ok_json, require_fashion};
 
 fn search_args<'a>(out: &'a str, extra: &[&'a str]) -> Vec<&'a str> {
     let mut v = vec![

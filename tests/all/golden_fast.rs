@@ -2,8 +2,6 @@
 //! checked-in networks: every tensor of every layer, on real test images.
 //! (Random networks are compared in tests/property.rs.)
 
-mod common;
-
 use std::path::Path;
 
 use nasa::model::data::{load_test, DatasetKind};
@@ -21,7 +19,7 @@ fn model(name: &str) -> Network {
 
 /// Every tensor equal on `count` images spread over the test set.
 fn assert_same_tensors(net: &Network, count: usize) {
-    common::require_fashion();
+    crate::common::require_fashion();
     let set = load_test(DatasetKind::FashionMnist, None).unwrap();
     let engine = Engine::new(net);
     for i in 0..count {
@@ -43,7 +41,7 @@ fn assert_same_tensors(net: &Network, count: usize) {
 /// The batched engine (channel-major batches of 32) against the reference
 /// loops, on a count that leaves a partial last batch.
 fn assert_same_outputs_batched(net: &Network, count: usize) {
-    common::require_fashion();
+    crate::common::require_fashion();
     let set = load_test(DatasetKind::FashionMnist, None).unwrap();
     let inputs: Vec<Vec<i64>> = (0..count)
         .map(|i| golden::quantize_image(net, set.image(i)))
@@ -106,7 +104,7 @@ fn float_reference_tracks_the_integer_model_on_trained_networks() {
     // rounding of the integer model, so on a trained network the two
     // predict almost alike; before it kept the clamps, agreement on the
     // default network was 85%.
-    common::require_fashion();
+    crate::common::require_fashion();
     let mut set = load_test(DatasetKind::FashionMnist, None).unwrap();
     set.truncate(500);
     for name in ["default", "default-conv", "conv-fmnist", "hybrid-fmnist"] {

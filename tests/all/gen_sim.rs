@@ -14,8 +14,7 @@ use nasa::model::data::DatasetKind;
 use nasa::model::net::{weights, Network, Op};
 use nasa::model::quant::Kind;
 
-mod common;
-use common::{assert_predicted, lint};
+use crate::common::{assert_predicted, lint};
 
 fn opts(images: usize, dataset: Option<DatasetKind>, simulator: Simulator) -> SimOptions {
     SimOptions {

@@ -16,8 +16,7 @@ use nasa::model::data::DatasetKind;
 use nasa::model::net::{Network, Op};
 use nasa::model::quant::Kind;
 
-mod common;
-use common::{lint, nasa, ok_json};
+use crate::common::{lint, nasa, ok_json};
 
 fn features() -> Network {
     Network::load(Path::new(concat!(
@@ -309,10 +308,10 @@ fn three_readers_are_refused() {
          [[layer]]\nname = \"c\"\nop = \"conv2d\"\nkind = \"shift\"\nout_channels = 2\nkernel = 1\nout_scale = 0.1\ninput = \"a\"\n\
          [[layer]]\nname = \"d\"\nop = \"add\"\ninputs = [\"b\", \"a\"]\nout_scale = 0.1\n\
          [[layer]]\nname = \"e\"\nop = \"add\"\ninputs = [\"d\", \"c\"]\nout_scale = 0.1\n",
-        common::header(1, 3, 3)
+        crate::common::header(1, 3, 3)
     );
-    let p = |n: usize| common::plain(vec![1; n], 2);
-    let net = common::build(&toml, &[("a", p(2)), ("b", p(4)), ("c", p(4))]);
+    let p = |n: usize| crate::common::plain(vec![1; n], 2);
+    let net = crate::common::build(&toml, &[("a", p(2)), ("b", p(4)), ("c", p(4))]);
     let arch = pipelined(
         "[accelerator]\nname = \"t\"\n[clp]\nrows = 1\ncols = 2\n[slp]\nrows = 1\ncols = 2\n",
     );

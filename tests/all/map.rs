@@ -12,8 +12,7 @@ use nasa::hw::sim::{simulate, SimOptions, Simulator};
 use nasa::model::net::Network;
 use nasa::model::quant::Kind;
 
-mod common;
-use common::{assert_predicted, nasa, ok_json};
+use crate::common::{assert_predicted, nasa, ok_json};
 
 fn model(name: &str) -> String {
     format!("{}/models/{name}", env!("CARGO_MANIFEST_DIR"))

@@ -1,9 +1,7 @@
 //! One test per layer kind and edge case of docs/arithmetic.md, each with
 //! expected values computed by hand (the arithmetic is in the comments).
 
-mod common;
-
-use common::{build, header, plain, Params};
+use crate::common::{build, header, plain, Params};
 use nasa::model::golden::{infer, run, Int};
 
 fn conv(name: &str, kind: &str, out: usize, k: usize, extra: &str) -> String {

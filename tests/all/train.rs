@@ -4,11 +4,9 @@
 //! interrupted after an epoch and resumed must end byte for byte where an
 //! uninterrupted run does.
 
-mod common;
-
 use std::path::Path;
 
-use common::{nasa, ok_json, require_fashion};
+use crate::common::{nasa, ok_json, require_fashion};
 
 /// A small, fast run on the description of `models/features` (every layer
 /// type in one small network).

@@ -1,0 +1,20 @@
+//! The integration tests, as one test binary (one link instead of one per
+//! file). Each module is one area; `cargo test` runs the fast tier and
+//! `cargo test -- --ignored` the slow tier (simulations, synthesis,
+//! training), which `scripts/test.sh` runs after it. Run one area with
+//! `cargo test --test all map::`.
+
+mod common;
+
+mod cli;
+mod cli_errors;
+mod gen_sim;
+mod golden_fast;
+mod layers;
+mod map;
+mod pe_cells;
+mod pipeline;
+mod property;
+mod search;
+mod train;
+mod train_grad;
