@@ -159,42 +159,37 @@ impl ConvPlan {
     /// im2col of group `g` of a batch (tensors `[C][batch][H][W]`):
     /// `col[(ci*kh + ky)*kw + kx][b][oy*ow + ox]`, zeros in the padding.
     fn im2col<R: Real>(&self, x: &[R], batch: usize, g: usize, col: &mut [R]) {
-        let (h, w) = (self.in_shape.h, self.in_shape.w);
+        let (h, w, st) = (self.in_shape.h, self.in_shape.w, self.stride);
         let n = self.oh * self.ow;
-        for ci in 0..self.cin_g {
-            let xc = &x[(g * self.cin_g + ci) * batch * h * w..][..batch * h * w];
-            for ky in 0..self.kh {
-                for kx in 0..self.kw {
+        for kx in 0..self.kw {
+            // ix = ox * stride + kx - padding lies in 0..w exactly for ox in
+            // lo..hi, the same for every row: found once per kernel column.
+            let lo = self.padding.saturating_sub(kx).div_ceil(st).min(self.ow);
+            let hi = (w + self.padding)
+                .saturating_sub(kx)
+                .div_ceil(st)
+                .clamp(lo, self.ow);
+            let first = (lo * st + kx).saturating_sub(self.padding);
+            for ci in 0..self.cin_g {
+                let xc = &x[(g * self.cin_g + ci) * batch * h * w..][..batch * h * w];
+                for ky in 0..self.kh {
                     let k = (ci * self.kh + ky) * self.kw + kx;
                     let row = &mut col[k * batch * n..][..batch * n];
                     for (xb, rb) in xc.chunks_exact(h * w).zip(row.chunks_exact_mut(n)) {
-                        for oy in 0..self.oh {
-                            let out = &mut rb[oy * self.ow..][..self.ow];
-                            let iy = (oy * self.stride + ky).wrapping_sub(self.padding);
-                            if iy >= h {
+                        for (oy, out) in rb.chunks_exact_mut(self.ow).enumerate() {
+                            let iy = (oy * st + ky).wrapping_sub(self.padding);
+                            if iy >= h || lo == hi {
                                 out.fill(R::ZERO);
                                 continue;
                             }
-                            let xr = &xb[iy * w..][..w];
-                            // ix = ox * stride + kx - padding lies in 0..w
-                            // exactly for ox in lo..hi.
-                            let st = self.stride;
-                            let lo = self.padding.saturating_sub(kx).div_ceil(st).min(self.ow);
-                            let hi = (w + self.padding)
-                                .saturating_sub(kx)
-                                .div_ceil(st)
-                                .clamp(lo, self.ow);
+                            let xr = &xb[iy * w + first..(iy + 1) * w];
                             out[..lo].fill(R::ZERO);
                             out[hi..].fill(R::ZERO);
-                            if lo < hi {
-                                let first = lo * st + kx - self.padding;
-                                if st == 1 {
-                                    out[lo..hi].copy_from_slice(&xr[first..][..hi - lo]);
-                                } else {
-                                    let taps = xr[first..].iter().step_by(st);
-                                    for (o, &v) in out[lo..hi].iter_mut().zip(taps) {
-                                        *o = v;
-                                    }
+                            if st == 1 {
+                                out[lo..hi].copy_from_slice(&xr[..hi - lo]);
+                            } else {
+                                for (o, &v) in out[lo..hi].iter_mut().zip(xr.iter().step_by(st)) {
+                                    *o = v;
                                 }
                             }
                         }
@@ -206,21 +201,28 @@ impl ConvPlan {
 
     /// Accumulators without bias of a batch, `[out_ch][batch][oh * ow]`,
     /// with `weights` (`w32` or `w64`) in `R`.
-    fn accumulate<R: Real>(&self, x: &[R], batch: usize, weights: &[R]) -> Vec<R> {
+    /// `col` is scratch space for im2col, kept between layers (it grows to
+    /// the largest layer's and is overwritten, never cleared).
+    fn accumulate<R: Real>(
+        &self,
+        x: &[R],
+        batch: usize,
+        weights: &[R],
+        col: &mut Vec<R>,
+    ) -> Vec<R> {
         let n = batch * self.oh * self.ow;
         let k = self.cin_g * self.kh * self.kw;
         let mut acc = vec![R::ZERO; self.groups * self.cout_g * n];
-        let mut col = if self.plain_pointwise() {
-            Vec::new()
-        } else {
-            vec![R::ZERO; k * n]
-        };
+        let plain = self.plain_pointwise();
+        if !plain && col.len() < k * n {
+            col.resize(k * n, R::ZERO);
+        }
         for g in 0..self.groups {
-            let b: &[R] = if col.is_empty() {
+            let b: &[R] = if plain {
                 &x[g * k * n..][..k * n]
             } else {
-                self.im2col(x, batch, g, &mut col);
-                &col
+                self.im2col(x, batch, g, &mut col[..k * n]);
+                &col[..k * n]
             };
             let w = &weights[g * self.cout_g * k..][..self.cout_g * k];
             let out = &mut acc[g * self.cout_g * n..][..self.cout_g * n];
@@ -255,27 +257,33 @@ impl ConvPlan {
     /// as integer-valued `f32` (activations have at most 8 bits), accumulated
     /// exactly (module header); `None` where the accumulator is wider than
     /// `f64` holds.
-    fn output(&self, op: &ConvOp, layer: &Layer, x: &[f32], batch: usize) -> Option<Vec<f32>> {
+    fn output(
+        &self,
+        op: &ConvOp,
+        layer: &Layer,
+        x: &[f32],
+        batch: usize,
+        scratch: &mut Scratch,
+    ) -> Option<Vec<f32>> {
         let n = batch * self.oh * self.ow;
         if let Some(w32) = &self.w32 {
-            Some(requantize_int(
-                op,
-                layer,
-                n,
-                &self.accumulate(x, batch, w32),
-            ))
+            let acc = self.accumulate(x, batch, w32, &mut scratch.col32);
+            Some(requantize_int(op, layer, n, &acc))
         } else if op.acc_bits <= f64::EXACT_ACC_BITS {
             let xr: Vec<f64> = x.iter().map(|&v| v as f64).collect();
-            Some(requantize_int(
-                op,
-                layer,
-                n,
-                &self.accumulate(&xr, batch, &self.w64),
-            ))
+            let acc = self.accumulate(&xr, batch, &self.w64, &mut scratch.col64);
+            Some(requantize_int(op, layer, n, &acc))
         } else {
             None
         }
     }
+}
+
+/// im2col space of one batch's run, reused from layer to layer.
+#[derive(Default)]
+struct Scratch {
+    col32: Vec<f32>,
+    col64: Vec<f64>,
 }
 
 /// Bias, requantisation (R4) and clamp (R5) of integer-valued accumulators
@@ -283,7 +291,7 @@ impl ConvPlan {
 /// clamp lies in an activation's range of at most 8 bits).
 fn requantize_int<R: Real>(op: &ConvOp, layer: &Layer, n: usize, acc: &[R]) -> Vec<f32> {
     let (lo, hi) = layer.clamp;
-    let mut out = vec![0f32; acc.len()];
+    let mut out = Vec::with_capacity(acc.len());
     // In f64 when every step is exact: |(acc + bias) * M| < 2^(A-1+bits(M)-1)
     // and the rounding term 2^(S-1) both below 2^52, so their sum, its
     // scaling by 2^-S and the floor are exact; otherwise in i64.
@@ -294,7 +302,7 @@ fn requantize_int<R: Real>(op: &ConvOp, layer: &Layer, n: usize, acc: &[R]) -> V
         .max()
         .unwrap_or(1);
     let exact_f64 = op.acc_bits + m_bits <= 53 && op.shift.iter().all(|&s| s <= 52);
-    for (m, (row, o)) in acc.chunks_exact(n).zip(out.chunks_exact_mut(n)).enumerate() {
+    for (m, row) in acc.chunks_exact(n).enumerate() {
         let (bias, mult, shift) = (op.bias[m] as i64, op.multiplier[m], op.shift[m]);
         if exact_f64 {
             let r = Rescale {
@@ -309,11 +317,12 @@ fn requantize_int<R: Real>(op: &ConvOp, layer: &Layer, n: usize, acc: &[R]) -> V
                 lo: lo as f64,
                 hi: hi as f64,
             };
-            r.apply(row, o);
+            r.apply(row, &mut out);
         } else {
-            for (o, &a) in o.iter_mut().zip(row) {
-                *o = quant::requantize(a.to_i64() + bias, mult, shift, lo, hi) as f32;
-            }
+            out.extend(
+                row.iter()
+                    .map(|&a| quant::requantize(a.to_i64() + bias, mult, shift, lo, hi) as f32),
+            );
         }
     }
     out
@@ -331,7 +340,8 @@ struct Rescale {
 }
 
 impl Rescale {
-    fn apply<R: Real>(&self, row: &[R], out: &mut [f32]) {
+    /// Appends the rescaled `row` to `out`.
+    fn apply<R: Real>(&self, row: &[R], out: &mut Vec<f32>) {
         #[cfg(target_arch = "x86_64")]
         if std::arch::is_x86_feature_detected!("avx2") {
             // SAFETY: the CPU supports AVX2, checked just above.
@@ -343,16 +353,16 @@ impl Rescale {
     /// The same loop compiled for AVX2, where it vectorises (floor included).
     #[cfg(target_arch = "x86_64")]
     #[target_feature(enable = "avx2")]
-    unsafe fn apply_avx2<R: Real>(&self, row: &[R], out: &mut [f32]) {
+    unsafe fn apply_avx2<R: Real>(&self, row: &[R], out: &mut Vec<f32>) {
         self.apply_portable(row, out)
     }
 
     #[inline(always)]
-    fn apply_portable<R: Real>(&self, row: &[R], out: &mut [f32]) {
-        for (o, &a) in out.iter_mut().zip(row) {
+    fn apply_portable<R: Real>(&self, row: &[R], out: &mut Vec<f32>) {
+        out.extend(row.iter().map(|&a| {
             let v = ((a.to_f64() + self.bias) * self.mult + self.half) * self.scale;
-            *o = v.floor().max(self.lo).min(self.hi) as f32;
-        }
+            v.floor().max(self.lo).min(self.hi) as f32
+        }));
     }
 }
 
@@ -402,10 +412,11 @@ impl<'a> Engine<'a> {
     fn run_planes(&self, input: Vec<f32>, batch: usize) -> Vec<Vec<f32>> {
         let mut tensors: Vec<Vec<f32>> = Vec::with_capacity(self.net.layers.len() + 1);
         tensors.push(input);
+        let mut scratch = Scratch::default();
         for (layer, plan) in self.net.layers.iter().zip(&self.plans) {
             let fast = match (plan, &layer.op) {
                 (Some(plan), Op::Conv(op)) => {
-                    plan.output(op, layer, &tensors[layer.inputs[0]], batch)
+                    plan.output(op, layer, &tensors[layer.inputs[0]], batch, &mut scratch)
                 }
                 _ => None,
             };
@@ -484,10 +495,11 @@ impl<'a> Engine<'a> {
         assert_eq!(input.len(), self.net.input.tensor.shape.len());
         let mut tensors = Vec::with_capacity(self.net.layers.len() + 1);
         tensors.push(input);
+        let mut col = Vec::new();
         for (layer, plan) in self.net.layers.iter().zip(&self.plans) {
             let out = match (plan, &layer.op) {
                 (Some(plan), Op::Conv(op)) => {
-                    let acc = plan.accumulate(&tensors[layer.inputs[0]], 1, &plan.w64);
+                    let acc = plan.accumulate(&tensors[layer.inputs[0]], 1, &plan.w64, &mut col);
                     requantize_float(op, layer, acc)
                 }
                 _ => eval_layer_planes::<Float>(self.net, layer, &tensors, 1),
