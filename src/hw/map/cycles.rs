@@ -16,8 +16,8 @@
 //! design's cost in the search is O(layers).
 //!
 //! Exactness: the closed forms were derived from the RTL and are checked
-//! against Verilator layer by layer and image by image (`tests/gen_sim.rs`,
-//! `tests/map.rs`), including a buffer that the activations overflow.
+//! against Verilator layer by layer and image by image (`tests/all/gen_sim.rs`,
+//! `tests/all/map.rs`), including a buffer that the activations overflow.
 //! The profile differs from the exact walk only where a tile's outputs and
 //! inputs evict each other (a buffer much smaller than the activations).
 

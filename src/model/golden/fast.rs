@@ -18,7 +18,7 @@
 //! (`p = 24`) serves layers with `A <= 25`, `f64` (`p = 53`) those with
 //! `A <= 54`, and the reference loops any wider layer. Biases are added
 //! after conversion back to integers. The property test and
-//! `tests/golden_fast.rs` compare this engine with the reference loops.
+//! `tests/all/golden_fast.rs` compare this engine with the reference loops.
 
 use matrixmultiply::{dgemm, sgemm};
 
