@@ -2,9 +2,10 @@
 //! docs/arithmetic.md, bit for bit, at the speed of a floating-point GEMM.
 //!
 //! Convolution and linear layers accumulate in `f32` (or `f64`) through
-//! im2col and `matrixmultiply`'s GEMM; every other layer, and the
-//! requantisation of every accumulator, runs the integer code of the
-//! reference model in `mod.rs`.
+//! im2col and `matrixmultiply`'s GEMM, on batches of images held
+//! channel-major; every other layer runs the reference loops of `mod.rs`.
+//! Tensors between layers are integer-valued `f32` (activations have at
+//! most 8 bits, so the values are exact).
 //!
 //! **Why floating point is exact here.** Rule R1 gives each layer an
 //! accumulator of `A` bits such that `F * T + max |bias| < 2^(A-1)`, where
@@ -16,8 +17,9 @@
 //! operation of the GEMM (multiply, add or fused multiply-add) has an exact
 //! result and rounds to itself: the float sum equals the integer sum. `f32`
 //! (`p = 24`) serves layers with `A <= 25`, `f64` (`p = 53`) those with
-//! `A <= 54`, and the reference loops any wider layer. Biases are added
-//! after conversion back to integers. The property test and
+//! `A <= 54`, and the reference loops any wider layer. Bias, requantisation
+//! (R4) and clamp (R5) then run in `f64` where every step of them is exact
+//! (see `requantize_int`), in `i64` otherwise. The property test and
 //! `tests/all/golden_fast.rs` compare this engine with the reference loops.
 
 use matrixmultiply::{dgemm, sgemm};
