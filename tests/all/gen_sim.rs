@@ -147,6 +147,41 @@ fn geometry_case(kind: Kind) {
     assert_predicted(&report);
 }
 
+/// Global average pooling of a non-square map (7 x 3): the cycle model
+/// once priced it as if the map were 7 x 7 (116 cycles against 60).
+#[test]
+#[ignore = "slow tier (Verilator, Icarus and Yosys runs); scripts/test.sh runs it"]
+fn global_pooling_of_a_non_square_map_is_predicted() {
+    let text = r#"
+[network]
+name = "gap73"
+[input]
+channels = 1
+height = 7
+width = 3
+bits = 8
+scale = 0.0078125
+[[layer]]
+name = "c"
+op = "conv2d"
+kind = "conv"
+out_channels = 2
+kernel = 1
+out_scale = 0.05
+[[layer]]
+name = "gap"
+op = "global_avgpool"
+"#;
+    let net = random_net(text, 5);
+    let arch = one_chunk_arch(Kind::Conv, 2);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("design");
+    generate(&net, &arch, &arch.to_toml(), "gap73", &dir).unwrap();
+    let report = simulate(&dir, &opts(2, None, Simulator::Verilator)).unwrap();
+    assert!(report.pass, "{report:?}");
+    assert_predicted(&report);
+}
+
 #[test]
 #[ignore = "slow tier (Verilator, Icarus and Yosys runs); scripts/test.sh runs it"]
 fn conv_kind_all_geometries_bit_exact() {

@@ -159,12 +159,14 @@ impl Cache {
     }
 }
 
-/// Window (kernel, stride, padding) of a layer the post-processing unit runs.
-fn window(op: &Op, x: Shape) -> (usize, usize, usize) {
+/// Window (kernel height, kernel width, stride, padding) of a layer the
+/// post-processing unit runs; global average pooling covers the whole
+/// `H x W` map, which need not be square.
+fn window(op: &Op, x: Shape) -> (usize, usize, usize, usize) {
     match op {
-        Op::MaxPool(g) | Op::AvgPool { geom: g, .. } => (g.kernel, g.stride, g.padding),
-        Op::GlobalAvgPool { .. } => (x.h, 1, 0),
-        _ => (1, 1, 0),
+        Op::MaxPool(g) | Op::AvgPool { geom: g, .. } => (g.kernel, g.kernel, g.stride, g.padding),
+        Op::GlobalAvgPool { .. } => (x.h, x.w, 1, 0),
+        _ => (1, 1, 1, 0),
     }
 }
 
@@ -270,13 +272,13 @@ fn walk_layer(
             }
         }
         op => {
-            let (kk, st, pd) = window(op, x);
+            let (kh, kw, st, pd) = window(op, x);
             let first = k.count(|k| {
                 for ch in 0..o.c {
                     for oy in 0..o.h {
                         for ox in 0..o.w {
-                            for ky in 0..kk {
-                                for kx in 0..kk {
+                            for ky in 0..kh {
+                                for kx in 0..kw {
                                     let iy = (oy * st + ky) as i64 - pd as i64;
                                     let ix = (ox * st + kx) as i64 - pd as i64;
                                     if let Some(l) = at(ch, iy, ix) {
@@ -501,8 +503,8 @@ pub fn layer_cost(
         // Two operand reads, a lookup and a write, each two states.
         Op::Add { .. } => o.len() as u64 * 6,
         op => {
-            let (k, _, _) = window(op, x);
-            let taps = (k * k) as u64;
+            let (kh, kw, _, _) = window(op, x);
+            let taps = (kh * kw) as u64;
             cost.ops = o.len() as u64 * taps;
             o.len() as u64 * (1 + 2 * taps + 2)
         }
