@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use crate::hw::arch::Arch;
 use crate::hw::gen::{ideal_cycles, MANIFEST};
-use crate::model::data::{self, DatasetKind};
+use crate::model::data::DatasetKind;
 use crate::model::dump::hex;
 use crate::model::golden::{self, Int};
 use crate::model::net::Network;
@@ -265,8 +265,7 @@ pub fn simulate_against(
 ) -> Result<SimReport> {
     let inputs: Vec<Vec<i64>> = match opts.dataset {
         Some(kind) => {
-            let mut set = data::load_test(kind, opts.data_dir.as_deref())?;
-            crate::model::eval::check_compatible(net, &set)?;
+            let mut set = crate::model::eval::test_set(net, kind, opts.data_dir.as_deref(), None)?;
             if opts.images > set.len() {
                 bail!(
                     "asked for {} images but the {kind} test set holds {}",

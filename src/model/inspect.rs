@@ -7,7 +7,7 @@ use std::path::PathBuf;
 use anyhow::{bail, Context, Result};
 use serde::Serialize;
 
-use crate::model::data::{self, DatasetKind};
+use crate::model::data::DatasetKind;
 use crate::model::dump::{self, DumpIndex};
 use crate::model::eval;
 use crate::model::golden::{self, argmax};
@@ -65,8 +65,7 @@ pub fn golden(net: &Network, a: &GoldenRequest) -> Result<GoldenReport> {
     } = match (&a.input, a.dataset) {
         (Some(p), _) => read_input_file(net, p, index, count)?,
         (None, Some(kind)) => {
-            let set = data::load_test(kind, a.data_dir.as_deref())?;
-            eval::check_compatible(net, &set)?;
+            let set = eval::test_set(net, kind, a.data_dir.as_deref(), None)?;
             if end > set.len() {
                 bail!(
                     "asked for images {index}..{} but the {kind} test set holds {}",

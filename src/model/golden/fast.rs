@@ -102,16 +102,11 @@ real!(f64, 54, dgemm);
 const GEMM_MIN_ROWS: usize = 4;
 
 /// One convolution or linear layer, weights converted once.
-struct ConvPlan {
-    kind: Kind,
+struct ConvPlan<'a> {
+    op: &'a ConvOp,
     in_shape: Shape,
     oh: usize,
     ow: usize,
-    kh: usize,
-    kw: usize,
-    stride: usize,
-    padding: usize,
-    groups: usize,
     cin_g: usize,
     cout_g: usize,
     /// `[out_ch][cin_g * kh * kw]`; shift codes decoded to `±2^e` (rule W2).
@@ -120,8 +115,8 @@ struct ConvPlan {
     w32: Option<Vec<f32>>,
 }
 
-impl ConvPlan {
-    fn new(op: &ConvOp, in_shape: Shape, out_shape: Shape) -> ConvPlan {
+impl<'a> ConvPlan<'a> {
+    fn new(op: &'a ConvOp, in_shape: Shape, out_shape: Shape) -> ConvPlan<'a> {
         let w64: Vec<f64> = op
             .weights
             .iter()
@@ -133,15 +128,10 @@ impl ConvPlan {
         let w32 =
             (op.acc_bits <= f32::EXACT_ACC_BITS).then(|| w64.iter().map(|&w| w as f32).collect());
         ConvPlan {
-            kind: op.kind,
+            op,
             in_shape,
             oh: out_shape.h,
             ow: out_shape.w,
-            kh: op.kh,
-            kw: op.kw,
-            stride: op.stride,
-            padding: op.padding,
-            groups: op.groups,
             cin_g: op.in_ch / op.groups,
             cout_g: op.out_ch / op.groups,
             w64,
@@ -151,35 +141,35 @@ impl ConvPlan {
 
     /// A 1x1 kernel that reads every input pixel once: the input is its own im2col.
     fn plain_pointwise(&self) -> bool {
-        self.kh == 1
-            && self.kw == 1
-            && self.stride == 1
-            && self.padding == 0
+        self.op.kh == 1
+            && self.op.kw == 1
+            && self.op.stride == 1
+            && self.op.padding == 0
             && (self.oh, self.ow) == (self.in_shape.h, self.in_shape.w)
     }
 
     /// im2col of group `g` of a batch (tensors `[C][batch][H][W]`):
     /// `col[(ci*kh + ky)*kw + kx][b][oy*ow + ox]`, zeros in the padding.
     fn im2col<R: Real>(&self, x: &[R], batch: usize, g: usize, col: &mut [R]) {
-        let (h, w, st) = (self.in_shape.h, self.in_shape.w, self.stride);
+        let (h, w, st) = (self.in_shape.h, self.in_shape.w, self.op.stride);
         let n = self.oh * self.ow;
-        for kx in 0..self.kw {
+        for kx in 0..self.op.kw {
             // ix = ox * stride + kx - padding lies in 0..w exactly for ox in
             // lo..hi, the same for every row: found once per kernel column.
-            let lo = self.padding.saturating_sub(kx).div_ceil(st).min(self.ow);
-            let hi = (w + self.padding)
+            let lo = self.op.padding.saturating_sub(kx).div_ceil(st).min(self.ow);
+            let hi = (w + self.op.padding)
                 .saturating_sub(kx)
                 .div_ceil(st)
                 .clamp(lo, self.ow);
-            let first = (lo * st + kx).saturating_sub(self.padding);
+            let first = (lo * st + kx).saturating_sub(self.op.padding);
             for ci in 0..self.cin_g {
                 let xc = &x[(g * self.cin_g + ci) * batch * h * w..][..batch * h * w];
-                for ky in 0..self.kh {
-                    let k = (ci * self.kh + ky) * self.kw + kx;
+                for ky in 0..self.op.kh {
+                    let k = (ci * self.op.kh + ky) * self.op.kw + kx;
                     let row = &mut col[k * batch * n..][..batch * n];
                     for (xb, rb) in xc.chunks_exact(h * w).zip(row.chunks_exact_mut(n)) {
                         for (oy, out) in rb.chunks_exact_mut(self.ow).enumerate() {
-                            let iy = (oy * st + ky).wrapping_sub(self.padding);
+                            let iy = (oy * st + ky).wrapping_sub(self.op.padding);
                             if iy >= h || lo == hi {
                                 out.fill(R::ZERO);
                                 continue;
@@ -213,13 +203,13 @@ impl ConvPlan {
         col: &mut Vec<R>,
     ) -> Vec<R> {
         let n = batch * self.oh * self.ow;
-        let k = self.cin_g * self.kh * self.kw;
-        let mut acc = vec![R::ZERO; self.groups * self.cout_g * n];
+        let k = self.cin_g * self.op.kh * self.op.kw;
+        let mut acc = vec![R::ZERO; self.op.groups * self.cout_g * n];
         let plain = self.plain_pointwise();
         if !plain && col.len() < k * n {
             col.resize(k * n, R::ZERO);
         }
-        for g in 0..self.groups {
+        for g in 0..self.op.groups {
             let b: &[R] = if plain {
                 &x[g * k * n..][..k * n]
             } else {
@@ -228,7 +218,7 @@ impl ConvPlan {
             };
             let w = &weights[g * self.cout_g * k..][..self.cout_g * k];
             let out = &mut acc[g * self.cout_g * n..][..self.cout_g * n];
-            match self.kind {
+            match self.op.kind {
                 Kind::Conv | Kind::Shift if self.cout_g >= GEMM_MIN_ROWS => {
                     R::gemm(self.cout_g, k, n, w, b, out)
                 }
@@ -261,13 +251,12 @@ impl ConvPlan {
     /// `f64` holds.
     fn output(
         &self,
-        op: &ConvOp,
         layer: &Layer,
         x: &[f32],
         batch: usize,
         scratch: &mut Scratch,
     ) -> Option<Vec<f32>> {
-        let n = batch * self.oh * self.ow;
+        let (op, n) = (self.op, batch * self.oh * self.ow);
         if let Some(w32) = &self.w32 {
             let acc = self.accumulate(x, batch, w32, &mut scratch.col32);
             Some(requantize_int(op, layer, n, &acc))
@@ -378,7 +367,7 @@ pub struct Engine<'a> {
     net: &'a Network,
     /// A plan for every conv and linear layer; `None` for other layers,
     /// which run the reference loops.
-    plans: Vec<Option<ConvPlan>>,
+    plans: Vec<Option<ConvPlan<'a>>>,
     /// Whether every convolution has an exact float plan, so that images
     /// can run in batches (the reference convolution runs one at a time).
     batchable: bool,
@@ -416,12 +405,9 @@ impl<'a> Engine<'a> {
         tensors.push(input);
         let mut scratch = Scratch::default();
         for (layer, plan) in self.net.layers.iter().zip(&self.plans) {
-            let fast = match (plan, &layer.op) {
-                (Some(plan), Op::Conv(op)) => {
-                    plan.output(op, layer, &tensors[layer.inputs[0]], batch, &mut scratch)
-                }
-                _ => None,
-            };
+            let fast = plan
+                .as_ref()
+                .and_then(|p| p.output(layer, &tensors[layer.inputs[0]], batch, &mut scratch));
             let out = fast.unwrap_or_else(|| {
                 // The reference loops on integer copies of the inputs.
                 let mut ints = vec![Vec::new(); tensors.len()];
@@ -499,12 +485,12 @@ impl<'a> Engine<'a> {
         tensors.push(input);
         let mut col = Vec::new();
         for (layer, plan) in self.net.layers.iter().zip(&self.plans) {
-            let out = match (plan, &layer.op) {
-                (Some(plan), Op::Conv(op)) => {
+            let out = match plan {
+                Some(plan) => {
                     let acc = plan.accumulate(&tensors[layer.inputs[0]], 1, &plan.w64, &mut col);
-                    requantize_float(op, layer, acc)
+                    requantize_float(plan.op, layer, acc)
                 }
-                _ => eval_layer_planes::<Float>(self.net, layer, &tensors, 1),
+                None => eval_layer_planes::<Float>(self.net, layer, &tensors, 1),
             };
             tensors.push(out);
         }
