@@ -140,6 +140,11 @@ pub struct MapArgs {
     /// steady state.
     #[arg(long)]
     pub pipeline: bool,
+    /// The controller to design for: `tiles` (2-D arrays fed from an
+    /// on-chip scratchpad), `cache` (the serial controller), or `auto`
+    /// (tiles where they can run every network).
+    #[arg(long, value_enum, default_value_t = arch::Engine::Auto)]
+    pub engine: arch::Engine,
     /// Also map each network's all-multiply version on an all-multiply
     /// accelerator of the same budget, and compare.
     #[arg(long)]

@@ -143,6 +143,7 @@ fn map_cmd(a: MapArgs, json: bool) -> Result<()> {
         energy,
         name: a.name,
         pipeline: a.pipeline,
+        engine: a.engine,
     };
     let report = map::map_report(&a.nets, &opts, a.compare, a.output.as_deref())?;
     print(&report, json)

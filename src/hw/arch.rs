@@ -138,6 +138,23 @@ pub struct Schedule {
     /// concurrently with the others (`map::pipeline`).
     #[serde(default)]
     pub pipeline: bool,
+    /// Which controller runs a layer-by-layer design (`src/hw/tile.rs`).
+    #[serde(default)]
+    pub engine: Engine,
+}
+
+/// The controller of a layer-by-layer design.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Engine {
+    /// The tile engine where it can run the network (same rows in every
+    /// chunk, a power of two; activations fit the buffer), else the cache.
+    #[default]
+    Auto,
+    /// The tile engine: 2-D arrays fed from an on-chip scratchpad.
+    Tiles,
+    /// The serial controller behind a cache of external memory.
+    Cache,
 }
 
 impl Schedule {

@@ -17,3 +17,4 @@ pub mod map;
 pub mod pe;
 pub mod sim;
 pub mod synth;
+pub mod tile;

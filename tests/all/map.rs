@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use nasa::hw::arch::{Buffer, Memory};
+use nasa::hw::arch::{Buffer, Engine, Memory};
 use nasa::hw::gen::generate;
 use nasa::hw::map::{self, Budget, MapOptions, Mapping, Objective};
 use nasa::hw::sim::{simulate, SimOptions, Simulator};
@@ -28,6 +28,7 @@ fn options(budget: f64, objective: Objective) -> MapOptions {
         energy: Default::default(),
         name: "t".into(),
         pipeline: false,
+        engine: Engine::Auto,
     }
 }
 
@@ -89,7 +90,10 @@ fn search_is_exhaustive_and_optimal() {
     let budget = 5.0;
     let a = nasa::hw::arch::CHEAP_PE_AREA;
     for objective in [Objective::Latency, Objective::Energy, Objective::Edp] {
-        let opts = options(budget, objective);
+        let opts = MapOptions {
+            engine: Engine::Cache,
+            ..options(budget, objective)
+        };
         let mapping = map::map(std::slice::from_ref(&net), &opts).unwrap();
         let chosen = objective_of(&mapping.networks[0], objective);
         let mut count = 0;
@@ -104,6 +108,45 @@ fn search_is_exhaustive_and_optimal() {
                     let arch = map::design(&opts, [pc, ps, pa]);
                     let m = map::report_network(&net, &arch, &opts.energy);
                     best = best.min(objective_of(&m, objective));
+                }
+            }
+        }
+        assert_eq!(mapping.designs_evaluated, count, "{objective:?}");
+        assert!(
+            (chosen - best).abs() <= 1e-9 * best,
+            "{objective:?}: chose {chosen}, brute force found {best}"
+        );
+    }
+}
+
+/// The same for tile-engine designs: every rows count and every chunk's
+/// columns within the budget (activations fit the default buffer), priced
+/// one by one by the exact model, and none beats the search's answer.
+#[test]
+fn tile_search_is_exhaustive_and_optimal() {
+    let net = nasa::model::models::load_description(Path::new(&model("features"))).unwrap();
+    let budget = 12.0;
+    let a = nasa::hw::arch::CHEAP_PE_AREA;
+    for objective in [Objective::Latency, Objective::Energy, Objective::Edp] {
+        let opts = options(budget, objective);
+        let mapping = map::map(std::slice::from_ref(&net), &opts).unwrap();
+        assert_eq!(mapping.arch.schedule.engine, Engine::Tiles);
+        let chosen = objective_of(&mapping.networks[0], objective);
+        let mut count = 0;
+        let mut best = f64::INFINITY;
+        for rows in [1u32, 2, 4, 8, 16, 32, 64] {
+            for cc in 1..=64u32 {
+                for cs in 1..=64u32 {
+                    for ca in 1..=64u32 {
+                        let area = rows as f64 * (cc as f64 + (cs + ca) as f64 * a);
+                        if area > budget + 1e-9 {
+                            continue;
+                        }
+                        count += 1;
+                        let arch = map::tile_design(&opts, rows, [cc, cs, ca]);
+                        let m = map::report_network(&net, &arch, &opts.energy);
+                        best = best.min(objective_of(&m, objective));
+                    }
                 }
             }
         }

@@ -178,6 +178,7 @@ fn default_network_pipeline_throughput() {
         energy: Default::default(),
         name: "piped".into(),
         pipeline: true,
+        engine: Default::default(),
     };
     let mapping = map::map(std::slice::from_ref(&net), &options).unwrap();
     assert!(mapping.arch.schedule.pipeline);
@@ -274,6 +275,7 @@ fn pipelined_search_is_exhaustive() {
         energy: Default::default(),
         name: "b".into(),
         pipeline: true,
+        engine: Default::default(),
     };
     let mapping = map::map(std::slice::from_ref(&net), &options).unwrap();
     let plan = pipeline::plan(&net, 8).unwrap();

@@ -534,6 +534,9 @@ pub fn frame_overhead(net: &Network, memory: &Memory, flush_writebacks: u64) -> 
 /// per-layer marks measure, image by image.
 pub fn predict_images(net: &Network, arch: &Arch, images: usize) -> Vec<Vec<LayerCost>> {
     let memory = Memory::of(arch);
+    if let Ok(Some(plan)) = crate::hw::tile::choose(net, arch) {
+        return vec![tile_costs(net, &plan, &memory); images];
+    }
     let pes = |k: Kind| arch.pes(k) as u64;
     exact_traffic(net, &memory, &pes, images)
         .into_iter()
@@ -559,6 +562,75 @@ pub fn predict_images(net: &Network, arch: &Arch, images: usize) -> Vec<Vec<Laye
             costs
         })
         .collect()
+}
+
+/// The cost of every layer of a tile-engine design (the same for every
+/// image: nothing is cached between runs), the input load counted in the
+/// first layer and the output store and done state in the last.
+pub fn tile_costs(net: &Network, plan: &crate::hw::tile::Plan, memory: &Memory) -> Vec<LayerCost> {
+    use crate::hw::tile;
+    let mut costs: Vec<LayerCost> = plan
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| tile_layer_cost(net, i, l.mode, &l.desc, &plan.geometry))
+        .collect();
+    let (head, tail) = tile::frame_cycles(net, memory);
+    let lines = |len: usize| (len as u64).div_ceil(memory.line_bytes);
+    if let Some(first) = costs.first_mut() {
+        first.cycles += head;
+        first.dram_line_reads += lines(net.input.tensor.shape.len());
+        first.memory_cycles += lines(net.input.tensor.shape.len()) * memory.access_cycles();
+    }
+    if let Some(last) = costs.last_mut() {
+        last.cycles += tail;
+        last.dram_line_writes += lines(net.output_info().shape.len());
+        last.memory_cycles += lines(net.output_info().shape.len()) * memory.access_cycles();
+    }
+    costs
+}
+
+/// The cost of layer `i` walked as `mode` with descriptor `d` on a tile
+/// engine of geometry `geom`.
+pub fn tile_layer_cost(
+    net: &Network,
+    i: usize,
+    mode: crate::hw::tile::Mode,
+    d: &crate::hw::tile::Desc,
+    geom: &crate::hw::tile::Geometry,
+) -> LayerCost {
+    use crate::hw::tile::{self, Mode};
+    let rows = geom.rows as u64;
+    let o = net.layers[i].out.shape.len() as u64;
+    let mut c = LayerCost {
+        cycles: tile::walk_cycles(mode, d, geom.rows),
+        buffer_writes: o,
+        tiles: 1,
+        ..LayerCost::default()
+    };
+    match mode {
+        Mode::Post => {
+            let reads = if d.op == tile::Opcode::Add as u32 {
+                2
+            } else {
+                (d.kh * d.kw) as u64
+            };
+            c.ops = o * reads;
+            c.buffer_reads = o * reads;
+        }
+        _ => {
+            let tiles = tile::tiles(d, rows);
+            let segments = tiles * (d.cin_g * d.kh) as u64;
+            let banks = if d.dw != 0 { rows } else { 1 };
+            c.ops = tile::layer_terms(net, i);
+            c.tiles = tiles;
+            c.buffer_reads = segments * d.nch as u64 * geom.word as u64 * banks;
+            // Per tap: a weight per row, and a byte per column of the
+            // broadcast segment (of every row's own, depthwise).
+            c.noc_bytes = segments * d.kw as u64 * (rows + d.cols as u64 * banks);
+        }
+    }
+    c
 }
 
 /// The steady state: every layer of an image that follows another (the

@@ -27,7 +27,7 @@ use serde::Serialize;
 
 pub use area::{pe_area, Budget};
 
-use crate::hw::arch::{array_shape, AccelInfo, Arch, Buffer, Memory};
+use crate::hw::arch::{array_shape, AccelInfo, Arch, Buffer, Chunk, Engine, Memory};
 use crate::model::net::{Network, Op};
 use crate::model::quant::Kind;
 use cycles::{layer_cost, LayerCost, MissProfile};
@@ -57,6 +57,9 @@ pub struct MapOptions {
     /// Design a layer pipeline (`[schedule] pipeline = true`): the latency
     /// objective becomes the steady-state cycles per image.
     pub pipeline: bool,
+    /// The controller to design for: `Auto` searches tile-engine designs
+    /// where the tile engine can run every network, else cache designs.
+    pub engine: Engine,
 }
 
 /// The largest chunk the generator accepts (a 64 x 64 array).
@@ -156,9 +159,187 @@ pub fn design(opts: &MapOptions, pes: [u64; 3]) -> Arch {
         memory: opts.memory,
         schedule: crate::hw::arch::Schedule {
             pipeline: opts.pipeline,
+            engine: Engine::Cache,
         },
         path: std::path::PathBuf::from(format!("<nasa map, budget {}>", opts.budget)),
     }
+}
+
+/// The tile-engine architecture with `rows` rows in every chunk and
+/// `cols` (conv, shift, adder; 0: no chunk) columns.
+pub fn tile_design(opts: &MapOptions, rows: u32, cols: [u32; 3]) -> Arch {
+    let chunk = |c: u32| (c > 0).then_some(Chunk { rows, cols: c });
+    Arch {
+        clp: chunk(cols[0]),
+        slp: chunk(cols[1]),
+        alp: chunk(cols[2]),
+        schedule: crate::hw::arch::Schedule {
+            pipeline: false,
+            engine: Engine::Tiles,
+        },
+        ..design(opts, [0, 0, 0])
+    }
+}
+
+/// Array rows the tile search tries (output channels per tile, banks).
+const TILE_ROWS: [u32; 7] = [1, 2, 4, 8, 16, 32, 64];
+/// Scratchpad word widths (bytes) the tile search tries.
+const TILE_WORDS: [u32; 6] = [2, 4, 8, 16, 32, 64];
+/// The most columns of a chunk.
+const MAX_COLS: u32 = 64;
+
+/// A tile design's word: the widest chunk's columns, rounded up to a power of two.
+fn tile_word(cols: [u32; 3]) -> u32 {
+    cols.iter()
+        .copied()
+        .max()
+        .unwrap_or(1)
+        .next_power_of_two()
+        .max(2)
+}
+
+/// The tile search's answer: the array shape and how many designs it priced.
+struct TileChoice {
+    rows: u32,
+    cols: [u32; 3],
+    evaluated: u64,
+}
+
+/// The exhaustive search over tile-engine designs: every rows count, every
+/// chunk's columns within the budget, priced by the exact tile model
+/// (tables per kind, rows, word and columns: a conv layer's cost depends
+/// on its chunk's columns, the rows and the word only). `Ok(None)`: the
+/// tile engine cannot run some network (a reason in `why`).
+fn search_tiles(
+    nets: &[Network],
+    opts: &MapOptions,
+    used: [bool; 3],
+    cost: [f64; 3],
+    capacity: f64,
+) -> Result<Option<TileChoice>, String> {
+    use crate::hw::tile::{self, Desc, Geometry};
+    let mem = crate::hw::layout::Memory::of(&design(opts, [1, 1, 1]));
+    let probe = Geometry {
+        rows: 1,
+        word: 2,
+        cols: [1; 3],
+    };
+    let mut fixed_cycles = 0u64;
+    let mut fixed_energy = 0f64;
+    for net in nets {
+        let bases = crate::hw::layout::tensor_bases(net, mem.line_bytes);
+        let Ok(plan) = tile::plan_geometry(net, &probe, &bases) else {
+            return Ok(None);
+        };
+        let (head, tail) = tile::frame_cycles(net, &mem);
+        fixed_cycles += head + tail;
+        let frame = LayerCost {
+            dram_line_reads: (net.input.tensor.shape.len() as u64).div_ceil(mem.line_bytes),
+            dram_line_writes: (net.output_info().shape.len() as u64).div_ceil(mem.line_bytes),
+            ..LayerCost::default()
+        };
+        fixed_energy += layer_energy(&opts.energy, None, 8, &frame, mem.line_bytes).total();
+        for (i, l) in plan.layers.iter().enumerate() {
+            if l.mode == tile::Mode::Post {
+                let c = cycles::tile_layer_cost(net, i, l.mode, &l.desc, &probe);
+                let bits = net.tensor(net.layers[i].inputs[0]).bits;
+                fixed_cycles += c.cycles;
+                fixed_energy += layer_energy(&opts.energy, None, bits, &c, mem.line_bytes).total();
+            }
+        }
+    }
+    // tables[kind][rows][word][cols]: (cycles, energy) of the kind's layers.
+    let nc = MAX_COLS as usize + 1;
+    let mut tables = vec![vec![vec![vec![(0u64, 0f64); nc]; TILE_WORDS.len()]; TILE_ROWS.len()]; 3];
+    let mut fits = [[true; TILE_WORDS.len()]; TILE_ROWS.len()];
+    for (ri, &rows) in TILE_ROWS.iter().enumerate() {
+        for (wi, &word) in TILE_WORDS.iter().enumerate() {
+            let geom = |c: u32| Geometry {
+                rows,
+                word,
+                cols: [c; 3],
+            };
+            fits[ri][wi] = nets
+                .iter()
+                .all(|n| tile::scratchpad_bytes(n, &geom(1)) <= opts.buffer.words as u64);
+            for net in nets {
+                for (i, layer) in net.layers.iter().enumerate() {
+                    let Op::Conv(c) = &layer.op else { continue };
+                    let k = kind_index(c.kind);
+                    let bits = net.tensor(layer.inputs[0]).bits;
+                    for cols in 1..=word.min(MAX_COLS) {
+                        let g = geom(cols);
+                        let mut d = Desc::default();
+                        let mode = tile::conv_walk(&mut d, net, i, &g)?;
+                        let lc = cycles::tile_layer_cost(net, i, mode, &d, &g);
+                        let e = layer_energy(&opts.energy, Some(c.kind), bits, &lc, mem.line_bytes);
+                        let t = &mut tables[k][ri][wi][cols as usize];
+                        t.0 += lc.cycles;
+                        t.1 += e.total();
+                    }
+                }
+            }
+        }
+    }
+    let value = |c: u64, e: f64| match opts.objective {
+        Objective::Latency => c as f64,
+        Objective::Energy => e,
+        Objective::Edp => c as f64 * e,
+    };
+    let mut best: Option<(f64, u32, [u32; 3])> = None;
+    let mut evaluated = 0u64;
+    for (ri, &rows) in TILE_ROWS.iter().enumerate() {
+        let r = rows as f64;
+        let min_cost: f64 = (0..3).filter(|&i| used[i]).map(|i| r * cost[i]).sum();
+        if min_cost > capacity + 1e-9 {
+            break;
+        }
+        let max = |i: usize| -> u32 {
+            if !used[i] {
+                return 0;
+            }
+            let rest = capacity - (min_cost - r * cost[i]);
+            ((rest / (r * cost[i]) + 1e-9).floor() as u32).clamp(1, MAX_COLS)
+        };
+        let range = |i: usize| if used[i] { 1..=max(i) } else { 0..=0 };
+        for cc in range(0) {
+            for cs in range(1) {
+                let spent2 = r * (cc as f64 * cost[0] + cs as f64 * cost[1]);
+                if spent2 > capacity + 1e-9 {
+                    break;
+                }
+                for ca in range(2) {
+                    if spent2 + r * ca as f64 * cost[2] > capacity + 1e-9 {
+                        break;
+                    }
+                    let cols = [cc, cs, ca];
+                    let word = tile_word(cols);
+                    let wi = word.trailing_zeros() as usize - 1;
+                    if !fits[ri][wi] {
+                        continue;
+                    }
+                    evaluated += 1;
+                    let (mut c, mut e) = (fixed_cycles, fixed_energy);
+                    for k in 0..3 {
+                        if used[k] {
+                            let t = tables[k][ri][wi][cols[k] as usize];
+                            c += t.0;
+                            e += t.1;
+                        }
+                    }
+                    let v = value(c, e);
+                    if best.is_none_or(|(b, _, _)| v < b) {
+                        best = Some((v, rows, cols));
+                    }
+                }
+            }
+        }
+    }
+    Ok(best.map(|(_, rows, cols)| TileChoice {
+        rows,
+        cols,
+        evaluated,
+    }))
 }
 
 /// Sizes the chunks for `nets` under `opts` and reports every network on
@@ -206,6 +387,38 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
         if used[i] {
             let rest = capacity - (min_cost - cost[i]);
             max[i] = ((rest / cost[i] + 1e-9).floor() as u64).clamp(1, MAX_PES);
+        }
+    }
+    if !opts.pipeline && opts.engine != Engine::Cache {
+        match search_tiles(nets, opts, used, cost, capacity) {
+            Ok(Some(TileChoice {
+                rows,
+                cols,
+                evaluated,
+            })) => {
+                let arch = tile_design(opts, rows, cols);
+                let pes = cols.map(|c| (c * rows) as u64);
+                let networks = nets
+                    .iter()
+                    .map(|n| report_network(n, &arch, &opts.energy))
+                    .collect();
+                return Ok(Mapping {
+                    objective: opts.objective,
+                    budget: opts.budget,
+                    pes,
+                    area: arch.pe_area(),
+                    luts: area::LUTS.luts_with(pes, engines),
+                    designs_evaluated: evaluated,
+                    search_seconds: started.elapsed().as_secs_f64(),
+                    networks,
+                    arch,
+                });
+            }
+            Ok(None) if opts.engine == Engine::Auto => {}
+            Ok(None) => {
+                return Err("--engine tiles: no tile-engine design of this budget can run the networks (grouped convolutions other than depthwise, or activations larger than the buffer)".into())
+            }
+            Err(e) => return Err(e),
         }
     }
     // Per-kind tables and the part that no chunk size changes.

@@ -25,6 +25,11 @@ use crate::model::fsutil::AtomicDir;
 use crate::model::net::{sha256_hex, weights, Network, Op};
 use crate::model::quant::Kind;
 
+pub mod tile;
+
+/// A design's files: name and contents.
+pub type Files = Vec<(String, Vec<u8>)>;
+
 pub const MANIFEST: &str = "manifest.json";
 /// Descriptor fields (32 bits each), in the order of `templates/top.v.tera`:
 /// the layer's own (all designs), then its place in the pipeline
@@ -367,7 +372,12 @@ struct Manifest<'a> {
     chunks: BTreeMap<&'static str, u32>,
     ops: BTreeMap<&'static str, u64>,
     ideal_cycles: u64,
-    cache: CacheGeometry,
+    /// `cache` (the serial controller) or `tiles` (`hw::tile`).
+    engine: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    cache: Option<CacheGeometry>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    tiles: Option<&'a crate::hw::tile::Plan>,
     max_images: u64,
     files: BTreeMap<String, String>,
 }
@@ -544,7 +554,6 @@ pub fn generate(
     name: &str,
     dir: &Path,
 ) -> Result<Stamp> {
-    let prog = program(net, arch)?;
     let weights_bytes = weights::serialize(net);
     let stamp = Stamp {
         name: name.to_string(),
@@ -554,6 +563,10 @@ pub fn generate(
         weights_sha256: sha256_hex(&weights_bytes),
         arch_sha256: sha256_hex(arch_text.as_bytes()),
     };
+    if let Some(plan) = crate::hw::tile::choose(net, arch)? {
+        return generate_tiles(net, arch, arch_text, &plan, stamp, weights_bytes, dir);
+    }
+    let prog = program(net, arch)?;
     let chunks: Vec<ChunkCtx> = Kind::ALL
         .iter()
         .filter_map(|&k| {
@@ -660,17 +673,10 @@ pub fn generate(
             files.extend(engines);
         }
     }
-    let vheader = format!(
-        "// nasa {} `{}`: PE cell from rust_hdl (src/hw/pe.rs); network {} description sha256 {} architecture sha256 {}\n",
-        stamp.tool_version, stamp.name, stamp.network, stamp.description_sha256, stamp.arch_sha256
-    );
-    for c in &chunks {
-        let kind = Kind::ALL[c.code as usize];
-        files.push((
-            format!("{}.v", pe::module_name(kind)),
-            format!("{vheader}{}", pe::verilog(kind)).into_bytes(),
-        ));
-    }
+    files.extend(pe_files(
+        &stamp,
+        chunks.iter().map(|c| Kind::ALL[c.code as usize]),
+    ));
     let design: Vec<String> = files
         .iter()
         .map(|(n, _)| n.clone())
@@ -686,22 +692,11 @@ pub fn generate(
             desc_hex(&header, &prog, &all, LAYER_FIELDS).into_bytes(),
         ));
     }
-    let mut text = header.clone();
-    for (b, m, s) in &prog.par {
-        let _ = writeln!(text, "{:08x}{:08x}{:02x}", *b as u32, *m as u32, s);
-    }
-    if prog.par.is_empty() {
-        text.push_str("000000000000000000\n");
-    }
-    files.push(("par.hex".into(), text.into_bytes()));
-    let mut text = header.clone();
-    for b in &prog.wext {
-        let _ = writeln!(text, "{b:02x}");
-    }
-    if prog.wext.is_empty() {
-        text.push_str("00\n");
-    }
-    files.push(("wgt_ext.hex".into(), text.into_bytes()));
+    files.push(("par.hex".into(), par_hex(&header, &prog.par).into_bytes()));
+    files.push((
+        "wgt_ext.hex".into(),
+        bytes_hex(&header, &prog.wext).into_bytes(),
+    ));
     files.push(("files.f".into(), (design.join("\n") + "\n").into_bytes()));
     files.push(("network.toml".into(), net.source.clone().into_bytes()));
     files.push(("weights.safetensors".into(), weights_bytes));
@@ -721,21 +716,136 @@ pub fn generate(
         chunks: chunks.iter().map(|c| (c.kind, c.pes)).collect(),
         ops: Kind::ALL.iter().map(|k| k.name()).zip(ops).collect(),
         ideal_cycles: ideal_cycles(net, arch),
-        cache,
+        engine: "cache",
+        cache: Some(cache),
+        tiles: None,
         max_images,
         files: files
             .iter()
             .map(|(n, b)| (n.clone(), sha256_hex(b)))
             .collect(),
     };
+    write_design(dir, &files, &manifest)?;
+    Ok(stamp)
+}
+
+/// Writes a design's files and manifest into `dir`, atomically.
+fn write_design(dir: &Path, files: &[(String, Vec<u8>)], manifest: &Manifest) -> Result<()> {
     let out = AtomicDir::new(dir, MANIFEST)?;
-    for (n, b) in &files {
+    for (n, b) in files {
         std::fs::write(out.path().join(n), b).with_context(|| format!("writing {n}"))?;
     }
     std::fs::write(
         out.path().join(MANIFEST),
-        serde_json::to_string_pretty(&manifest)? + "\n",
+        serde_json::to_string_pretty(manifest)? + "\n",
     )?;
     out.commit()?;
+    Ok(())
+}
+
+/// A tile-engine design (`hw::tile`, rendered by [`tile::files`]).
+fn generate_tiles(
+    net: &Network,
+    arch: &Arch,
+    arch_text: &str,
+    plan: &crate::hw::tile::Plan,
+    stamp: Stamp,
+    weights_bytes: Vec<u8>,
+    dir: &Path,
+) -> Result<Stamp> {
+    let memory = crate::hw::layout::Memory::of(arch);
+    let header = stamp.hex_header();
+    let (mut files, ext) = tile::files(net, plan, &memory, &stamp, &header)?;
+    files.push(("network.toml".into(), net.source.clone().into_bytes()));
+    files.push(("weights.safetensors".into(), weights_bytes));
+    files.push(("arch.toml".into(), arch_text.as_bytes().to_vec()));
+    let last = net.layers.len();
+    let layout = Layout {
+        depth: ext.bases[last] + net.tensor(last).shape.len() as u64,
+        in_base: ext.bases[0],
+        in_len: net.input.tensor.shape.len() as u64,
+        out_base: ext.bases[net.output],
+        out_len: net.output_info().shape.len() as u64,
+        in_stride: 0,
+        out_stride: 0,
+        base: ext.bases.clone(),
+    };
+    let input = net
+        .input
+        .tensor
+        .shape
+        .len()
+        .max(net.output_info().shape.len()) as u64;
+    let manifest = Manifest {
+        format: "nasa-gen-1",
+        stamp: &stamp,
+        source_description: net.provenance.description.display().to_string(),
+        source_weights: net
+            .provenance
+            .weights
+            .as_ref()
+            .map(|p| p.display().to_string()),
+        layout: &layout,
+        chunks: Kind::ALL
+            .iter()
+            .filter(|&&k| arch.pes(k) > 0)
+            .map(|&k| (k.name(), arch.pes(k)))
+            .collect(),
+        ops: Kind::ALL
+            .iter()
+            .map(|k| k.name())
+            .zip(net.ops_per_kind())
+            .collect(),
+        ideal_cycles: ideal_cycles(net, arch),
+        engine: "tiles",
+        cache: None,
+        tiles: Some(plan),
+        max_images: ((1u64 << 24) / input.max(1)).min(1024),
+        files: files
+            .iter()
+            .map(|(n, b)| (n.clone(), sha256_hex(b)))
+            .collect(),
+    };
+    write_design(dir, &files, &manifest)?;
     Ok(stamp)
+}
+
+/// The PE cells of `kinds`, from rust_hdl, each stamped.
+fn pe_files(stamp: &Stamp, kinds: impl Iterator<Item = Kind>) -> Vec<(String, Vec<u8>)> {
+    let vheader = format!(
+        "// nasa {} `{}`: PE cell from rust_hdl (src/hw/pe.rs); network {} description sha256 {} architecture sha256 {}\n",
+        stamp.tool_version, stamp.name, stamp.network, stamp.description_sha256, stamp.arch_sha256
+    );
+    kinds
+        .map(|kind| {
+            (
+                format!("{}.v", pe::module_name(kind)),
+                format!("{vheader}{}", pe::verilog(kind)).into_bytes(),
+            )
+        })
+        .collect()
+}
+
+/// Per-channel parameters, one `{bias, multiplier, shift}` word per line.
+fn par_hex(header: &str, par: &[(i32, i32, u32)]) -> String {
+    let mut text = header.to_string();
+    for (b, m, s) in par {
+        let _ = writeln!(text, "{:08x}{:08x}{:02x}", *b as u32, *m as u32, s);
+    }
+    if par.is_empty() {
+        text.push_str("000000000000000000\n");
+    }
+    text
+}
+
+/// Bytes, one per line (`$readmemh` into a byte memory).
+fn bytes_hex(header: &str, bytes: &[u8]) -> String {
+    let mut text = header.to_string();
+    for b in bytes {
+        let _ = writeln!(text, "{b:02x}");
+    }
+    if bytes.is_empty() {
+        text.push_str("00\n");
+    }
+    text
 }

@@ -1,0 +1,601 @@
+//! The tile engine: an output-stationary 2-D array per chunk (rows are
+//! output channels, columns output pixels) fed from an explicitly managed
+//! on-chip scratchpad, and the plan that runs a network on it. This module
+//! is below both the generator (which renders the plan as RTL, descriptor
+//! and memory images) and the mapper (which prices it): the descriptor
+//! format, the scratchpad layout and the cycle model live here, once.
+//!
+//! The hardware (`templates/tile.v.tera`, docs/accelerator.md):
+//! - every chunk has `R` rows (the same `R` for all chunks, a power of two)
+//!   and its own number of columns `C`; PE `(r, c)` accumulates output
+//!   channel `m0 + r` at output pixel `ox0 + c` of the current output row;
+//! - the scratchpad has `R` banks; channel `c` of every tensor lives in bank
+//!   `c mod R`, as a plane of `ceil(H*W / CW)` words of `CW` bytes (raster
+//!   order, each plane from a word boundary), so the `R` channels of an
+//!   output-channel tile are written in `R` different banks and a depthwise
+//!   tile reads its `R` input channels in parallel;
+//! - a layer is a sequence of *segments*, one per (tile, input channel,
+//!   kernel row): a segment is the input row segment the tile's `C` pixels
+//!   need for that kernel row, `(C - 1) * stride + KW` bytes read in
+//!   `NCH` words, and feeds `KW` taps (a shift register moves it one byte
+//!   per tap). Each segment takes a period of `P = max(KW, NCH)` cycles
+//!   while the next one loads, so the array does one tap per cycle whenever
+//!   `KW >= NCH`;
+//! - a pointwise convolution (1x1, stride 1, no padding) is run as a
+//!   convolution of a `1 x H*W` map ("flat"), so its tiles are `C`
+//!   consecutive pixels of the whole map and every period is one cycle;
+//!   a fully connected layer is a convolution whose kernel covers its input;
+//! - the accumulators of a finished tile move to shadow registers and drain
+//!   through `C` requantisers, one row (channel) per cycle, while the next
+//!   tile computes; a tile shorter than `R` cycles waits for the drain;
+//! - pooling, clamps and residual adds run in a post-processing unit, one
+//!   scratchpad read per cycle;
+//! - weights stay resident in each chunk's weight memory (loaded from
+//!   external memory once after reset); external memory holds the input and
+//!   the output (and, for a debugging run, every activation).
+
+use serde::Serialize;
+
+use crate::hw::arch::Arch;
+use crate::hw::layout::{clog2, Memory};
+use crate::hw::pe;
+use crate::model::net::{Network, Op, Shape};
+use crate::model::quant::Kind;
+
+/// Defines a descriptor: a struct of named 32-bit fields that packs into
+/// one memory word and renders its own Verilog decoding, so the field
+/// order is written once.
+macro_rules! descriptor {
+    ($(#[$m:meta])* pub struct $name:ident { $( $(#[doc = $doc:literal])* $field:ident ),* $(,)? }) => {
+        $(#[$m])*
+        #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+        pub struct $name { $( $(#[doc = $doc])* pub $field: u32, )* }
+        impl $name {
+            /// Field names in packing order (field 0 in the low bits).
+            pub const FIELDS: &'static [&'static str] = &[$(stringify!($field)),*];
+            /// The fields in packing order.
+            pub fn words(&self) -> Vec<u32> {
+                vec![$(self.$field),*]
+            }
+        }
+    };
+}
+
+descriptor! {
+    /// One layer of a tile-engine design.
+    pub struct Desc {
+        /// [`Opcode`].
+        op,
+        /// Chunk code ([`kind_code`]) of a convolution.
+        kind,
+        /// 1: depthwise (every row reads its own channel).
+        dw,
+        /// Scratchpad byte address (in every bank) of the input, second input and output tensors.
+        in_base, in2_base, out_base,
+        /// Bytes per channel plane of the input and output tensors.
+        in_pw, out_pw,
+        /// Input geometry as the engine walks it (a flat layer: `1 x H*W`).
+        c, h, w,
+        /// Output geometry.
+        m, oh, ow,
+        kh, kw, stride, pad,
+        /// Input channels per segment loop (1 for depthwise).
+        cin_g,
+        /// First word of the layer's weights in its chunk's weight memory, and words per output-channel tile.
+        wbase, fan,
+        /// First per-channel parameter.
+        pbase,
+        /// Columns of the chunk.
+        cols,
+        /// Scratchpad reads per segment, cycles per segment, idle cycles before each tile.
+        nch, per, tpad,
+        /// Residual add and pooling multipliers (signed) and shift.
+        ma, mb, shift,
+        /// Clamp (signed).
+        lo, hi,
+        /// External-memory address and length of the output (debugging runs write every tensor back).
+        ext_out, out_len,
+    }
+}
+
+/// Operations of the tile engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Opcode {
+    Conv = 0,
+    Add = 1,
+    MaxPool = 2,
+    AvgPool = 3,
+}
+
+impl Opcode {
+    pub const ALL: [Opcode; 4] = [Opcode::Conv, Opcode::Add, Opcode::MaxPool, Opcode::AvgPool];
+    pub fn verilog_name(self) -> &'static str {
+        match self {
+            Opcode::Conv => "OP_CONV",
+            Opcode::Add => "OP_ADD",
+            Opcode::MaxPool => "OP_MAXPOOL",
+            Opcode::AvgPool => "OP_AVGPOOL",
+        }
+    }
+}
+
+/// Code of a chunk kind in descriptors.
+pub fn kind_code(k: Kind) -> u32 {
+    match k {
+        Kind::Conv => 0,
+        Kind::Shift => 1,
+        Kind::Adder => 2,
+    }
+}
+
+/// How a layer is walked.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Mode {
+    /// Convolution over output rows (standard, stem, strided pointwise, fully connected).
+    Row,
+    /// Pointwise convolution over the flattened map.
+    Flat,
+    /// Depthwise convolution: every row its own channel.
+    Depthwise,
+    /// Post-processing unit.
+    Post,
+}
+
+/// The array shape all chunks share.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Geometry {
+    /// Rows of every chunk, scratchpad banks.
+    pub rows: u32,
+    /// Bytes per scratchpad word (a power of two, at least every chunk's columns).
+    pub word: u32,
+    /// Columns per chunk (by [`kind_code`]); 0 where the chunk is absent.
+    pub cols: [u32; 3],
+}
+
+impl Geometry {
+    /// The tile engine's geometry for `arch`, or why it cannot have one.
+    pub fn of(arch: &Arch) -> Result<Geometry, String> {
+        let chunks: Vec<_> = Kind::ALL
+            .iter()
+            .filter_map(|&k| arch.chunk(k).map(|c| (k, *c)))
+            .collect();
+        let rows = chunks.first().map_or(1, |(_, c)| c.rows);
+        if let Some((k, c)) = chunks.iter().find(|(_, c)| c.rows != rows) {
+            return Err(format!(
+                "the tile engine needs the same rows in every chunk: the {k} chunk has {} rows, another {rows}",
+                c.rows
+            ));
+        }
+        if !rows.is_power_of_two() {
+            return Err(format!(
+                "the tile engine needs a power-of-two number of rows (output channels per tile, one scratchpad bank each); the chunks have {rows}"
+            ));
+        }
+        let mut cols = [0; 3];
+        for (k, c) in &chunks {
+            cols[kind_code(*k) as usize] = c.cols;
+        }
+        let cmax = cols.iter().copied().max().unwrap_or(1).max(1);
+        Ok(Geometry {
+            rows,
+            word: cmax.next_power_of_two().max(2),
+            cols,
+        })
+    }
+
+    pub fn cols_of(&self, k: Kind) -> u32 {
+        self.cols[kind_code(k) as usize]
+    }
+}
+
+/// Where a tensor lives in the scratchpad.
+#[derive(Debug, Clone, Copy, Serialize)]
+pub struct Place {
+    /// Byte address of its first plane, in every bank (word-aligned).
+    pub base: u64,
+    /// Bytes per channel plane (whole words).
+    pub plane: u64,
+    /// Planes per bank (`ceil(channels / rows)`).
+    pub planes: u64,
+}
+
+impl Place {
+    fn bytes(&self) -> u64 {
+        self.plane * self.planes
+    }
+}
+
+/// A layer as the tile engine runs it.
+#[derive(Debug, Clone, Serialize)]
+pub struct LayerPlan {
+    pub mode: Mode,
+    pub desc: Desc,
+}
+
+/// A network planned onto the tile engine.
+#[derive(Debug, Clone, Serialize)]
+pub struct Plan {
+    pub geometry: Geometry,
+    /// Per tensor id.
+    pub places: Vec<Place>,
+    /// Scratchpad words per bank.
+    pub depth: u64,
+    pub layers: Vec<LayerPlan>,
+    /// Weight memory words (of `rows` bytes) per chunk, by [`kind_code`].
+    #[serde(skip)]
+    pub weights: [Vec<Vec<u8>>; 3],
+    /// Per output channel of every convolution: (bias, multiplier, shift).
+    #[serde(skip)]
+    pub par: Vec<(i32, i32, u32)>,
+    /// Most scratchpad reads of one segment, and the largest stride.
+    pub nseg: u32,
+    pub smax: u32,
+}
+
+/// Bytes of a channel plane of `s`: whole words.
+fn plane_bytes(s: Shape, word: u64) -> u64 {
+    ((s.h * s.w) as u64).div_ceil(word).max(1) * word
+}
+
+/// Scratchpad reads of one segment: `(cols - 1) * stride + kw` bytes from
+/// any byte address, a word per read.
+fn chunk_reads(cols: u32, stride: u32, kw: u32, word: u32) -> u32 {
+    ((cols - 1) * stride + kw).div_ceil(word)
+}
+
+/// Last layer index that reads each tensor (the network output: past the end).
+fn last_use(net: &Network) -> Vec<usize> {
+    let n = net.layers.len();
+    let mut last: Vec<usize> = (0..=n).map(|id| id.saturating_sub(1)).collect();
+    for (i, l) in net.layers.iter().enumerate() {
+        for &id in &l.inputs {
+            last[id] = last[id].max(i);
+        }
+    }
+    last[net.output] = n;
+    last
+}
+
+/// Allocates every tensor a scratchpad region that no tensor alive at the
+/// same time overlaps (first fit, in order of production). Tensor `id` is
+/// alive from the layer that writes it (the input: from the start) to the
+/// last layer that reads it.
+fn allocate(net: &Network, geom: &Geometry) -> (Vec<Place>, u64) {
+    let word = geom.word as u64;
+    let last = last_use(net);
+    let mut places: Vec<Place> = Vec::new();
+    let mut depth = 0u64;
+    for id in 0..=net.layers.len() {
+        let s = net.tensor(id).shape;
+        let plane = plane_bytes(s, word);
+        let planes = (s.c as u64).div_ceil(geom.rows as u64);
+        let size = plane * planes;
+        let born = id.saturating_sub(1);
+        // Regions of tensors alive at the same time, by address.
+        let mut busy: Vec<(u64, u64)> = (0..id)
+            .filter(|&j| last[j] >= born)
+            .map(|j| (places[j].base, places[j].base + places[j].bytes()))
+            .collect();
+        busy.sort_unstable();
+        let mut base = 0u64;
+        for (lo, hi) in busy {
+            if base + size <= lo {
+                break;
+            }
+            base = base.max(hi);
+        }
+        places.push(Place {
+            base,
+            plane,
+            planes,
+        });
+        depth = depth.max((base + size) / word);
+    }
+    (places, depth)
+}
+
+/// Fills the walk of convolution layer `i` (mode, geometry as the engine
+/// walks it, segment reads and period, tile pad) into `d` for an engine of
+/// geometry `geom`; an error says why the engine cannot run the layer.
+/// The mapper calls this for every array shape it prices.
+pub fn conv_walk(d: &mut Desc, net: &Network, i: usize, geom: &Geometry) -> Result<Mode, String> {
+    let layer = &net.layers[i];
+    let Op::Conv(c) = &layer.op else {
+        return Ok(Mode::Post);
+    };
+    let x = net.tensor(layer.inputs[0]).shape;
+    let o = layer.out.shape;
+    if c.acc_bits > pe::ACC_BITS as u32 {
+        return Err(format!(
+            "layer `{}` needs a {}-bit accumulator; the PEs have {}",
+            layer.name,
+            c.acc_bits,
+            pe::ACC_BITS
+        ));
+    }
+    let depthwise = c.is_depthwise();
+    if c.groups > 1 && !depthwise {
+        return Err(format!(
+            "layer `{}`: grouped convolution with {} input and {} output channels per group is not supported by the tile engine yet (groups = 1 or depthwise)",
+            layer.name,
+            c.in_ch / c.groups,
+            c.out_ch / c.groups
+        ));
+    }
+    let k = kind_code(c.kind);
+    let cols = geom.cols[k as usize].max(1);
+    let flat = !depthwise && c.kh == 1 && c.kw == 1 && c.stride == 1 && c.padding == 0;
+    (d.c, d.h, d.w, d.m, d.oh, d.ow) = (
+        x.c as u32, x.h as u32, x.w as u32, o.c as u32, o.h as u32, o.w as u32,
+    );
+    if flat {
+        (d.h, d.w, d.oh, d.ow) = (1, (x.h * x.w) as u32, 1, (o.h * o.w) as u32);
+    }
+    d.op = Opcode::Conv as u32;
+    d.kind = k;
+    d.dw = depthwise as u32;
+    d.kh = c.kh as u32;
+    d.kw = c.kw as u32;
+    d.stride = c.stride as u32;
+    d.pad = c.padding as u32;
+    d.cin_g = (c.in_ch / c.groups) as u32;
+    d.cols = cols;
+    d.nch = chunk_reads(cols, d.stride, d.kw, geom.word);
+    d.per = d.nch.max(d.kw);
+    d.tpad = geom.rows.saturating_sub(d.cin_g * d.kh * d.per);
+    Ok(if depthwise {
+        Mode::Depthwise
+    } else if flat {
+        Mode::Flat
+    } else {
+        Mode::Row
+    })
+}
+
+/// Scratchpad bytes (all banks) a network needs on an engine of `geom`.
+pub fn scratchpad_bytes(net: &Network, geom: &Geometry) -> u64 {
+    allocate(net, geom).1 * geom.word as u64 * geom.rows as u64
+}
+
+/// The tile engine's plan for `net` on `arch` (tensors at `ext_base` in
+/// external memory), or why the engine cannot run it.
+pub fn plan(net: &Network, arch: &Arch, ext_base: &[u64]) -> Result<Plan, String> {
+    let geom = Geometry::of(arch)?;
+    let bytes = scratchpad_bytes(net, &geom);
+    if bytes > arch.buffer.words as u64 {
+        return Err(format!(
+            "the tile engine keeps every live activation on chip: this network needs {bytes} bytes of scratchpad, the buffer has {} (buffer.words)",
+            arch.buffer.words
+        ));
+    }
+    plan_geometry(net, &geom, ext_base)
+}
+
+/// The plan on an engine of `geom`, whatever its scratchpad holds.
+pub fn plan_geometry(net: &Network, geom: &Geometry, ext_base: &[u64]) -> Result<Plan, String> {
+    let geom = *geom;
+    let (places, depth) = allocate(net, &geom);
+    let rows = geom.rows as usize;
+    let mut weights: [Vec<Vec<u8>>; 3] = Default::default();
+    let mut par = Vec::new();
+    let mut layers = Vec::new();
+    let (mut nseg, mut smax) = (1u32, 1u32);
+    for (i, layer) in net.layers.iter().enumerate() {
+        let x = net.tensor(layer.inputs[0]).shape;
+        let o = layer.out.shape;
+        let pin = places[layer.inputs[0]];
+        let pout = places[i + 1];
+        let mut d = Desc {
+            in_base: pin.base as u32,
+            out_base: pout.base as u32,
+            in_pw: pin.plane as u32,
+            out_pw: pout.plane as u32,
+            c: x.c as u32,
+            h: x.h as u32,
+            w: x.w as u32,
+            m: o.c as u32,
+            oh: o.h as u32,
+            ow: o.w as u32,
+            kh: 1,
+            kw: 1,
+            stride: 1,
+            lo: layer.clamp.0 as i32 as u32,
+            hi: layer.clamp.1 as i32 as u32,
+            ext_out: ext_base[i + 1] as u32,
+            out_len: o.len() as u32,
+            ..Desc::default()
+        };
+        let mode = match &layer.op {
+            Op::Conv(c) => {
+                let mode = conv_walk(&mut d, net, i, &geom)?;
+                let k = d.kind as usize;
+                nseg = nseg.max(d.nch);
+                smax = smax.max(d.stride);
+                let fan = c.fan_in();
+                d.fan = fan as u32;
+                d.wbase = weights[k].len() as u32;
+                d.pbase = par.len() as u32;
+                for t in 0..c.out_ch.div_ceil(rows) {
+                    for tap in 0..fan {
+                        weights[k].push(
+                            (0..rows)
+                                .map(|r| {
+                                    let m = t * rows + r;
+                                    if m < c.out_ch {
+                                        c.weights[m * fan + tap] as u8
+                                    } else {
+                                        0
+                                    }
+                                })
+                                .collect(),
+                        );
+                    }
+                }
+                for m in 0..c.out_ch {
+                    par.push((c.bias[m], c.multiplier[m], c.shift[m]));
+                }
+                mode
+            }
+            Op::Add { multipliers, shift } => {
+                let p2 = places[layer.inputs[1]];
+                d.op = Opcode::Add as u32;
+                d.in2_base = p2.base as u32;
+                d.ma = multipliers[0] as u32;
+                d.mb = multipliers[1] as u32;
+                d.shift = *shift;
+                Mode::Post
+            }
+            Op::MaxPool(g) => {
+                d.op = Opcode::MaxPool as u32;
+                (d.kh, d.kw, d.stride, d.pad) = (
+                    g.kernel as u32,
+                    g.kernel as u32,
+                    g.stride as u32,
+                    g.padding as u32,
+                );
+                Mode::Post
+            }
+            Op::AvgPool {
+                geom: g,
+                multiplier,
+                shift,
+            } => {
+                d.op = Opcode::AvgPool as u32;
+                (d.kh, d.kw, d.stride, d.pad) = (
+                    g.kernel as u32,
+                    g.kernel as u32,
+                    g.stride as u32,
+                    g.padding as u32,
+                );
+                d.ma = *multiplier as u32;
+                d.shift = *shift;
+                Mode::Post
+            }
+            Op::GlobalAvgPool { multiplier, shift } => {
+                d.op = Opcode::AvgPool as u32;
+                (d.kh, d.kw) = (x.h as u32, x.w as u32);
+                d.ma = *multiplier as u32;
+                d.shift = *shift;
+                Mode::Post
+            }
+            // A 1x1 max pool: the value itself, then the clamp.
+            Op::Clamp => {
+                d.op = Opcode::MaxPool as u32;
+                Mode::Post
+            }
+        };
+        layers.push(LayerPlan { mode, desc: d });
+    }
+    Ok(Plan {
+        geometry: geom,
+        places,
+        depth,
+        layers,
+        weights,
+        par,
+        nseg,
+        smax,
+    })
+}
+
+/// Cycles of the states around every layer: descriptor fetch (2),
+/// dispatch (1), end (1) and hand-over (1).
+pub const LAYER_OVERHEAD: u64 = 5;
+
+/// Exact cycles of layer `i` of a planned network (without the input load
+/// and output store of the run; see [`frame_cycles`]).
+pub fn layer_cycles(plan: &Plan, i: usize) -> u64 {
+    let l = &plan.layers[i];
+    walk_cycles(l.mode, &l.desc, plan.geometry.rows)
+}
+
+/// Exact cycles of a layer walked as `mode` with descriptor `d` on arrays
+/// of `rows` rows.
+pub fn walk_cycles(mode: Mode, d: &Desc, rows: u32) -> u64 {
+    let rows = rows as u64;
+    let body = match mode {
+        Mode::Post => {
+            let reads = if d.op == Opcode::Add as u32 {
+                2
+            } else {
+                (d.kh * d.kw) as u64
+            };
+            let elems = (d.m * d.oh * d.ow) as u64;
+            // One read per cycle, then the last value's write.
+            elems * reads + 1
+        }
+        _ => {
+            let (per, kw) = (d.per as u64, d.kw as u64);
+            let tile = (d.cin_g * d.kh) as u64 * per + d.tpad as u64;
+            // A loading period before the first segment; after the last
+            // period, the last tap (in the tap stage) and the drain of the
+            // last tile's rows, less what the period's idle end overlaps.
+            per + tiles(d, rows) * tile + (rows + 2).saturating_sub(per - kw).max(1)
+        }
+    };
+    LAYER_OVERHEAD + body
+}
+
+/// Output tiles of a convolution: output-channel tiles x output rows x
+/// column tiles per row.
+pub fn tiles(d: &Desc, rows: u64) -> u64 {
+    (d.m as u64).div_ceil(rows) * d.oh as u64 * (d.ow as u64).div_ceil(d.cols as u64)
+}
+
+/// Cycles before the first layer (the input read from external memory a
+/// line at a time, each line then written into the scratchpad a byte per
+/// cycle) and after the last (the output stored, then the done state).
+pub fn frame_cycles(net: &Network, memory: &Memory) -> (u64, u64) {
+    let inp = net.input.tensor.shape.len() as u64;
+    let out = net.output_info().shape.len() as u64;
+    (
+        inp.div_ceil(memory.line_bytes) * memory.access_cycles() + inp,
+        store_cycles(out, memory) + 1,
+    )
+}
+
+/// Cycles to store a tensor of `len` bytes in external memory: per line,
+/// a byte read per cycle, one more for the last byte, and the write.
+pub fn store_cycles(len: u64, memory: &Memory) -> u64 {
+    len.div_ceil(memory.line_bytes) * (memory.line_bytes + 1 + memory.access_cycles())
+}
+
+/// Terms (accumulations) of layer `i`'s convolution; 0 for other layers.
+pub fn layer_terms(net: &Network, i: usize) -> u64 {
+    match &net.layers[i].op {
+        Op::Conv(c) => net.layers[i].out.shape.len() as u64 * c.fan_in() as u64,
+        _ => 0,
+    }
+}
+
+/// Address bits of a scratchpad bank's bytes.
+pub fn bank_addr_bits(plan: &Plan) -> u32 {
+    clog2((plan.depth + 2) * plan.geometry.word as u64)
+}
+
+/// The tile plan a design of `net` on `arch` runs, or `None` where it runs
+/// on the cache controller: `engine = "cache"`, a layer pipeline, or
+/// (`engine = "auto"`) a network the tile engine cannot run. An explicit
+/// `engine = "tiles"` it cannot honour is an error naming the reason.
+pub fn choose(net: &Network, arch: &Arch) -> Result<Option<Plan>, crate::model::error::InputError> {
+    use crate::hw::arch::Engine;
+    let engine = arch.schedule.engine;
+    if engine == Engine::Cache || (engine == Engine::Auto && arch.schedule.pipeline) {
+        return Ok(None);
+    }
+    let err =
+        |m: String| crate::model::error::InputError::new(&arch.path, m).field("schedule.engine");
+    if arch.schedule.pipeline {
+        return Err(err("the tile engine runs layer by layer; a layer pipeline ([schedule] pipeline = true) needs engine = \"cache\"".into()));
+    }
+    if !arch.missing_kinds(net).is_empty() {
+        return Ok(None);
+    }
+    let memory = Memory::of(arch);
+    let bases = crate::hw::layout::tensor_bases(net, memory.line_bytes);
+    match plan(net, arch, &bases) {
+        Ok(p) => Ok(Some(p)),
+        Err(m) if engine == Engine::Tiles => Err(err(m)),
+        Err(_) => Ok(None),
+    }
+}
