@@ -106,10 +106,19 @@ impl Report for SizeReport {
 }
 
 fn mapping_text(t: &mut String, m: &Mapping) {
+    let shapes: Vec<String> = nasa::model::quant::Kind::ALL
+        .iter()
+        .filter_map(|&k| {
+            m.arch
+                .chunk(k)
+                .map(|c| format!("{k} {}x{}", c.rows, c.cols))
+        })
+        .collect();
     let _ = writeln!(
         t,
-        "design: {} conv, {} shift, {} adder PEs (area {:.2} MAC PEs, {:.0} LUTs; budget {}); objective {:?}; {} designs in {:.3} s",
-        m.pes[0], m.pes[1], m.pes[2], m.area, m.luts, m.budget, m.objective, m.designs_evaluated, m.search_seconds
+        "design: {} conv, {} shift, {} adder PEs ({}; {} engine; area {:.2} MAC PEs, {:.0} LUTs; budget {}); objective {:?}; {} designs in {:.3} s ({:.0} per s)",
+        m.pes[0], m.pes[1], m.pes[2], shapes.join(", "), m.engine, m.area, m.luts, m.budget, m.objective, m.designs_evaluated, m.search_seconds,
+        m.designs_evaluated as f64 / m.search_seconds.max(1e-9)
     );
     for n in &m.networks {
         let e = &n.energy_breakdown_nj;
@@ -120,20 +129,23 @@ fn mapping_text(t: &mut String, m: &Mapping) {
         );
         let _ = writeln!(
             t,
-            "  {:<22} {:<15} {:>6} {:>5} {:>6} {:>10} {:>12}",
-            "layer", "op", "chunk", "PEs", "tiles", "cycles", "energy pJ"
+            "  {:<22} {:<15} {:>6} {:>5} {:>9} {:>6} {:>10} {:>12} {:>6}",
+            "layer", "op", "chunk", "PEs", "walk", "tiles", "cycles", "energy pJ", "busy"
         );
         for l in &n.layers {
             let _ = writeln!(
                 t,
-                "  {:<22} {:<15} {:>6} {:>5} {:>6} {:>10} {:>12.0}",
+                "  {:<22} {:<15} {:>6} {:>5} {:>9} {:>6} {:>10} {:>12.0} {:>6}",
                 l.layer,
                 l.op,
                 l.chunk.map_or("post", |k| k.name()),
                 l.pes,
+                l.walk.unwrap_or("-"),
                 l.tiles,
                 l.cycles,
-                l.energy_pj
+                l.energy_pj,
+                l.utilization
+                    .map_or("-".to_string(), |u| format!("{:.1}%", 100.0 * u))
             );
         }
     }

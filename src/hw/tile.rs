@@ -141,6 +141,17 @@ pub enum Mode {
     Post,
 }
 
+impl Mode {
+    pub fn name(self) -> &'static str {
+        match self {
+            Mode::Row => "row",
+            Mode::Flat => "flat",
+            Mode::Depthwise => "depthwise",
+            Mode::Post => "post",
+        }
+    }
+}
+
 /// The array shape all chunks share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Geometry {
@@ -150,6 +161,19 @@ pub struct Geometry {
     pub word: u32,
     /// Columns per chunk (by [`kind_code`]); 0 where the chunk is absent.
     pub cols: [u32; 3],
+}
+
+impl Geometry {
+    /// Rows the drain requantises and writes per cycle: enough that a
+    /// tile of 8 or more cycles never waits for the previous one's drain.
+    pub fn drain_rows(&self) -> u32 {
+        (self.rows / 8).max(1)
+    }
+
+    /// Cycles a tile's drain takes.
+    pub fn drain_cycles(&self) -> u32 {
+        self.rows / self.drain_rows()
+    }
 }
 
 impl Geometry {
@@ -342,7 +366,7 @@ pub fn conv_walk(d: &mut Desc, net: &Network, i: usize, geom: &Geometry) -> Resu
     d.cols = cols;
     d.nch = chunk_reads(cols, d.stride, d.kw, geom.word);
     d.per = d.nch.max(d.kw);
-    d.tpad = geom.rows.saturating_sub(d.cin_g * d.kh * d.per);
+    d.tpad = geom.drain_cycles().saturating_sub(d.cin_g * d.kh * d.per);
     Ok(if depthwise {
         Mode::Depthwise
     } else if flat {
@@ -414,6 +438,8 @@ pub fn plan_geometry(net: &Network, geom: &Geometry, ext_base: &[u64]) -> Result
                 let fan = c.fan_in();
                 d.fan = fan as u32;
                 d.wbase = weights[k].len() as u32;
+                // Every layer's channels start on a par_mem word.
+                par.resize(par.len().next_multiple_of(rows), (0, 0, 0));
                 d.pbase = par.len() as u32;
                 for t in 0..c.out_ch.div_ceil(rows) {
                     for tap in 0..fan {
@@ -506,13 +532,14 @@ pub const LAYER_OVERHEAD: u64 = 5;
 /// and output store of the run; see [`frame_cycles`]).
 pub fn layer_cycles(plan: &Plan, i: usize) -> u64 {
     let l = &plan.layers[i];
-    walk_cycles(l.mode, &l.desc, plan.geometry.rows)
+    walk_cycles(l.mode, &l.desc, &plan.geometry)
 }
 
-/// Exact cycles of a layer walked as `mode` with descriptor `d` on arrays
-/// of `rows` rows.
-pub fn walk_cycles(mode: Mode, d: &Desc, rows: u32) -> u64 {
-    let rows = rows as u64;
+/// Exact cycles of a layer walked as `mode` with descriptor `d` on an
+/// engine of geometry `geom`.
+pub fn walk_cycles(mode: Mode, d: &Desc, geom: &Geometry) -> u64 {
+    let rows = geom.rows as u64;
+    let drain = geom.drain_cycles() as u64;
     let body = match mode {
         Mode::Post => {
             let reads = if d.op == Opcode::Add as u32 {
@@ -530,7 +557,7 @@ pub fn walk_cycles(mode: Mode, d: &Desc, rows: u32) -> u64 {
             // A loading period before the first segment; after the last
             // period, the last tap (in the tap stage) and the drain of the
             // last tile's rows, less what the period's idle end overlaps.
-            per + tiles(d, rows) * tile + (rows + 2).saturating_sub(per - kw).max(1)
+            per + tiles(d, rows) * tile + (drain + 2).saturating_sub(per - kw).max(1)
         }
     };
     LAYER_OVERHEAD + body

@@ -133,18 +133,64 @@ fn one_chunk_arch(kind: Kind, pes: u32) -> Arch {
     arch
 }
 
-fn geometry_case(kind: Kind) {
-    let net = random_net(&geometry_network(kind), 11);
-    let arch = one_chunk_arch(kind, 3);
+/// An architecture of one chunk of `rows x cols` PEs on the given engine.
+fn engine_arch(kind: Kind, rows: u32, cols: u32, engine: &str) -> Arch {
+    let text = format!(
+        "[accelerator]\nname = \"t\"\n[{}]\nrows = {rows}\ncols = {cols}\n[schedule]\nengine = \"{engine}\"\n",
+        ["clp", "slp", "alp"][kind as usize]
+    );
+    Arch::parse(&text, Path::new("arch.toml")).unwrap()
+}
+
+fn run_case(net: &Network, arch: &Arch, images: usize) {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("design");
-    generate(&net, &arch, &arch.to_toml(), "geometry", &dir).unwrap();
+    generate(net, arch, &arch.to_toml(), "geometry", &dir).unwrap();
     lint(&dir);
-    let report = simulate(&dir, &opts(4, None, Simulator::Verilator)).unwrap();
+    let report = simulate(&dir, &opts(images, None, Simulator::Verilator)).unwrap();
     assert!(report.pass, "{report:?}");
-    assert_eq!(report.images, 4);
+    assert_eq!(report.images, images);
     assert!(report.cycles_per_inference >= report.ideal_cycles as f64);
     assert_predicted(&report);
+}
+
+/// The geometry network on the tile engine (2 rows: two banks, depthwise
+/// rows reading their own channels) and, for one kind, on the cache
+/// controller.
+fn geometry_case(kind: Kind) {
+    let net = random_net(&geometry_network(kind), 11);
+    run_case(&net, &engine_arch(kind, 2, 3, "tiles"), 4);
+    if kind == Kind::Conv {
+        run_case(&net, &engine_arch(kind, 1, 3, "cache"), 4);
+    }
+}
+
+/// Random networks from seeds (property::description: odd map sizes,
+/// channel counts 1 to 5 and MBConv expansions of them, kernels 1, 3 and
+/// 5, stride 2 with padding, depthwise layers, pooling, residual adds,
+/// global pooling to 1x1 maps and fully connected layers, all three kinds)
+/// on tile engines of random shapes: bit-exact and cycle-exact.
+#[test]
+#[ignore = "slow tier (Verilator runs); scripts/test.sh runs it"]
+fn random_networks_on_the_tile_engine() {
+    for seed in [3u64, 14] {
+        let mut rng = nasa::model::rng::SplitMix64::new(seed);
+        let choices: Vec<[u8; 5]> = (0..8)
+            .map(|_| std::array::from_fn(|_| rng.next_u64() as u8))
+            .collect();
+        let text = crate::property::description(1 + (seed % 3) as u32, 11, 9, 8, &choices);
+        let net = random_net(&text, seed);
+        let rows = [1u32, 2, 4][rng.next_u64() as usize % 3];
+        let mut arch_text = "[accelerator]\nname = \"r\"\n".to_string();
+        for (k, section) in ["clp", "slp", "alp"].iter().enumerate() {
+            let cols = 1 + rng.next_u64() % 5;
+            arch_text += &format!("[{section}]\nrows = {rows}\ncols = {cols}\n");
+            let _ = k;
+        }
+        arch_text += "[schedule]\nengine = \"tiles\"\n";
+        let arch = Arch::parse(&arch_text, Path::new("random.toml")).unwrap();
+        run_case(&net, &arch, 3);
+    }
 }
 
 /// Global average pooling of a non-square map (7 x 3): the cycle model

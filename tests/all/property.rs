@@ -134,7 +134,7 @@ fn reference(net: &Network, input: &[i64]) -> Vec<Vec<i128>> {
 // ---- random networks --------------------------------------------------------
 
 /// Builds a valid description from raw random choices, tracking the shape.
-fn description(c: u32, h: u32, w: u32, in_bits: u32, choices: &[[u8; 5]]) -> String {
+pub(crate) fn description(c: u32, h: u32, w: u32, in_bits: u32, choices: &[[u8; 5]]) -> String {
     let mut s = format!("[network]\nname = \"p\"\n[input]\nchannels = {c}\nheight = {h}\nwidth = {w}\nbits = {in_bits}\nscale = 0.02\n");
     let (mut c, mut h, mut w, mut bits) = (c, h, w, in_bits);
     let kinds = ["conv", "shift", "adder"];

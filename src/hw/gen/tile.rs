@@ -86,6 +86,24 @@ pub fn cycle_bound(net: &Network, plan: &Plan, memory: &Memory) -> u64 {
     4 * (head + tail + layers + stores) + 10_000
 }
 
+/// Per-channel parameters, `drain` channels per `par_mem` word (the first
+/// in the low bits), each `{bias, multiplier, shift}`.
+fn par_hex(header: &str, par: &[(i32, i32, u32)], drain: usize) -> String {
+    let mut text = header.to_string();
+    for word in par.chunks(drain) {
+        for i in (0..drain).rev() {
+            let (b, m, s) = word.get(i).copied().unwrap_or((0, 0, 0));
+            let _ = write!(text, "{:08x}{:08x}{s:02x}", b as u32, m as u32);
+        }
+        text.push('\n');
+    }
+    if par.is_empty() {
+        text.push_str(&"0".repeat(18 * drain));
+        text.push('\n');
+    }
+    text
+}
+
 /// Descriptor decoding, one wire per field, from `Desc::FIELDS`.
 fn desc_decode() -> String {
     let mut text = String::new();
@@ -147,11 +165,13 @@ pub fn files(
     let out = net.output_info().shape;
     let pin = plan.places[0];
     let pout = plan.places[net.output];
-    let par_depth = plan.par.len().max(2) as u64;
+    let drain = geom.drain_rows() as usize;
+    let par_depth = plan.par.len().div_ceil(drain).max(2) as u64;
 
     let mut ctx = tera::Context::from_serialize(stamp).context("template context")?;
     ctx.insert("chunks", &chunks);
     ctx.insert("rows", &geom.rows);
+    ctx.insert("drain", &drain);
     ctx.insert("lgnb", &geom.rows.trailing_zeros());
     ctx.insert("cw", &cw);
     ctx.insert("lgw", &cw.trailing_zeros());
@@ -229,7 +249,7 @@ pub fn files(
     files.push(("desc.hex".into(), text.into_bytes()));
     files.push((
         "par.hex".into(),
-        super::par_hex(header, &plan.par).into_bytes(),
+        par_hex(header, &plan.par, drain).into_bytes(),
     ));
     files.push((
         "wgt_ext.hex".into(),

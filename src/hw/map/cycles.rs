@@ -603,7 +603,7 @@ pub fn tile_layer_cost(
     let rows = geom.rows as u64;
     let o = net.layers[i].out.shape.len() as u64;
     let mut c = LayerCost {
-        cycles: tile::walk_cycles(mode, d, geom.rows),
+        cycles: tile::walk_cycles(mode, d, geom),
         buffer_writes: o,
         tiles: 1,
         ..LayerCost::default()

@@ -79,8 +79,19 @@ pub struct LayerMap {
     /// The chunk it runs on (`null`: the post-processing unit).
     pub chunk: Option<Kind>,
     pub pes: u64,
-    /// Output-channel tiles of `pes` channels (1 for non-conv layers).
+    /// How the tile engine walks it (`row`, `flat`, `depthwise`, `post`);
+    /// absent on the cache controller.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub walk: Option<&'static str>,
+    /// Output tiles (tile engine: channel tiles x rows x column tiles;
+    /// cache controller: output-channel tiles); 1 for other layers.
     pub tiles: u64,
+    /// Accumulation terms (convolution and linear layers).
+    pub terms: u64,
+    /// Of the chunk's PEs, the share busy over the layer's cycles:
+    /// terms / (cycles x PEs).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub utilization: Option<f64>,
     pub cycles: u64,
     /// Of `cycles`, those waiting on external memory.
     pub memory_cycles: u64,
@@ -123,6 +134,8 @@ pub struct Mapping {
     pub luts: f64,
     pub designs_evaluated: u64,
     pub search_seconds: f64,
+    /// The controller the design has: `tiles` or `cache`.
+    pub engine: &'static str,
     pub networks: Vec<NetworkMap>,
     #[serde(skip)]
     pub arch: Arch,
@@ -410,6 +423,7 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
                     luts: area::LUTS.luts_with(pes, engines),
                     designs_evaluated: evaluated,
                     search_seconds: started.elapsed().as_secs_f64(),
+                    engine: "tiles",
                     networks,
                     arch,
                 });
@@ -559,6 +573,7 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
         luts: area::LUTS.luts_with(pes, engines),
         designs_evaluated: evaluated,
         search_seconds: started.elapsed().as_secs_f64(),
+        engine: "cache",
         networks,
         arch,
     })
@@ -586,8 +601,9 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
         };
         total.add(&layer_energy(table, None, 8, &crossing, mem.line_bytes));
     }
+    let tiles = crate::hw::tile::choose(net, arch).ok().flatten();
     let mut layers = Vec::with_capacity(costs.len());
-    for (layer, cost) in net.layers.iter().zip(&costs) {
+    for (i, (layer, cost)) in net.layers.iter().zip(&costs).enumerate() {
         let kind = cycles::layer_kind(&layer.op);
         let bits = net.tensor(layer.inputs[0]).bits;
         let e = layer_energy(table, kind, bits, cost, mem.line_bytes);
@@ -597,7 +613,13 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
             op: layer.op.type_name(),
             chunk: kind,
             pes: kind.map_or(0, |k| arch.pes(k) as u64),
+            walk: tiles.as_ref().map(|p| p.layers[i].mode.name()),
             tiles: cost.tiles,
+            terms: crate::hw::tile::layer_terms(net, i),
+            utilization: kind.map(|k| {
+                crate::hw::tile::layer_terms(net, i) as f64
+                    / (cost.cycles.max(1) * arch.pes(k).max(1) as u64) as f64
+            }),
             cycles: estimate
                 .as_ref()
                 .map_or(cost.cycles, |e| e.layers[layers.len()]),
