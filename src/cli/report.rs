@@ -124,14 +124,20 @@ fn mapping_text(t: &mut String, m: &Mapping) {
         let e = &n.energy_breakdown_nj;
         let _ = writeln!(
             t,
-            "{}: {} cycles ({} waiting on memory; {:.1} us, {:.0} inferences/s), {:.1} nJ (compute {:.1}, DRAM {:.1}, buffer {:.1}, NoC {:.1}, RF {:.1}), EDP {:.4e} nJ*us",
-            n.network, n.cycles, n.memory_cycles, n.latency_us, n.throughput, n.energy_nj, e.compute, e.dram, e.buffer, e.noc, e.rf, n.edp
+            "{}: {} cycles ({} waiting on memory; {:.1} us, {:.0} inferences/s), {:.1} nJ (compute {:.1}, DRAM {:.1}, buffer {:.1}, NoC {:.1}, RF {:.1}), EDP {:.4e} nJ*us; conv and linear layers keep {:.1}% of their PEs busy",
+            n.network, n.cycles, n.memory_cycles, n.latency_us, n.throughput, n.energy_nj, e.compute, e.dram, e.buffer, e.noc, e.rf, n.edp, 100.0 * n.conv_utilization
         );
         let _ = writeln!(
             t,
             "  {:<22} {:<15} {:>6} {:>5} {:>9} {:>6} {:>10} {:>12} {:>6}",
             "layer", "op", "chunk", "PEs", "walk", "tiles", "cycles", "energy pJ", "busy"
         );
+        if n.layers.iter().any(|l| l.frame_cycles > 0) {
+            let _ = writeln!(
+                t,
+                "  (the first layer's cycles include the input load, the last's the output store; busy: terms / (the layer's own cycles x PEs))"
+            );
+        }
         for l in &n.layers {
             let _ = writeln!(
                 t,

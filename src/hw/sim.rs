@@ -82,6 +82,10 @@ pub struct SimReport {
     /// (Pipelined designs: only with `serial`, each layer counted from the
     /// previous layer's end.)
     pub first_image_layers: Vec<LayerCycles>,
+    /// Tile-engine designs: the input's load from external memory, which
+    /// the first layer's cycles include (last image).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub input_load: Option<LayerCycles>,
     /// Pipelined designs: the run image by image.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub pipeline: Option<PipelineRun>,
@@ -377,8 +381,20 @@ pub fn simulate_against(
         let layers = per_image.pop().unwrap_or_default();
         (predicted, layers, first_image_layers, None)
     };
+    let input_load = stdout
+        .lines()
+        .filter(|l| l.starts_with("LOAD"))
+        .filter_map(|l| field(l, "cycles"))
+        .next_back()
+        .map(|measured| LayerCycles {
+            layer: "input load".into(),
+            op: "load",
+            measured: measured as u64,
+            predicted: crate::hw::tile::frame_cycles(net, &crate::hw::layout::Memory::of(arch)).0,
+        });
     Ok(SimReport {
         pass: mismatches == 0,
+        input_load,
         predicted_cycles: predicted as f64 / opts.images.max(1) as f64,
         layers,
         first_image_layers,

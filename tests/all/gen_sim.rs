@@ -32,7 +32,7 @@ fn opts(images: usize, dataset: Option<DatasetKind>, simulator: Simulator) -> Si
 /// an odd 9x9 map with padding, pointwise, depthwise, a 1x1 map, channel
 /// counts that are not multiples of the 3-PE array, pooling, a residual add
 /// and a fully connected layer.
-fn geometry_network(kind: Kind) -> String {
+pub(crate) fn geometry_network(kind: Kind) -> String {
     format!(
         r#"[network]
 name = "geometry-{kind}"
@@ -113,7 +113,7 @@ out_scale = 0.1
     )
 }
 
-fn random_net(text: &str, seed: u64) -> Network {
+pub(crate) fn random_net(text: &str, seed: u64) -> Network {
     let mut net = Network::parse(text, Path::new("geometry.toml")).expect("valid description");
     nasa::model::randomize::randomize(&mut net, seed);
     let bytes = weights::serialize(&net);
@@ -173,7 +173,8 @@ fn geometry_case(kind: Kind) {
 #[test]
 #[ignore = "slow tier (Verilator runs); scripts/test.sh runs it"]
 fn random_networks_on_the_tile_engine() {
-    for seed in [3u64, 14] {
+    let mut seen = std::collections::BTreeSet::new();
+    for seed in [3u64, 14, 15, 92, 65, 35] {
         let mut rng = nasa::model::rng::SplitMix64::new(seed);
         let choices: Vec<[u8; 5]> = (0..8)
             .map(|_| std::array::from_fn(|_| rng.next_u64() as u8))
@@ -190,6 +191,54 @@ fn random_networks_on_the_tile_engine() {
         arch_text += "[schedule]\nengine = \"tiles\"\n";
         let arch = Arch::parse(&arch_text, Path::new("random.toml")).unwrap();
         run_case(&net, &arch, 3);
+        for (i, layer) in net.layers.iter().enumerate() {
+            let o = layer.out.shape;
+            match &layer.op {
+                Op::Conv(c) if c.linear => {
+                    seen.insert("linear".to_string());
+                }
+                Op::Conv(c) => {
+                    seen.insert(format!("kernel {}", c.kh));
+                    if c.is_depthwise() {
+                        seen.insert("depthwise".into());
+                    }
+                    if c.stride == 2 && c.padding > 0 {
+                        seen.insert("stride 2, padded".into());
+                    }
+                }
+                Op::Add { .. } => {
+                    seen.insert("residual add".into());
+                }
+                Op::MaxPool(_) | Op::AvgPool { .. } => {
+                    seen.insert("pooling".into());
+                }
+                _ => {}
+            }
+            if o.h * o.w == 1 && i + 1 < net.layers.len() {
+                seen.insert("1x1 map".into());
+            }
+            if o.h != o.w {
+                seen.insert("non-square map".into());
+            }
+        }
+    }
+    // The seeds cover what the generator can make.
+    for feature in [
+        "linear",
+        "depthwise",
+        "stride 2, padded",
+        "kernel 5",
+        "kernel 1",
+        "kernel 3",
+        "residual add",
+        "pooling",
+        "1x1 map",
+        "non-square map",
+    ] {
+        assert!(
+            seen.contains(feature),
+            "no seed made a network with {feature}: {seen:?}"
+        );
     }
 }
 

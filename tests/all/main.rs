@@ -10,6 +10,7 @@ mod cli;
 mod cli_errors;
 mod gen_sim;
 mod golden_fast;
+mod golden_rtl;
 mod layers;
 mod map;
 mod pe_cells;

@@ -648,6 +648,7 @@ pub fn generate(
     ctx.insert("max_images", &max_images);
     ctx.insert("timeout", &cycle_bound(net, arch));
     ctx.insert("multi", &prog.plan.is_some());
+    ctx.insert("tiles", &false);
     ctx.insert("layer_end", "S_NEXT");
     ctx.insert("in_stride", &prog.layout.in_stride);
     ctx.insert("out_stride", &prog.layout.out_stride);

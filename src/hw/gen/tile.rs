@@ -222,6 +222,7 @@ pub fn files(
     ctx.insert("ext_bytes", &ext_bytes);
     ctx.insert("latency", &MEMORY_LATENCY);
     ctx.insert("multi", &false);
+    ctx.insert("tiles", &true);
 
     let mut tera = tera::Tera::default();
     tera.add_raw_templates([("tile.v", TILE_TEMPLATE), ("tb.v", TB_TEMPLATE)])

@@ -88,8 +88,11 @@ pub struct LayerMap {
     pub tiles: u64,
     /// Accumulation terms (convolution and linear layers).
     pub terms: u64,
-    /// Of the chunk's PEs, the share busy over the layer's cycles:
-    /// terms / (cycles x PEs).
+    /// Of `cycles`, the run's input load (first layer) or output store
+    /// (last layer) on a tile-engine design.
+    pub frame_cycles: u64,
+    /// Of the chunk's PEs, the share busy over the layer's own cycles:
+    /// terms / ((cycles - frame_cycles) x PEs).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub utilization: Option<f64>,
     pub cycles: u64,
@@ -114,6 +117,9 @@ pub struct NetworkMap {
     pub energy_breakdown_nj: Energy,
     /// Energy-delay product (nJ x us).
     pub edp: f64,
+    /// The convolution and linear layers together: their terms over their
+    /// own cycles times their chunk's PEs.
+    pub conv_utilization: f64,
     pub layers: Vec<LayerMap>,
     /// Pipelined designs: the engines' work per image, the steady-state
     /// period (which sets `throughput`) and `cycles` as one image alone.
@@ -602,6 +608,11 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
         total.add(&layer_energy(table, None, 8, &crossing, mem.line_bytes));
     }
     let tiles = crate::hw::tile::choose(net, arch).ok().flatten();
+    let (head, tail) = match &tiles {
+        Some(_) => crate::hw::tile::frame_cycles(net, &mem),
+        None => (0, 0),
+    };
+    let last = net.layers.len().saturating_sub(1);
     let mut layers = Vec::with_capacity(costs.len());
     for (i, (layer, cost)) in net.layers.iter().zip(&costs).enumerate() {
         let kind = cycles::layer_kind(&layer.op);
@@ -616,9 +627,11 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
             walk: tiles.as_ref().map(|p| p.layers[i].mode.name()),
             tiles: cost.tiles,
             terms: crate::hw::tile::layer_terms(net, i),
+            frame_cycles: if i == 0 { head } else { 0 } + if i == last { tail } else { 0 },
             utilization: kind.map(|k| {
+                let frame = if i == 0 { head } else { 0 } + if i == last { tail } else { 0 };
                 crate::hw::tile::layer_terms(net, i) as f64
-                    / (cost.cycles.max(1) * arch.pes(k).max(1) as u64) as f64
+                    / ((cost.cycles - frame).max(1) * arch.pes(k).max(1) as u64) as f64
             }),
             cycles: estimate
                 .as_ref()
@@ -652,6 +665,15 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
             rf: nj(total.rf),
         },
         edp: energy_nj * period as f64 / arch.accelerator.clock_mhz,
+        conv_utilization: {
+            let (terms, slots) = layers
+                .iter()
+                .filter(|l| l.chunk.is_some())
+                .fold((0u64, 0u64), |(t, s), l| {
+                    (t + l.terms, s + (l.cycles - l.frame_cycles) * l.pes)
+                });
+            terms as f64 / slots.max(1) as f64
+        },
         layers,
         pipeline: estimate,
     }

@@ -1,0 +1,2 @@
+nasa_top.v
+nasa_pe_adder.v
