@@ -334,7 +334,7 @@ pub fn simulate_against(
     let first_mismatch = match stdout.lines().find(|l| l.starts_with("MISMATCH")) {
         Some(line) => {
             let image = field(line, "image").unwrap_or(0) as usize;
-            locate(dir, net, arch, plan.as_ref(), &inputs[image], image, opts)?
+            locate(dir, net, plan.as_ref(), &inputs[image], image, opts)?
         }
         None => None,
     };
@@ -487,7 +487,6 @@ fn layer_cycles(
 fn locate(
     dir: &Path,
     net: &Network,
-    arch: &Arch,
     plan: Option<&crate::hw::map::pipeline::Plan>,
     input: &[i64],
     image: usize,
@@ -513,8 +512,22 @@ fn locate(
         })
         .collect();
     let tensors = golden::run::<Int>(net, input.to_vec());
-    let lb = crate::hw::layout::Memory::of(arch).line_bytes;
-    let bases = crate::hw::layout::tensor_bases(net, lb);
+    // Where each tensor lies in external memory: the layout the generator
+    // wrote into the manifest (slot 0 of a pipelined design).
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(MANIFEST))?)?;
+    let bases: Vec<u64> = manifest["layout"]["base"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_u64()).collect())
+        .unwrap_or_default();
+    if bases.len() != tensors.len() {
+        bail!(
+            "{}: its layout lists {} tensors, the network has {}",
+            dir.join(MANIFEST).display(),
+            bases.len(),
+            tensors.len()
+        );
+    }
     for (id, t) in tensors.iter().enumerate() {
         let s = net.tensor(id).shape;
         let base = plan.map_or(bases[id], |p| p.addr(id, image)) as usize;
