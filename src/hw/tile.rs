@@ -87,6 +87,10 @@ descriptor! {
         pbase,
         /// Columns of the chunk.
         cols,
+        /// 1: transposed (rows are pixels, columns output channels).
+        tr,
+        /// Output channels and output pixels (of a row) per tile.
+        mstep, pstep,
         /// Scratchpad reads per segment, cycles per segment, idle cycles before each tile.
         nch, per, tpad,
         /// Residual add and pooling multipliers (signed) and shift.
@@ -135,6 +139,9 @@ pub enum Mode {
     Row,
     /// Pointwise convolution over the flattened map.
     Flat,
+    /// The same, transposed: rows are pixels, columns output channels (for
+    /// maps with few pixels).
+    FlatT,
     /// Depthwise convolution: every row its own channel.
     Depthwise,
     /// Post-processing unit.
@@ -146,6 +153,7 @@ impl Mode {
         match self {
             Mode::Row => "row",
             Mode::Flat => "flat",
+            Mode::FlatT => "flat-t",
             Mode::Depthwise => "depthwise",
             Mode::Post => "post",
         }
@@ -173,6 +181,12 @@ impl Geometry {
     /// Cycles a tile's drain takes.
     pub fn drain_cycles(&self) -> u32 {
         self.rows / self.drain_rows()
+    }
+
+    /// Bytes of a weight-memory word: a weight per row, or (transposed
+    /// walks) per column.
+    pub fn weight_bytes(&self) -> u32 {
+        self.rows.max(self.cols.iter().copied().max().unwrap_or(1))
     }
 }
 
@@ -245,7 +259,7 @@ pub struct Plan {
     /// Scratchpad words per bank.
     pub depth: u64,
     pub layers: Vec<LayerPlan>,
-    /// Weight memory words (of `rows` bytes) per chunk, by [`kind_code`].
+    /// Weight memory words (of `weight_bytes` bytes) per chunk, by [`kind_code`].
     #[serde(skip)]
     pub weights: [Vec<Vec<u8>>; 3],
     /// Per output channel of every convolution: (bias, multiplier, shift).
@@ -364,16 +378,50 @@ pub fn conv_walk(d: &mut Desc, net: &Network, i: usize, geom: &Geometry) -> Resu
     d.pad = c.padding as u32;
     d.cin_g = (c.in_ch / c.groups) as u32;
     d.cols = cols;
-    d.nch = chunk_reads(cols, d.stride, d.kw, geom.word);
-    d.per = d.nch.max(d.kw);
-    d.tpad = geom.drain_cycles().saturating_sub(d.cin_g * d.kh * d.per);
-    Ok(if depthwise {
+    let mode = if depthwise {
         Mode::Depthwise
     } else if flat {
         Mode::Flat
     } else {
         Mode::Row
-    })
+    };
+    walk_as(d, mode, geom);
+    // A flat layer may also run transposed where a word holds a row of
+    // pixels: the walk of fewer cycles (the plain one on a tie).
+    if flat && geom.rows <= geom.word && geom.rows > 1 {
+        let mut t = d.clone();
+        walk_as(&mut t, Mode::FlatT, geom);
+        if walk_cycles(Mode::FlatT, &t, geom) < walk_cycles(mode, d, geom) {
+            *d = t;
+            return Ok(Mode::FlatT);
+        }
+    }
+    Ok(mode)
+}
+
+/// Fills the tile steps, segment reads, period and tile pad of a
+/// convolution walked as `mode`.
+fn walk_as(d: &mut Desc, mode: Mode, geom: &Geometry) {
+    let transposed = mode == Mode::FlatT;
+    d.tr = transposed as u32;
+    (d.mstep, d.pstep) = if transposed {
+        (d.cols, geom.rows)
+    } else {
+        (geom.rows, d.cols)
+    };
+    // A transposed segment is one aligned read of `rows` pixels.
+    d.nch = if transposed {
+        1
+    } else {
+        chunk_reads(d.cols, d.stride, d.kw, geom.word)
+    };
+    d.per = d.nch.max(d.kw);
+    let drain = if transposed {
+        d.cols
+    } else {
+        geom.drain_cycles()
+    };
+    d.tpad = drain.saturating_sub(d.cin_g * d.kh * d.per);
 }
 
 /// Scratchpad bytes (all banks) a network needs on an engine of `geom`.
@@ -441,13 +489,17 @@ pub fn plan_geometry(net: &Network, geom: &Geometry, ext_base: &[u64]) -> Result
                 // Every layer's channels start on a par_mem word.
                 par.resize(par.len().next_multiple_of(rows), (0, 0, 0));
                 d.pbase = par.len() as u32;
-                for t in 0..c.out_ch.div_ceil(rows) {
+                // Per tile of `mstep` output channels and per tap, a word
+                // with channel m0 + i's weight in byte i.
+                let step = d.mstep as usize;
+                let wb = geom.weight_bytes() as usize;
+                for t in 0..c.out_ch.div_ceil(step) {
                     for tap in 0..fan {
                         weights[k].push(
-                            (0..rows)
-                                .map(|r| {
-                                    let m = t * rows + r;
-                                    if m < c.out_ch {
+                            (0..wb)
+                                .map(|i| {
+                                    let m = t * step + i;
+                                    if i < step && m < c.out_ch {
                                         c.weights[m * fan + tap] as u8
                                     } else {
                                         0
@@ -538,7 +590,6 @@ pub fn layer_cycles(plan: &Plan, i: usize) -> u64 {
 /// Exact cycles of a layer walked as `mode` with descriptor `d` on an
 /// engine of geometry `geom`.
 pub fn walk_cycles(mode: Mode, d: &Desc, geom: &Geometry) -> u64 {
-    let rows = geom.rows as u64;
     let drain = geom.drain_cycles() as u64;
     let body = match mode {
         Mode::Post => {
@@ -557,7 +608,8 @@ pub fn walk_cycles(mode: Mode, d: &Desc, geom: &Geometry) -> u64 {
             // A loading period before the first segment; after the last
             // period, the last tap (in the tap stage) and the drain of the
             // last tile's rows, less what the period's idle end overlaps.
-            per + tiles(d, rows) * tile + (drain + 2).saturating_sub(per - kw).max(1)
+            let drain = if d.tr != 0 { d.cols as u64 } else { drain };
+            per + tiles(d) * tile + (drain + 2).saturating_sub(per - kw).max(1)
         }
     };
     LAYER_OVERHEAD + body
@@ -565,8 +617,8 @@ pub fn walk_cycles(mode: Mode, d: &Desc, geom: &Geometry) -> u64 {
 
 /// Output tiles of a convolution: output-channel tiles x output rows x
 /// column tiles per row.
-pub fn tiles(d: &Desc, rows: u64) -> u64 {
-    (d.m as u64).div_ceil(rows) * d.oh as u64 * (d.ow as u64).div_ceil(d.cols as u64)
+pub fn tiles(d: &Desc) -> u64 {
+    (d.m as u64).div_ceil(d.mstep as u64) * d.oh as u64 * (d.ow as u64).div_ceil(d.pstep as u64)
 }
 
 /// Cycles before the first layer (the input read from external memory a

@@ -191,6 +191,10 @@ fn random_networks_on_the_tile_engine() {
         arch_text += "[schedule]\nengine = \"tiles\"\n";
         let arch = Arch::parse(&arch_text, Path::new("random.toml")).unwrap();
         run_case(&net, &arch, 3);
+        let plan = nasa::hw::tile::choose(&net, &arch).unwrap().unwrap();
+        for l in &plan.layers {
+            seen.insert(format!("{} walk", l.mode.name()));
+        }
         for (i, layer) in net.layers.iter().enumerate() {
             let o = layer.out.shape;
             match &layer.op {
@@ -234,6 +238,10 @@ fn random_networks_on_the_tile_engine() {
         "pooling",
         "1x1 map",
         "non-square map",
+        "row walk",
+        "flat walk",
+        "flat-t walk",
+        "depthwise walk",
     ] {
         assert!(
             seen.contains(feature),

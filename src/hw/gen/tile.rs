@@ -30,6 +30,8 @@ struct ChunkCtx {
     wbits: u32,
     woff: u64,
     wwords: u64,
+    /// Bytes of its weight words: max(rows, columns).
+    wb: u32,
 }
 
 #[derive(Serialize)]
@@ -54,13 +56,13 @@ pub fn ext_layout(net: &Network, plan: &Plan, memory: &Memory) -> ExtLayout {
     let last = net.layers.len();
     let end = bases[last] + net.tensor(last).shape.len() as u64;
     let wext_base = end.div_ceil(lb) * lb;
-    let rows = plan.geometry.rows as u64;
-    let rl = rows.div_ceil(lb);
+    let wb = plan.geometry.weight_bytes() as u64;
+    let rl = wb.div_ceil(lb);
     let mut wext = Vec::new();
     for words in &plan.weights {
         for w in words {
             wext.extend_from_slice(w);
-            wext.resize(wext.len() + (rl * lb - rows) as usize, 0);
+            wext.resize(wext.len() + (rl * lb - wb) as usize, 0);
         }
     }
     ExtLayout {
@@ -145,6 +147,7 @@ pub fn files(
                 wbits: clog2(wdepth),
                 woff,
                 wwords,
+                wb: geom.rows.max(geom.cols_of(k)),
             };
             woff += wwords;
             c
@@ -171,6 +174,10 @@ pub fn files(
     let mut ctx = tera::Context::from_serialize(stamp).context("template context")?;
     ctx.insert("chunks", &chunks);
     ctx.insert("rows", &geom.rows);
+    ctx.insert(
+        "has_t",
+        &plan.layers.iter().any(|l| l.mode == tile::Mode::FlatT),
+    );
     ctx.insert("drain", &drain);
     ctx.insert("lgnb", &geom.rows.trailing_zeros());
     ctx.insert("cw", &cw);

@@ -619,7 +619,7 @@ pub fn tile_layer_cost(
             c.buffer_reads = o * reads;
         }
         _ => {
-            let tiles = tile::tiles(d, rows);
+            let tiles = tile::tiles(d);
             let segments = tiles * (d.cin_g * d.kh) as u64;
             let banks = if d.dw != 0 { rows } else { 1 };
             c.ops = tile::layer_terms(net, i);

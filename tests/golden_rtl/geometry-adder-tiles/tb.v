@@ -16,7 +16,7 @@ module tb;
     localparam integer OUT_LEN = 3;
     localparam integer MAX_IMAGES = 1024;
     localparam integer TIMEOUT = 32888;
-    localparam integer EXT_BYTES = 3448;
+    localparam integer EXT_BYTES = 6012;
     localparam integer LB = 4;
     localparam integer LATENCY = 8;
 
@@ -32,7 +32,7 @@ module tb;
     reg was_loading;
 
     wire mem_req, mem_we;
-    wire [11:0] mem_addr;
+    wire [12:0] mem_addr;
     wire [31:0] mem_wdata;
     wire [3:0] mem_wstrb;
     wire mem_ack;
@@ -49,7 +49,7 @@ module tb;
     always #5 clk = ~clk;
 
     // External memory: the network-independent model of sim/nasa_ext_mem.v.
-    nasa_ext_mem #(.AW(12), .DW(32), .EXT_BYTES(EXT_BYTES), .LATENCY(LATENCY)) mem (
+    nasa_ext_mem #(.AW(13), .DW(32), .EXT_BYTES(EXT_BYTES), .LATENCY(LATENCY)) mem (
         .clk(clk), .req(mem_req), .we(mem_we), .addr(mem_addr),
         .wdata(mem_wdata), .wstrb(mem_wstrb), .ack(mem_ack), .rdata(mem_rdata)
     );

@@ -81,9 +81,9 @@ module nasa_top (
     localparam [31:0] OP_AVGPOOL = 32'd3;
     /* verilator lint_on UNUSEDPARAM */
     // ---------------------------------------------------------------- descriptors
-    reg [1055:0] desc_mem [0:NL-1];
+    reg [1151:0] desc_mem [0:NL-1];
     initial $readmemh("desc.hex", desc_mem);
-    reg [1055:0] d;
+    reg [1151:0] d;
     // Fields (src/hw/tile.rs `Desc`, rendered from the same list).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] f_op = d[0*32 +: 32];
@@ -109,16 +109,19 @@ module nasa_top (
     wire [31:0] f_fan = d[20*32 +: 32];
     wire [31:0] f_pbase = d[21*32 +: 32];
     wire [31:0] f_cols = d[22*32 +: 32];
-    wire [31:0] f_nch = d[23*32 +: 32];
-    wire [31:0] f_per = d[24*32 +: 32];
-    wire [31:0] f_tpad = d[25*32 +: 32];
-    wire [31:0] f_ma = d[26*32 +: 32];
-    wire [31:0] f_mb = d[27*32 +: 32];
-    wire [31:0] f_shift = d[28*32 +: 32];
-    wire [31:0] f_lo = d[29*32 +: 32];
-    wire [31:0] f_hi = d[30*32 +: 32];
-    wire [31:0] f_ext_out = d[31*32 +: 32];
-    wire [31:0] f_out_len = d[32*32 +: 32];
+    wire [31:0] f_tr = d[23*32 +: 32];
+    wire [31:0] f_mstep = d[24*32 +: 32];
+    wire [31:0] f_pstep = d[25*32 +: 32];
+    wire [31:0] f_nch = d[26*32 +: 32];
+    wire [31:0] f_per = d[27*32 +: 32];
+    wire [31:0] f_tpad = d[28*32 +: 32];
+    wire [31:0] f_ma = d[29*32 +: 32];
+    wire [31:0] f_mb = d[30*32 +: 32];
+    wire [31:0] f_shift = d[31*32 +: 32];
+    wire [31:0] f_lo = d[32*32 +: 32];
+    wire [31:0] f_hi = d[33*32 +: 32];
+    wire [31:0] f_ext_out = d[34*32 +: 32];
+    wire [31:0] f_out_len = d[35*32 +: 32];
     /* verilator lint_on UNUSEDSIGNAL */
     wire signed [31:0] s_ma = f_ma;
     wire signed [31:0] s_mb = f_mb;
@@ -244,9 +247,11 @@ module nasa_top (
     // (c*). Each period of f_per cycles issues the loading segment's reads
     // (offsets below f_nch) and the computing segment's taps (offsets below
     // f_kw); at its end the loading segment becomes the computing one.
-    reg [31:0] lm0, loy, lox, lci, lky;
+    // m0: first output channel of the tile, mt: its index (f_mstep channels
+    // a tile); ox: first output pixel of the row's tile (f_pstep a tile).
+    reg [31:0] lm0, lmt, loy, lox, lci, lky;
     reg lval;
-    reg [31:0] cm0, coy, cox, cci, cky;
+    reg [31:0] cm0, cmt, coy, cox, cci, cky;
     reg cval;
     reg [31:0] o, padc;
     wire idle = padc != 32'd0;
@@ -293,7 +298,11 @@ module nasa_top (
         for (gr = 0; gr < NB; gr = gr + 1) begin : seg
             reg [NSEG*CW*8-1:0] nx;
             reg [SEGB*8-1:0] cur;
-            wire [CW*8-1:0] src = ((f_dw != 0) ? rdat[gr*CW*8 +: CW*8] : rsel) & arr_mask8;
+            // Depthwise: the row's own bank; transposed: byte gr of the
+            // read (the row's pixel) in byte 0; otherwise the read.
+            wire [CW*8-1:0] masked = rsel & arr_mask8;
+            wire [CW*8-1:0] src = (f_dw != 0) ? rdat[gr*CW*8 +: CW*8] & arr_mask8
+                                : (f_tr != 0) ? masked >> (gr*8) : masked;
             reg [NSEG*CW*8-1:0] merged;
             integer sk;
             always @(*) begin
@@ -320,7 +329,7 @@ module nasa_top (
     reg pe_v, pe_first, pe_last;
     reg [31:0] pe_m0, pe_oy, pe_ox;
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] w_ra = f_wbase + (cm0 >> LGNB) * f_fan + (cci * f_kh + cky) * f_kw + o;
+    wire [31:0] w_ra = f_wbase + cmt * f_fan + (cci * f_kh + cky) * f_kw + o;
     /* verilator lint_on UNUSEDSIGNAL */
     always @(posedge clk) begin
         pe_v <= tap;
@@ -333,8 +342,9 @@ module nasa_top (
 
     // ---------------------------------------------------------------- SLP: 4x3 shift PEs
     // Resident weights: per output-channel tile and tap, one byte per row.
-    reg [NB*8-1:0] wgt_shift [0:184];
-    reg [NB*8-1:0] wword_shift;
+    // Words of a weight per row or (transposed) per column: 4 bytes.
+    reg [31:0] wgt_shift [0:184];
+    reg [31:0] wword_shift;
     always @(posedge clk) wword_shift <= wgt_shift[w_ra[7:0]];
     wire [NB*3*32-1:0] shadow_shift;
     genvar gr_shift, gc_shift;
@@ -346,8 +356,11 @@ module nasa_top (
                 always @(*) begin
                     x8 = cur_all[(gr_shift*SEGB + gc_shift)*8 +: 8];
                     if (f_stride == 32'd2) x8 = cur_all[(gr_shift*SEGB + gc_shift*2)*8 +: 8];
+                    if (f_tr != 0) x8 = cur_all[(gr_shift*SEGB)*8 +: 8];
                 end
-                wire [7:0] w8 = wword_shift[gr_shift*8 +: 8];
+                // The row's output channel's weight, or (transposed) the column's.
+                wire [7:0] w8 = (f_tr != 0) ? wword_shift[gc_shift*8 +: 8]
+                                           : wword_shift[gr_shift*8 +: 8];
                 reg [31:0] acc;
                 reg [31:0] sh;
                 wire [31:0] nxt;
@@ -378,14 +391,17 @@ module nasa_top (
     wire drain = dc != 32'd0;
     wire [31:0] dr_grp = dc - 32'd1;
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] par_ra = (pe_v && pe_last) ? (f_pbase + pe_m0) / DR : (f_pbase + dr_m0) / DR + dc;
+    // The channel whose parameters the next drain cycle needs (transposed:
+    // one column, one channel, a cycle).
+    wire [31:0] par_ch = (pe_v && pe_last) ? f_pbase + pe_m0 : f_pbase + dr_m0 + ((f_tr != 0) ? dc : dc * DR);
+    wire [31:0] par_ra = par_ch / DR;
     /* verilator lint_on UNUSEDSIGNAL */
     always @(posedge clk) par_q <= par_mem[par_ra[5:0]];
     always @(posedge clk) begin
         if (rst) dc <= 32'd0;
         else if (pe_v && pe_last) begin
             dc <= 32'd1; dr_m0 <= pe_m0; dr_oy <= pe_oy; dr_ox <= pe_ox;
-        end else if (drain) dc <= (dc * DR == NB) ? 32'd0 : dc + 32'd1;
+        end else if (drain) dc <= (dc == ((f_tr != 0) ? f_cols : NB / DR)) ? 32'd0 : dc + 32'd1;
     end
     wire [31:0] d_left = f_ow - dr_ox;
     // Columns written: those of the chunk with an output pixel.
@@ -423,6 +439,39 @@ module nasa_top (
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] d_addr = f_out_base + (dr_m0 >> LGNB) * f_out_pw + dr_oy * f_ow + dr_ox;
     /* verilator lint_on UNUSEDSIGNAL */
+
+    // Transposed tiles drain a column (an output channel) per cycle: its
+    // rows (pixels) through NB requantisers into the channel's bank.
+    reg [31:0] par_lane_q;
+    always @(posedge clk) par_lane_q <= par_ch % DR;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [31:0] t_ch = dr_m0 + dr_grp;
+    wire [31:0] t_addr = f_out_base + (t_ch >> LGNB) * f_out_pw + dr_ox;
+    /* verilator lint_on UNUSEDSIGNAL */
+    reg [71:0] t_par;
+    integer tl;
+    always @(*) begin
+        t_par = par_q[71:0];
+        for (tl = 1; tl < DR; tl = tl + 1) if (par_lane_q == tl) t_par = par_q[tl*72 +: 72];
+    end
+    reg [CW*8-1:0] t_y;
+    reg [CW-1:0] t_m;
+    reg [31:0] t_acc;
+    integer tr, tc;
+    always @(*) begin
+        t_y = {(CW*8){1'b0}};
+        t_m = {CW{1'b0}};
+        for (tr = 0; tr < NB; tr = tr + 1) begin
+            t_acc = 32'd0;
+            for (tc = 0; tc < 3; tc = tc + 1) begin
+                if (f_kind == 32'd1 && tc < 3 && dr_grp == tc)
+                    t_acc = shadow_shift[(tr*3 + tc)*32 +: 32];
+            end
+            t_y[tr*8 +: 8] = clamp8(rshift_round((sext(t_acc) + sext(t_par[71:40])) * sext(t_par[39:8]),
+                                                 {24'd0, t_par[7:0]}), lo64, hi64);
+            t_m[tr] = tr < d_left;
+        end
+    end
 
     // ---------------------------------------------------------------- post-processing unit
     // One read per cycle: for each output value (channel, row, column), the
@@ -511,7 +560,7 @@ module nasa_top (
     assign mem_wstrb = 8'd0 - 8'd1;
     always @(posedge clk)
         if (st == S_W_STORE && g < 32'd185)
-            wgt_shift[(g - 32'd0)] <= rowbuf[NB*8-1:0];
+            wgt_shift[(g - 32'd0)] <= rowbuf[31:0];
 
     // ---------------------------------------------------------------- port multiplexers
     always @(*) begin
@@ -528,13 +577,18 @@ module nasa_top (
             S_OUT_RD: begin rd_a = o_sp + (ch >> LGNB) * o_pw + px; rd_bank = ch & (NB - 32'd1); end
             default: ;
         endcase
-        if (drain) begin
+        if (drain && f_tr == 0) begin
             wr_a = d_addr;
             wr_m = d_m;
             for (bi = 0; bi < NB; bi = bi + 1) begin
                 wr_en[bi] = bi / DR == dr_grp && dr_m0 + bi < f_m;
                 wr_db[bi*CW*8 +: CW*8] = d_y[(bi % DR)*CW*8 +: CW*8];
             end
+        end else if (drain) begin
+            wr_a = t_addr;
+            wr_d = t_y;
+            wr_m = t_m;
+            for (bi = 0; bi < NB; bi = bi + 1) wr_en[bi] = (t_ch & (NB - 32'd1)) == bi && t_ch < f_m;
         end else if (p_write) begin
             wr_a = p_waddr;
             wr_d = { {((CW-1)*8){1'b0}}, p_y };
@@ -546,7 +600,7 @@ module nasa_top (
             wr_m = { {(CW-1){1'b0}}, 1'b1 };
             for (bi = 0; bi < NB; bi = bi + 1) wr_en[bi] = (ch & (NB - 32'd1)) == bi;
         end
-        if (!drain) wr_db = {NB{wr_d}};
+        if (!(drain && f_tr == 0)) wr_db = {NB{wr_d}};
     end
 
     // ---------------------------------------------------------------- controller
@@ -589,7 +643,7 @@ module nasa_top (
             S_DESC: st <= S_DESC_WAIT;
             S_DESC_WAIT: begin d <= desc_mem[layer[3:0]]; st <= S_DISPATCH; end
             S_DISPATCH: begin
-                lm0 <= 32'd0; loy <= 32'd0; lox <= 32'd0; lci <= 32'd0; lky <= 32'd0; lval <= 1'b1;
+                lm0 <= 32'd0; lmt <= 32'd0; loy <= 32'd0; lox <= 32'd0; lci <= 32'd0; lky <= 32'd0; lval <= 1'b1;
                 cval <= 1'b0; o <= 32'd0; padc <= 32'd0;
                 pc <= 32'd0; poy <= 32'd0; pox <= 32'd0; pky <= 32'd0; pkx <= 32'd0;
                 st <= (f_op == OP_CONV) ? S_CONV : S_POST;
@@ -600,7 +654,7 @@ module nasa_top (
             else begin
                 o <= 32'd0;
                 cval <= lval;
-                cm0 <= lm0; coy <= loy; cox <= lox; cci <= lci; cky <= lky;
+                cm0 <= lm0; cmt <= lmt; coy <= loy; cox <= lox; cci <= lci; cky <= lky;
                 if (!lval) st <= S_CWAIT;
                 else begin
                     if (lci == 32'd0 && lky == 32'd0) padc <= f_tpad;
@@ -610,14 +664,15 @@ module nasa_top (
                         if (lci + 32'd1 != f_cin_g) lci <= lci + 32'd1;
                         else begin
                             lci <= 32'd0;
-                            if (lox + f_cols < f_ow) lox <= lox + f_cols;
+                            if (lox + f_pstep < f_ow) lox <= lox + f_pstep;
                             else begin
                                 lox <= 32'd0;
                                 if (loy + 32'd1 != f_oh) loy <= loy + 32'd1;
                                 else begin
                                     loy <= 32'd0;
-                                    if (lm0 + NB < f_m) lm0 <= lm0 + NB;
-                                    else lval <= 1'b0;
+                                    if (lm0 + f_mstep < f_m) begin
+                                        lm0 <= lm0 + f_mstep; lmt <= lmt + 32'd1;
+                                    end else lval <= 1'b0;
                                 end
                             end
                         end

@@ -15,7 +15,7 @@ module tb;
     localparam integer OUT_BASE = 904;
     localparam integer OUT_LEN = 3;
     localparam integer MAX_IMAGES = 1024;
-    localparam integer TIMEOUT = 25416;
+    localparam integer TIMEOUT = 25412;
     localparam integer EXT_BYTES = 2392;
     localparam integer LB = 8;
     localparam integer LATENCY = 8;
