@@ -93,6 +93,8 @@ descriptor! {
         mstep, pstep,
         /// Scratchpad reads per segment, cycles per segment, idle cycles before each tile.
         nch, per, tpad,
+        /// 1: a word-wide post-processing walk (adds, clamps, global pooling).
+        vec,
         /// Residual add and pooling multipliers (signed) and shift.
         ma, mb, shift,
         /// Clamp (signed).
@@ -144,8 +146,11 @@ pub enum Mode {
     FlatT,
     /// Depthwise convolution: every row its own channel.
     Depthwise,
-    /// Post-processing unit.
+    /// Post-processing unit, a value per cycle (pooling windows).
     Post,
+    /// Post-processing unit, a word of a channel per cycle (residual adds,
+    /// clamps, global pooling).
+    PostVec,
 }
 
 impl Mode {
@@ -156,6 +161,7 @@ impl Mode {
             Mode::FlatT => "flat-t",
             Mode::Depthwise => "depthwise",
             Mode::Post => "post",
+            Mode::PostVec => "post-vec",
         }
     }
 }
@@ -521,7 +527,8 @@ pub fn plan_geometry(net: &Network, geom: &Geometry, ext_base: &[u64]) -> Result
                 d.ma = multipliers[0] as u32;
                 d.mb = multipliers[1] as u32;
                 d.shift = *shift;
-                Mode::Post
+                d.vec = 1;
+                Mode::PostVec
             }
             Op::MaxPool(g) => {
                 d.op = Opcode::MaxPool as u32;
@@ -554,12 +561,14 @@ pub fn plan_geometry(net: &Network, geom: &Geometry, ext_base: &[u64]) -> Result
                 (d.kh, d.kw) = (x.h as u32, x.w as u32);
                 d.ma = *multiplier as u32;
                 d.shift = *shift;
-                Mode::Post
+                d.vec = 1;
+                Mode::PostVec
             }
             // A 1x1 max pool: the value itself, then the clamp.
             Op::Clamp => {
                 d.op = Opcode::MaxPool as u32;
-                Mode::Post
+                d.vec = 1;
+                Mode::PostVec
             }
         };
         layers.push(LayerPlan { mode, desc: d });
@@ -592,6 +601,13 @@ pub fn layer_cycles(plan: &Plan, i: usize) -> u64 {
 pub fn walk_cycles(mode: Mode, d: &Desc, geom: &Geometry) -> u64 {
     let drain = geom.drain_cycles() as u64;
     let body = match mode {
+        Mode::PostVec => {
+            // A word of a channel's plane per cycle (two for an add: both
+            // operands), then the last word's write.
+            let words = ((d.h * d.w) as u64).div_ceil(geom.word as u64);
+            let reads = if d.op == Opcode::Add as u32 { 2 } else { 1 };
+            d.c as u64 * words * reads + 1
+        }
         Mode::Post => {
             let reads = if d.op == Opcode::Add as u32 {
                 2

@@ -242,6 +242,8 @@ fn random_networks_on_the_tile_engine() {
         "flat walk",
         "flat-t walk",
         "depthwise walk",
+        "post walk",
+        "post-vec walk",
     ] {
         assert!(
             seen.contains(feature),

@@ -609,6 +609,16 @@ pub fn tile_layer_cost(
         ..LayerCost::default()
     };
     match mode {
+        Mode::PostVec => {
+            let reads = if d.op == tile::Opcode::Add as u32 {
+                2
+            } else {
+                1
+            };
+            let words = (d.c * d.h * d.w) as u64;
+            c.ops = words * reads;
+            c.buffer_reads = words * reads;
+        }
         Mode::Post => {
             let reads = if d.op == tile::Opcode::Add as u32 {
                 2

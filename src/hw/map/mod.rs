@@ -259,7 +259,7 @@ fn search_tiles(
         };
         fixed_energy += layer_energy(&opts.energy, None, 8, &frame, mem.line_bytes).total();
         for (i, l) in plan.layers.iter().enumerate() {
-            if l.mode == tile::Mode::Post {
+            if matches!(l.mode, tile::Mode::Post | tile::Mode::PostVec) {
                 let c = cycles::tile_layer_cost(net, i, l.mode, &l.desc, &probe);
                 let bits = net.tensor(net.layers[i].inputs[0]).bits;
                 fixed_cycles += c.cycles;

@@ -15,7 +15,7 @@ module tb;
     localparam integer OUT_BASE = 21968;
     localparam integer OUT_LEN = 10;
     localparam integer MAX_IMAGES = 1024;
-    localparam integer TIMEOUT = 457112;
+    localparam integer TIMEOUT = 440792;
     localparam integer EXT_BYTES = 31616;
     localparam integer LB = 8;
     localparam integer LATENCY = 8;

@@ -81,9 +81,9 @@ module nasa_top (
     localparam [31:0] OP_AVGPOOL = 32'd3;
     /* verilator lint_on UNUSEDPARAM */
     // ---------------------------------------------------------------- descriptors
-    reg [1151:0] desc_mem [0:NL-1];
+    reg [1183:0] desc_mem [0:NL-1];
     initial $readmemh("desc.hex", desc_mem);
-    reg [1151:0] d;
+    reg [1183:0] d;
     // Fields (src/hw/tile.rs `Desc`, rendered from the same list).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] f_op = d[0*32 +: 32];
@@ -115,13 +115,14 @@ module nasa_top (
     wire [31:0] f_nch = d[26*32 +: 32];
     wire [31:0] f_per = d[27*32 +: 32];
     wire [31:0] f_tpad = d[28*32 +: 32];
-    wire [31:0] f_ma = d[29*32 +: 32];
-    wire [31:0] f_mb = d[30*32 +: 32];
-    wire [31:0] f_shift = d[31*32 +: 32];
-    wire [31:0] f_lo = d[32*32 +: 32];
-    wire [31:0] f_hi = d[33*32 +: 32];
-    wire [31:0] f_ext_out = d[34*32 +: 32];
-    wire [31:0] f_out_len = d[35*32 +: 32];
+    wire [31:0] f_vec = d[29*32 +: 32];
+    wire [31:0] f_ma = d[30*32 +: 32];
+    wire [31:0] f_mb = d[31*32 +: 32];
+    wire [31:0] f_shift = d[32*32 +: 32];
+    wire [31:0] f_lo = d[33*32 +: 32];
+    wire [31:0] f_hi = d[34*32 +: 32];
+    wire [31:0] f_ext_out = d[35*32 +: 32];
+    wire [31:0] f_out_len = d[36*32 +: 32];
     /* verilator lint_on UNUSEDSIGNAL */
     wire signed [31:0] s_ma = f_ma;
     wire signed [31:0] s_mb = f_mb;
@@ -160,7 +161,7 @@ module nasa_top (
                      S_IN_REQ = 5'd4, S_IN_PUT = 5'd5, S_DESC = 5'd6, S_DESC_WAIT = 5'd7,
                      S_DISPATCH = 5'd8, S_CONV = 5'd9, S_CWAIT = 5'd10, S_POST = 5'd11,
                      S_PWAIT = 5'd12, S_LEND = 5'd13, S_NEXT = 5'd14, S_OUT_RD = 5'd15,
-                     S_OUT_LAST = 5'd16, S_OUT_WR = 5'd17, S_DONE = 5'd18;
+                     S_OUT_LAST = 5'd16, S_OUT_WR = 5'd17, S_DONE = 5'd18, S_VPOST = 5'd19;
     reg [4:0] st;
     reg flush_q;
     // Returning from a tensor store: 1 after a layer's (debugging runs), 0 at the end.
@@ -522,6 +523,59 @@ module nasa_top (
     wire [31:0] p_waddr = f_out_base + (pp_c >> LGNB) * f_out_pw + pp_oy * f_ow + pp_ox;
     /* verilator lint_on UNUSEDSIGNAL */
 
+    // ---------------------------------------------------------------- word-wide post-processing
+    // Residual adds, clamps and global pooling, a word of a channel's plane
+    // per cycle (an add reads its two operands in two): the channel's bank
+    // answers the next cycle, when its CW values are added, clamped or
+    // summed; a word's results are written as one word, a global pool's
+    // once its plane is summed.
+    reg [31:0] vw, vk;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [31:0] v_hw = f_h * f_w;
+    wire [31:0] v_words = (v_hw + CW - 1) >> LGW;
+    wire [31:0] v_raddr = ((vk == 32'd0) ? f_in_base : f_in2_base) + (pc >> LGNB) * f_in_pw + (vw << LGW);
+    /* verilator lint_on UNUSEDSIGNAL */
+    wire v_last_read = !p_add || vk == 32'd1;
+    reg vp_v, vp_k, vp_first, vp_lastw;
+    reg [31:0] vp_c, vp_w;
+    always @(posedge clk) begin
+        vp_v <= st == S_VPOST;
+        vp_k <= vk[0];
+        vp_first <= vw == 32'd0;
+        vp_lastw <= vw + 32'd1 == v_words;
+        vp_c <= pc;
+        vp_w <= vw;
+    end
+    // Bytes of the word inside the plane.
+    wire [31:0] v_left = v_hw - (vp_w << LGW);
+    reg [CW*8-1:0] va;
+    always @(posedge clk) if (vp_v && !vp_k) va <= rsel;
+    reg [CW*8-1:0] v_y;
+    reg [CW-1:0] v_m;
+    reg signed [31:0] v_part;
+    integer vb;
+    always @(*) begin
+        v_part = 32'sd0;
+        for (vb = 0; vb < CW; vb = vb + 1) begin
+            v_m[vb] = vb < v_left;
+            v_y[vb*8 +: 8] = p_add
+                ? clamp8(rshift_round(sext({ {24{va[vb*8+7]}}, va[vb*8 +: 8] }) * sext(s_ma)
+                                    + sext({ {24{rsel[vb*8+7]}}, rsel[vb*8 +: 8] }) * sext(s_mb), f_shift), lo64, hi64)
+                : clamp8(sext({ {24{rsel[vb*8+7]}}, rsel[vb*8 +: 8] }), lo64, hi64);
+            if (vb < v_left) v_part = v_part + $signed({ {24{rsel[vb*8+7]}}, rsel[vb*8 +: 8] });
+        end
+    end
+    reg signed [31:0] vsum;
+    wire signed [31:0] v_sum_now = (vp_first ? 32'sd0 : vsum) + v_part;
+    always @(posedge clk) if (vp_v) vsum <= v_sum_now;
+    // A global pool writes its channel's value after the plane's last word.
+    wire v_gap = f_op == OP_AVGPOOL;
+    wire [7:0] v_pool = clamp8(rshift_round(sext(v_sum_now) * sext(s_ma), f_shift), lo64, hi64);
+    wire v_write = vp_v && (p_add ? vp_k : 1'b1) && (!v_gap || vp_lastw);
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [31:0] v_waddr = f_out_base + (vp_c >> LGNB) * f_out_pw + (v_gap ? 32'd0 : (vp_w << LGW));
+    /* verilator lint_on UNUSEDSIGNAL */
+
     // ---------------------------------------------------------------- external memory
     // Weights after reset; the input at start; a tensor store (the output
     // at the end, every layer's output in a debugging run).
@@ -574,6 +628,7 @@ module nasa_top (
         case (st)
             S_CONV: begin rd_a = l_addr; rd_bank = lch & (NB - 32'd1); end
             S_POST: begin rd_a = p_raddr; rd_bank = pc & (NB - 32'd1); end
+            S_VPOST: begin rd_a = v_raddr; rd_bank = pc & (NB - 32'd1); end
             S_OUT_RD: begin rd_a = o_sp + (ch >> LGNB) * o_pw + px; rd_bank = ch & (NB - 32'd1); end
             default: ;
         endcase
@@ -589,6 +644,11 @@ module nasa_top (
             wr_d = t_y;
             wr_m = t_m;
             for (bi = 0; bi < NB; bi = bi + 1) wr_en[bi] = (t_ch & (NB - 32'd1)) == bi && t_ch < f_m;
+        end else if (v_write) begin
+            wr_a = v_waddr;
+            wr_d = v_gap ? { {((CW-1)*8){1'b0}}, v_pool } : v_y;
+            wr_m = v_gap ? { {(CW-1){1'b0}}, 1'b1 } : v_m;
+            for (bi = 0; bi < NB; bi = bi + 1) wr_en[bi] = (vp_c & (NB - 32'd1)) == bi;
         end else if (p_write) begin
             wr_a = p_waddr;
             wr_d = { {((CW-1)*8){1'b0}}, p_y };
@@ -646,7 +706,8 @@ module nasa_top (
                 lm0 <= 32'd0; lmt <= 32'd0; loy <= 32'd0; lox <= 32'd0; lci <= 32'd0; lky <= 32'd0; lval <= 1'b1;
                 cval <= 1'b0; o <= 32'd0; padc <= 32'd0;
                 pc <= 32'd0; poy <= 32'd0; pox <= 32'd0; pky <= 32'd0; pkx <= 32'd0;
-                st <= (f_op == OP_CONV) ? S_CONV : S_POST;
+                vw <= 32'd0; vk <= 32'd0;
+                st <= (f_op == OP_CONV) ? S_CONV : (f_vec != 0) ? S_VPOST : S_POST;
             end
             // ---- convolution: periods of f_per cycles, a tile pad before each tile
             S_CONV: if (idle) padc <= padc - 32'd1;
@@ -698,6 +759,18 @@ module nasa_top (
                 end
             end
             S_PWAIT: st <= S_LEND;
+            S_VPOST: begin
+                if (!v_last_read) vk <= 32'd1;
+                else begin
+                    vk <= 32'd0;
+                    if (vw + 32'd1 != v_words) vw <= vw + 32'd1;
+                    else begin
+                        vw <= 32'd0;
+                        if (pc + 32'd1 != f_c) pc <= pc + 32'd1;
+                        else st <= S_PWAIT;
+                    end
+                end
+            end
             S_LEND: if (flush_q) begin
                 o_ext <= f_ext_out; o_len <= f_out_len; o_sp <= f_out_base; o_pw <= f_out_pw;
                 o_hw <= f_oh * f_ow; out_mid <= 1'b1;
