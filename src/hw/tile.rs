@@ -79,8 +79,8 @@ descriptor! {
         /// Output geometry.
         m, oh, ow,
         kh, kw, stride, pad,
-        /// Input channels per segment loop (1 for depthwise).
-        cin_g,
+        /// Input channels per segment loop (1 for depthwise), output channels per group.
+        cin_g, gm,
         /// First word of the layer's weights in its chunk's weight memory, and words per output-channel tile.
         wbase, fan,
         /// First per-channel parameter.
@@ -358,17 +358,20 @@ pub fn conv_walk(d: &mut Desc, net: &Network, i: usize, geom: &Geometry) -> Resu
         ));
     }
     let depthwise = c.is_depthwise();
-    if c.groups > 1 && !depthwise {
+    // A grouped convolution runs as a plain one whose tiles each lie in one
+    // group (reading that group's input channels): the rows must divide
+    // the group's output channels.
+    let per_group = c.out_ch / c.groups;
+    if c.groups > 1 && !depthwise && per_group % geom.rows as usize != 0 {
         return Err(format!(
-            "layer `{}`: grouped convolution with {} input and {} output channels per group is not supported by the tile engine yet (groups = 1 or depthwise)",
-            layer.name,
-            c.in_ch / c.groups,
-            c.out_ch / c.groups
+            "layer `{}`: a grouped convolution with {} output channels per group needs arrays whose rows ({}) divide them",
+            layer.name, per_group, geom.rows
         ));
     }
     let k = kind_code(c.kind);
     let cols = geom.cols[k as usize].max(1);
     let flat = !depthwise && c.kh == 1 && c.kw == 1 && c.stride == 1 && c.padding == 0;
+    d.gm = per_group as u32;
     (d.c, d.h, d.w, d.m, d.oh, d.ow) = (
         x.c as u32, x.h as u32, x.w as u32, o.c as u32, o.h as u32, o.w as u32,
     );
@@ -394,7 +397,7 @@ pub fn conv_walk(d: &mut Desc, net: &Network, i: usize, geom: &Geometry) -> Resu
     walk_as(d, mode, geom);
     // A flat layer may also run transposed where a word holds a row of
     // pixels: the walk of fewer cycles (the plain one on a tie).
-    if flat && geom.rows <= geom.word && geom.rows > 1 {
+    if flat && c.groups == 1 && geom.rows <= geom.word && geom.rows > 1 {
         let mut t = d.clone();
         walk_as(&mut t, Mode::FlatT, geom);
         if walk_cycles(Mode::FlatT, &t, geom) < walk_cycles(mode, d, geom) {

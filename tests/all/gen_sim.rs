@@ -165,6 +165,77 @@ fn geometry_case(kind: Kind) {
     }
 }
 
+/// Grouped convolutions with several output channels per group (two and
+/// four per group, and a channel multiplier of 2 on a depthwise-shaped
+/// grouping), a residual add across them, on tile engines of one and two
+/// rows: bit-exact and cycle-exact.
+#[test]
+#[ignore = "slow tier (Verilator runs); scripts/test.sh runs it"]
+fn grouped_convolutions_on_the_tile_engine() {
+    let text = r#"
+[network]
+name = "grouped"
+[input]
+channels = 4
+height = 7
+width = 5
+scale = 0.02
+[[layer]]
+name = "g2"
+op = "conv2d"
+kind = "shift"
+out_channels = 8
+kernel = 3
+padding = 1
+groups = 2
+activation = "relu"
+out_scale = 0.05
+[[layer]]
+name = "g4"
+op = "conv2d"
+kind = "adder"
+out_channels = 8
+kernel = 1
+groups = 4
+out_scale = 0.05
+[[layer]]
+name = "mult2"
+op = "conv2d"
+kind = "conv"
+out_channels = 16
+kernel = 3
+stride = 2
+padding = 1
+groups = 8
+activation = "relu"
+out_scale = 0.05
+[[layer]]
+name = "fc"
+op = "linear"
+kind = "conv"
+out_features = 3
+out_scale = 0.1
+"#;
+    let net = random_net(text, 21);
+    for rows in [1u32, 2] {
+        let arch = Arch::parse(
+            &format!("[accelerator]\nname = \"g\"\n[clp]\nrows = {rows}\ncols = 3\n[slp]\nrows = {rows}\ncols = 2\n[alp]\nrows = {rows}\ncols = 4\n[schedule]\nengine = \"tiles\"\n"),
+            Path::new("grouped.toml"),
+        )
+        .unwrap();
+        run_case(&net, &arch, 3);
+    }
+    // Four rows do not divide two output channels per group: refused with the reason.
+    let arch = Arch::parse(
+        "[accelerator]\nname = \"g\"\n[clp]\nrows = 4\ncols = 1\n[slp]\nrows = 4\ncols = 1\n[alp]\nrows = 4\ncols = 1\n[schedule]\nengine = \"tiles\"\n",
+        Path::new("grouped.toml"),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let err = generate(&net, &arch, &arch.to_toml(), "g", &tmp.path().join("d")).unwrap_err();
+    assert!(format!("{err:#}").contains("rows (4) divide"), "{err:#}");
+}
+
 /// Random networks from seeds (property::description: odd map sizes,
 /// channel counts 1 to 5 and MBConv expansions of them, kernels 1, 3 and
 /// 5, stride 2 with padding, depthwise layers, pooling, residual adds,

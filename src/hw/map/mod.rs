@@ -289,7 +289,12 @@ fn search_tiles(
                     for cols in 1..=word.min(MAX_COLS) {
                         let g = geom(cols);
                         let mut d = Desc::default();
-                        let mode = tile::conv_walk(&mut d, net, i, &g)?;
+                        // A layer this shape cannot run (a grouping the
+                        // rows do not divide) rules the rows count out.
+                        let Ok(mode) = tile::conv_walk(&mut d, net, i, &g) else {
+                            fits[ri] = [false; TILE_WORDS.len()];
+                            break;
+                        };
                         let lc = cycles::tile_layer_cost(net, i, mode, &d, &g);
                         let e = layer_energy(&opts.energy, Some(c.kind), bits, &lc, mem.line_bytes);
                         let t = &mut tables[k][ri][wi][cols as usize];

@@ -81,9 +81,9 @@ module nasa_top (
     localparam [31:0] OP_AVGPOOL = 32'd3;
     /* verilator lint_on UNUSEDPARAM */
     // ---------------------------------------------------------------- descriptors
-    reg [1183:0] desc_mem [0:NL-1];
+    reg [1215:0] desc_mem [0:NL-1];
     initial $readmemh("desc.hex", desc_mem);
-    reg [1183:0] d;
+    reg [1215:0] d;
     // Fields (src/hw/tile.rs `Desc`, rendered from the same list).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] f_op = d[0*32 +: 32];
@@ -105,24 +105,25 @@ module nasa_top (
     wire [31:0] f_stride = d[16*32 +: 32];
     wire [31:0] f_pad = d[17*32 +: 32];
     wire [31:0] f_cin_g = d[18*32 +: 32];
-    wire [31:0] f_wbase = d[19*32 +: 32];
-    wire [31:0] f_fan = d[20*32 +: 32];
-    wire [31:0] f_pbase = d[21*32 +: 32];
-    wire [31:0] f_cols = d[22*32 +: 32];
-    wire [31:0] f_tr = d[23*32 +: 32];
-    wire [31:0] f_mstep = d[24*32 +: 32];
-    wire [31:0] f_pstep = d[25*32 +: 32];
-    wire [31:0] f_nch = d[26*32 +: 32];
-    wire [31:0] f_per = d[27*32 +: 32];
-    wire [31:0] f_tpad = d[28*32 +: 32];
-    wire [31:0] f_vec = d[29*32 +: 32];
-    wire [31:0] f_ma = d[30*32 +: 32];
-    wire [31:0] f_mb = d[31*32 +: 32];
-    wire [31:0] f_shift = d[32*32 +: 32];
-    wire [31:0] f_lo = d[33*32 +: 32];
-    wire [31:0] f_hi = d[34*32 +: 32];
-    wire [31:0] f_ext_out = d[35*32 +: 32];
-    wire [31:0] f_out_len = d[36*32 +: 32];
+    wire [31:0] f_gm = d[19*32 +: 32];
+    wire [31:0] f_wbase = d[20*32 +: 32];
+    wire [31:0] f_fan = d[21*32 +: 32];
+    wire [31:0] f_pbase = d[22*32 +: 32];
+    wire [31:0] f_cols = d[23*32 +: 32];
+    wire [31:0] f_tr = d[24*32 +: 32];
+    wire [31:0] f_mstep = d[25*32 +: 32];
+    wire [31:0] f_pstep = d[26*32 +: 32];
+    wire [31:0] f_nch = d[27*32 +: 32];
+    wire [31:0] f_per = d[28*32 +: 32];
+    wire [31:0] f_tpad = d[29*32 +: 32];
+    wire [31:0] f_vec = d[30*32 +: 32];
+    wire [31:0] f_ma = d[31*32 +: 32];
+    wire [31:0] f_mb = d[32*32 +: 32];
+    wire [31:0] f_shift = d[33*32 +: 32];
+    wire [31:0] f_lo = d[34*32 +: 32];
+    wire [31:0] f_hi = d[35*32 +: 32];
+    wire [31:0] f_ext_out = d[36*32 +: 32];
+    wire [31:0] f_out_len = d[37*32 +: 32];
     /* verilator lint_on UNUSEDSIGNAL */
     wire signed [31:0] s_ma = f_ma;
     wire signed [31:0] s_mb = f_mb;
@@ -250,13 +251,15 @@ module nasa_top (
     // f_kw); at its end the loading segment becomes the computing one.
     // m0: first output channel of the tile, mt: its index (f_mstep channels
     // a tile); ox: first output pixel of the row's tile (f_pstep a tile).
-    reg [31:0] lm0, lmt, loy, lox, lci, lky;
+    // lgb: the first input channel of the tile's group, lgm: the tile's
+    // first output channel within its group.
+    reg [31:0] lm0, lmt, loy, lox, lci, lky, lgb, lgm;
     reg lval;
     reg [31:0] cm0, cmt, coy, cox, cci, cky;
     reg cval;
     reg [31:0] o, padc;
     wire idle = padc != 32'd0;
-    wire [31:0] lch = (f_dw != 0) ? lm0 : lci;
+    wire [31:0] lch = (f_dw != 0) ? lm0 : lgb + lci;
     wire signed [31:0] l_iy = $signed(loy * f_stride + lky) - $signed(f_pad);
     wire signed [31:0] l_ix = $signed(lox * f_stride + o * CW) - $signed(f_pad);
     wire l_row_ok = l_iy >= 0 && l_iy < $signed(f_h);
@@ -703,7 +706,7 @@ module nasa_top (
             S_DESC: st <= S_DESC_WAIT;
             S_DESC_WAIT: begin d <= desc_mem[layer[3:0]]; st <= S_DISPATCH; end
             S_DISPATCH: begin
-                lm0 <= 32'd0; lmt <= 32'd0; loy <= 32'd0; lox <= 32'd0; lci <= 32'd0; lky <= 32'd0; lval <= 1'b1;
+                lm0 <= 32'd0; lmt <= 32'd0; lgb <= 32'd0; lgm <= 32'd0; loy <= 32'd0; lox <= 32'd0; lci <= 32'd0; lky <= 32'd0; lval <= 1'b1;
                 cval <= 1'b0; o <= 32'd0; padc <= 32'd0;
                 pc <= 32'd0; poy <= 32'd0; pox <= 32'd0; pky <= 32'd0; pkx <= 32'd0;
                 vw <= 32'd0; vk <= 32'd0;
@@ -733,6 +736,8 @@ module nasa_top (
                                     loy <= 32'd0;
                                     if (lm0 + f_mstep < f_m) begin
                                         lm0 <= lm0 + f_mstep; lmt <= lmt + 32'd1;
+                                        if (lgm + f_mstep == f_gm) begin lgm <= 32'd0; lgb <= lgb + f_cin_g; end
+                                        else lgm <= lgm + f_mstep;
                                     end else lval <= 1'b0;
                                 end
                             end
