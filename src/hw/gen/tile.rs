@@ -20,6 +20,39 @@ const TILE_TEMPLATE: &str = include_str!(concat!(
     "/templates/tile.v.tera"
 ));
 
+/// The hand-written arithmetic primitives every tile design instantiates
+/// (`templates/arith/`), each its own module and file.
+const ARITH: [(&str, &str); 4] = [
+    (
+        "nasa_round_clamp.v",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/arith/nasa_round_clamp.v"
+        )),
+    ),
+    (
+        "nasa_requant.v",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/arith/nasa_requant.v"
+        )),
+    ),
+    (
+        "nasa_scale.v",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/arith/nasa_scale.v"
+        )),
+    ),
+    (
+        "nasa_addq.v",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/arith/nasa_addq.v"
+        )),
+    ),
+];
+
 #[derive(Serialize)]
 struct ChunkCtx {
     kind: &'static str,
@@ -240,6 +273,13 @@ pub fn files(
     let tb = tera.render("tb.v", &ctx).context("rendering tb.v")?;
 
     let mut files: Files = vec![("nasa_top.v".into(), top.into_bytes())];
+    let vheader = format!(
+        "// nasa {} `{}`: arithmetic primitive (templates/arith/); network {} description sha256 {} architecture sha256 {}\n",
+        stamp.tool_version, stamp.name, stamp.network, stamp.description_sha256, stamp.arch_sha256
+    );
+    for (name, text) in ARITH {
+        files.push((name.into(), format!("{vheader}{text}").into_bytes()));
+    }
     files.extend(super::pe_files(
         stamp,
         chunks.iter().map(|c| Kind::ALL[c.code as usize]),

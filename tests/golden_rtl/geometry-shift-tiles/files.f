@@ -1,2 +1,6 @@
 nasa_top.v
+nasa_round_clamp.v
+nasa_requant.v
+nasa_scale.v
+nasa_addq.v
 nasa_pe_shift.v

@@ -125,8 +125,6 @@ module nasa_top (
     wire [31:0] f_ext_out = d[36*32 +: 32];
     wire [31:0] f_out_len = d[37*32 +: 32];
     /* verilator lint_on UNUSEDSIGNAL */
-    wire signed [31:0] s_ma = f_ma;
-    wire signed [31:0] s_mb = f_mb;
     wire signed [63:0] lo64 = sext(f_lo);
     wire signed [63:0] hi64 = sext(f_hi);
 
@@ -140,12 +138,6 @@ module nasa_top (
     // ---------------------------------------------------------------- arithmetic (R2, R4, P2, A1)
     function automatic signed [63:0] sext(input [31:0] v);
         sext = $signed({ {32{v[31]}}, v });
-    endfunction
-    function automatic signed [63:0] rshift_round(input signed [63:0] v, input [31:0] s);
-        begin
-            if (s == 32'd0) rshift_round = v;
-            else rshift_round = (v + (64'sd1 <<< (s - 32'd1))) >>> s;
-        end
     endfunction
     function automatic [7:0] clamp8(input signed [63:0] v, input signed [63:0] lo, input signed [63:0] hi);
         reg signed [63:0] c;
@@ -429,13 +421,14 @@ module nasa_top (
                         acc_row[95:0] = shadow_shift[(dr*DR + gi)*3*32 +: 3*32];
                 end
             end
-            reg [CW*8-1:0] y;
-            integer q;
-            always @(*) begin
-                y = {(CW*8){1'b0}};
-                for (q = 0; q < 3; q = q + 1)
-                    y[q*8 +: 8] = clamp8(rshift_round((sext(acc_row[q*32 +: 32]) + sext(par[71:40])) * sext(par[39:8]),
-                                                      {24'd0, par[7:0]}), lo64, hi64);
+            wire [CW*8-1:0] y;
+            genvar gq;
+            for (gq = 0; gq < CW; gq = gq + 1) begin : col
+                if (gq < 3) begin : rq
+                    nasa_requant q (.acc(acc_row[gq*32 +: 32]), .par(par), .lo(f_lo), .hi(f_hi), .y(y[gq*8 +: 8]));
+                end else begin : none
+                    assign y[gq*8 +: 8] = 8'd0;
+                end
             end
             assign d_y[gi*CW*8 +: CW*8] = y;
         end
@@ -458,24 +451,29 @@ module nasa_top (
         t_par = par_q[71:0];
         for (tl = 1; tl < DR; tl = tl + 1) if (par_lane_q == tl) t_par = par_q[tl*72 +: 72];
     end
-    reg [CW*8-1:0] t_y;
+    wire [CW*8-1:0] t_y;
     reg [CW-1:0] t_m;
-    reg [31:0] t_acc;
-    integer tr, tc;
-    always @(*) begin
-        t_y = {(CW*8){1'b0}};
-        t_m = {CW{1'b0}};
-        for (tr = 0; tr < NB; tr = tr + 1) begin
-            t_acc = 32'd0;
-            for (tc = 0; tc < 3; tc = tc + 1) begin
-                if (f_kind == 32'd1 && tc < 3 && dr_grp == tc)
-                    t_acc = shadow_shift[(tr*3 + tc)*32 +: 32];
+    integer tr;
+    always @(*) for (tr = 0; tr < CW; tr = tr + 1) t_m[tr] = tr < NB && tr < d_left;
+    genvar gt;
+    generate
+        for (gt = 0; gt < CW; gt = gt + 1) begin : tlane
+            if (gt < NB) begin : rq
+                reg [31:0] t_acc;
+                integer tc;
+                always @(*) begin
+                    t_acc = 32'd0;
+                    for (tc = 0; tc < 3; tc = tc + 1) begin
+                        if (f_kind == 32'd1 && tc < 3 && dr_grp == tc)
+                            t_acc = shadow_shift[(gt*3 + tc)*32 +: 32];
+                    end
+                end
+                nasa_requant q (.acc(t_acc), .par(t_par), .lo(f_lo), .hi(f_hi), .y(t_y[gt*8 +: 8]));
+            end else begin : none
+                assign t_y[gt*8 +: 8] = 8'd0;
             end
-            t_y[tr*8 +: 8] = clamp8(rshift_round((sext(t_acc) + sext(t_par[71:40])) * sext(t_par[39:8]),
-                                                 {24'd0, t_par[7:0]}), lo64, hi64);
-            t_m[tr] = tr < d_left;
         end
-    end
+    endgenerate
 
     // ---------------------------------------------------------------- post-processing unit
     // One read per cycle: for each output value (channel, row, column), the
@@ -506,7 +504,7 @@ module nasa_top (
         pp_ox <= pox;
     end
     wire signed [31:0] pb = { {24{rbyte[7]}}, rbyte };
-    reg signed [31:0] psum, pmax, pa;
+    reg signed [31:0] psum, pmax;
     wire signed [31:0] sum_now = (pp_first ? 32'sd0 : psum) + (pp_inr ? pb : 32'sd0);
     wire signed [31:0] max_prev = pp_first ? -32'sd128 : pmax;
     wire signed [31:0] max_now = (pp_inr && pb > max_prev) ? pb : max_prev;
@@ -514,13 +512,12 @@ module nasa_top (
         if (pp_v) begin
             psum <= sum_now;
             pmax <= max_now;
-            if (pp_first) pa <= pb;
         end
     end
-    wire signed [63:0] add_sum = sext(pa) * sext(s_ma) + sext(pb) * sext(s_mb);
-    wire [7:0] p_y = p_add ? clamp8(rshift_round(add_sum, f_shift), lo64, hi64)
-                   : (f_op == OP_AVGPOOL) ? clamp8(rshift_round(sext(sum_now) * sext(s_ma), f_shift), lo64, hi64)
-                   : clamp8(sext(max_now), lo64, hi64);
+    // Pooling windows only (adds and clamps take the word-wide walk).
+    wire [7:0] p_avg;
+    nasa_scale p_scale (.v(sum_now), .m(f_ma), .s(f_shift), .lo(f_lo), .hi(f_hi), .y(p_avg));
+    wire [7:0] p_y = (f_op == OP_AVGPOOL) ? p_avg : clamp8(sext(max_now), lo64, hi64);
     wire p_write = pp_v && pp_last;
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] p_waddr = f_out_base + (pp_c >> LGNB) * f_out_pw + pp_oy * f_ow + pp_ox;
@@ -553,7 +550,7 @@ module nasa_top (
     wire [31:0] v_left = v_hw - (vp_w << LGW);
     reg [CW*8-1:0] va;
     always @(posedge clk) if (vp_v && !vp_k) va <= rsel;
-    reg [CW*8-1:0] v_y;
+    wire [CW*8-1:0] v_y;
     reg [CW-1:0] v_m;
     reg signed [31:0] v_part;
     integer vb;
@@ -561,19 +558,23 @@ module nasa_top (
         v_part = 32'sd0;
         for (vb = 0; vb < CW; vb = vb + 1) begin
             v_m[vb] = vb < v_left;
-            v_y[vb*8 +: 8] = p_add
-                ? clamp8(rshift_round(sext({ {24{va[vb*8+7]}}, va[vb*8 +: 8] }) * sext(s_ma)
-                                    + sext({ {24{rsel[vb*8+7]}}, rsel[vb*8 +: 8] }) * sext(s_mb), f_shift), lo64, hi64)
-                : clamp8(sext({ {24{rsel[vb*8+7]}}, rsel[vb*8 +: 8] }), lo64, hi64);
             if (vb < v_left) v_part = v_part + $signed({ {24{rsel[vb*8+7]}}, rsel[vb*8 +: 8] });
         end
     end
+    genvar gv;
+    generate
+        for (gv = 0; gv < CW; gv = gv + 1) begin : vlane
+            nasa_addq q (.a(va[gv*8 +: 8]), .b(rsel[gv*8 +: 8]), .add(p_add), .ma(f_ma), .mb(f_mb),
+                         .s(f_shift), .lo(f_lo), .hi(f_hi), .y(v_y[gv*8 +: 8]));
+        end
+    endgenerate
     reg signed [31:0] vsum;
     wire signed [31:0] v_sum_now = (vp_first ? 32'sd0 : vsum) + v_part;
     always @(posedge clk) if (vp_v) vsum <= v_sum_now;
     // A global pool writes its channel's value after the plane's last word.
     wire v_gap = f_op == OP_AVGPOOL;
-    wire [7:0] v_pool = clamp8(rshift_round(sext(v_sum_now) * sext(s_ma), f_shift), lo64, hi64);
+    wire [7:0] v_pool;
+    nasa_scale v_scale (.v(v_sum_now), .m(f_ma), .s(f_shift), .lo(f_lo), .hi(f_hi), .y(v_pool));
     wire v_write = vp_v && (p_add ? vp_k : 1'b1) && (!v_gap || vp_lastw);
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] v_waddr = f_out_base + (vp_c >> LGNB) * f_out_pw + (v_gap ? 32'd0 : (vp_w << LGW));

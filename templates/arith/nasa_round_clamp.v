@@ -1,0 +1,24 @@
+// Hand-written arithmetic primitive of nasa's tile engine (docs/arithmetic.md);
+// `nasa gen` copies it into every tile-engine design. A module of its own so
+// that synthesis keeps each lane whole (Yosys shares resources within a
+// module only).
+`default_nettype none
+
+module nasa_round_clamp (
+    input  wire signed [63:0] v,
+    input  wire [7:0]  s,
+    input  wire [31:0] lo,
+    input  wire [31:0] hi,
+    output wire [7:0]  y
+);
+    // R2 then R5: round half up by s bits (s = 0: the value itself), clamp.
+    wire signed [63:0] r = (s == 8'd0) ? v : (v + (64'sd1 <<< (s - 8'd1))) >>> s;
+    wire signed [63:0] l = $signed({ {32{lo[31]}}, lo });
+    wire signed [63:0] h = $signed({ {32{hi[31]}}, hi });
+    wire signed [63:0] c = (r < l) ? l : (r > h) ? h : r;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [63:0] cu = c;
+    /* verilator lint_on UNUSEDSIGNAL */
+    assign y = cu[7:0];
+endmodule
+`default_nettype wire
