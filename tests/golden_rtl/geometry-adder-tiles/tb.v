@@ -15,7 +15,9 @@ module tb;
     localparam integer OUT_BASE = 880;
     localparam integer OUT_LEN = 3;
     localparam integer MAX_IMAGES = 1024;
-    localparam integer TIMEOUT = 32888;
+    // Cycles an image may take before the bench gives up (64 bits: a run of
+    // many images of a large design exceeds 2^31).
+    localparam [63:0] TIMEOUT = 64'd32888;
     localparam integer EXT_BYTES = 6012;
     localparam integer LB = 4;
     localparam integer LATENCY = 8;
@@ -56,7 +58,8 @@ module tb;
 
     reg [7:0] inputs [0:MAX_IMAGES*IN_LEN-1];
     reg [7:0] expected [0:MAX_IMAGES*OUT_LEN-1];
-    integer images, dump_image, i, j, waited, mismatches, serial_arg;
+    integer images, dump_image, i, j, mismatches, serial_arg;
+    reg [63:0] waited;
     reg [63:0] total_cycles;
     reg [15:0] seen_layer;
 
