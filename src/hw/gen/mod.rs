@@ -382,6 +382,50 @@ struct Manifest<'a> {
     files: BTreeMap<String, String>,
 }
 
+impl<'a> Manifest<'a> {
+    /// A manifest without an engine: the stamp, sources, layout, chunks,
+    /// operations, ideal cycles and the hash of every file.
+    fn new(
+        stamp: &'a Stamp,
+        net: &Network,
+        arch: &Arch,
+        layout: &'a Layout,
+        max_images: u64,
+        files: &Files,
+    ) -> Manifest<'a> {
+        Manifest {
+            format: "nasa-gen-1",
+            stamp,
+            source_description: net.provenance.description.display().to_string(),
+            source_weights: net
+                .provenance
+                .weights
+                .as_ref()
+                .map(|p| p.display().to_string()),
+            layout,
+            chunks: Kind::ALL
+                .iter()
+                .filter(|&&k| arch.pes(k) > 0)
+                .map(|&k| (k.name(), arch.pes(k)))
+                .collect(),
+            ops: Kind::ALL
+                .iter()
+                .map(|k| k.name())
+                .zip(net.ops_per_kind())
+                .collect(),
+            ideal_cycles: ideal_cycles(net, arch),
+            engine: "",
+            cache: None,
+            tiles: None,
+            max_images,
+            files: files
+                .iter()
+                .map(|(n, b)| (n.clone(), sha256_hex(b)))
+                .collect(),
+        }
+    }
+}
+
 /// Ideal cycles per inference: each kind's operations over its chunk's PEs
 /// (rounded up per kind), chunks running one after another, or for a
 /// pipelined design concurrently (the busiest chunk's).
@@ -703,28 +747,10 @@ pub fn generate(
     files.push(("weights.safetensors".into(), weights_bytes));
     files.push(("arch.toml".into(), arch_text.as_bytes().to_vec()));
 
-    let ops = net.ops_per_kind();
     let manifest = Manifest {
-        format: "nasa-gen-1",
-        stamp: &stamp,
-        source_description: net.provenance.description.display().to_string(),
-        source_weights: net
-            .provenance
-            .weights
-            .as_ref()
-            .map(|p| p.display().to_string()),
-        layout: &prog.layout,
-        chunks: chunks.iter().map(|c| (c.kind, c.pes)).collect(),
-        ops: Kind::ALL.iter().map(|k| k.name()).zip(ops).collect(),
-        ideal_cycles: ideal_cycles(net, arch),
         engine: "cache",
         cache: Some(cache),
-        tiles: None,
-        max_images,
-        files: files
-            .iter()
-            .map(|(n, b)| (n.clone(), sha256_hex(b)))
-            .collect(),
+        ..Manifest::new(&stamp, net, arch, &prog.layout, max_images, &files)
     };
     write_design(dir, &files, &manifest)?;
     Ok(stamp)
@@ -777,35 +803,11 @@ fn generate_tiles(
         .shape
         .len()
         .max(net.output_info().shape.len()) as u64;
+    let max_images = ((1u64 << 24) / input.max(1)).min(1024);
     let manifest = Manifest {
-        format: "nasa-gen-1",
-        stamp: &stamp,
-        source_description: net.provenance.description.display().to_string(),
-        source_weights: net
-            .provenance
-            .weights
-            .as_ref()
-            .map(|p| p.display().to_string()),
-        layout: &layout,
-        chunks: Kind::ALL
-            .iter()
-            .filter(|&&k| arch.pes(k) > 0)
-            .map(|&k| (k.name(), arch.pes(k)))
-            .collect(),
-        ops: Kind::ALL
-            .iter()
-            .map(|k| k.name())
-            .zip(net.ops_per_kind())
-            .collect(),
-        ideal_cycles: ideal_cycles(net, arch),
         engine: "tiles",
-        cache: None,
         tiles: Some(plan),
-        max_images: ((1u64 << 24) / input.max(1)).min(1024),
-        files: files
-            .iter()
-            .map(|(n, b)| (n.clone(), sha256_hex(b)))
-            .collect(),
+        ..Manifest::new(&stamp, net, arch, &layout, max_images, &files)
     };
     write_design(dir, &files, &manifest)?;
     Ok(stamp)

@@ -422,22 +422,7 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
             })) => {
                 let arch = tile_design(opts, rows, cols);
                 let pes = cols.map(|c| (c * rows) as u64);
-                let networks = nets
-                    .iter()
-                    .map(|n| report_network(n, &arch, &opts.energy))
-                    .collect();
-                return Ok(Mapping {
-                    objective: opts.objective,
-                    budget: opts.budget,
-                    pes,
-                    area: arch.pe_area(),
-                    luts: area::LUTS.luts_with(pes, engines),
-                    designs_evaluated: evaluated,
-                    search_seconds: started.elapsed().as_secs_f64(),
-                    engine: "tiles",
-                    networks,
-                    arch,
-                });
+                return Ok(answer(nets, opts, arch, pes, engines, evaluated, started));
             }
             Ok(None) if opts.engine == Engine::Auto => {}
             Ok(None) => {
@@ -572,11 +557,24 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
         return Err("no design fits the budget".into());
     };
     let arch = design(opts, pes);
+    Ok(answer(nets, opts, arch, pes, engines, evaluated, started))
+}
+
+/// The search's answer: the chosen design with every network reported on it.
+fn answer(
+    nets: &[Network],
+    opts: &MapOptions,
+    arch: Arch,
+    pes: [u64; 3],
+    engines: usize,
+    evaluated: u64,
+    started: std::time::Instant,
+) -> Mapping {
     let networks = nets
         .iter()
         .map(|n| report_network(n, &arch, &opts.energy))
         .collect();
-    Ok(Mapping {
+    Mapping {
         objective: opts.objective,
         budget: opts.budget,
         pes,
@@ -584,10 +582,13 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
         luts: area::LUTS.luts_with(pes, engines),
         designs_evaluated: evaluated,
         search_seconds: started.elapsed().as_secs_f64(),
-        engine: "cache",
+        engine: match arch.schedule.engine {
+            Engine::Tiles => "tiles",
+            _ => "cache",
+        },
         networks,
         arch,
-    })
+    }
 }
 
 /// Cycles, energy and traffic of `net` on `arch`, layer by layer, with the
