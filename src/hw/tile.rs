@@ -37,7 +37,7 @@
 use serde::Serialize;
 
 use crate::hw::arch::Arch;
-use crate::hw::layout::{clog2, Memory};
+use crate::hw::layout::Memory;
 use crate::hw::pe;
 use crate::model::net::{Network, Op, Shape};
 use crate::model::quant::Kind;
@@ -612,14 +612,8 @@ pub fn walk_cycles(mode: Mode, d: &Desc, geom: &Geometry) -> u64 {
             d.c as u64 * words * reads + 1
         }
         Mode::Post => {
-            let reads = if d.op == Opcode::Add as u32 {
-                2
-            } else {
-                (d.kh * d.kw) as u64
-            };
-            let elems = (d.m * d.oh * d.ow) as u64;
-            // One read per cycle, then the last value's write.
-            elems * reads + 1
+            // A read per window tap and cycle, then the last value's write.
+            (d.m * d.oh * d.ow) as u64 * (d.kh * d.kw) as u64 + 1
         }
         _ => {
             let (per, kw) = (d.per as u64, d.kw as u64);
@@ -664,11 +658,6 @@ pub fn layer_terms(net: &Network, i: usize) -> u64 {
         Op::Conv(c) => net.layers[i].out.shape.len() as u64 * c.fan_in() as u64,
         _ => 0,
     }
-}
-
-/// Address bits of a scratchpad bank's bytes.
-pub fn bank_addr_bits(plan: &Plan) -> u32 {
-    clog2((plan.depth + 2) * plan.geometry.word as u64)
 }
 
 /// The tile plan a design of `net` on `arch` runs, or `None` where it runs

@@ -620,11 +620,7 @@ pub fn tile_layer_cost(
             c.buffer_reads = words * reads;
         }
         Mode::Post => {
-            let reads = if d.op == tile::Opcode::Add as u32 {
-                2
-            } else {
-                (d.kh * d.kw) as u64
-            };
+            let reads = (d.kh * d.kw) as u64;
             c.ops = o * reads;
             c.buffer_reads = o * reads;
         }

@@ -564,21 +564,20 @@ module nasa_top (
     endgenerate
 
     // ---------------------------------------------------------------- post-processing unit
-    // One read per cycle: for each output value (channel, row, column), the
-    // window's taps (pooling) or the two operands (add); the value is
-    // written the cycle after its last read.
+    // Pooling windows, one read per cycle: for each output value (channel,
+    // row, column) the window's taps; the value is written the cycle after
+    // its last read.
     reg [31:0] pc, poy, pox, pky, pkx;
     wire p_add = f_op == OP_ADD;
     wire signed [31:0] p_iy = $signed(poy * f_stride + pky) - $signed(f_pad);
     wire signed [31:0] p_ix = $signed(pox * f_stride + pkx) - $signed(f_pad);
-    wire p_inr = p_add || (p_iy >= 0 && p_ix >= 0 && p_iy < $signed(f_h) && p_ix < $signed(f_w));
+    wire p_inr = p_iy >= 0 && p_ix >= 0 && p_iy < $signed(f_h) && p_ix < $signed(f_w);
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] p_plane = (pc >> LGNB) * f_in_pw;
-    wire [31:0] p_raddr = p_add ? ((pkx == 32'd0 ? f_in_base : f_in2_base) + p_plane + poy * f_ow + pox)
-                                : f_in_base + p_plane + p_iy * f_w + p_ix;
+    wire [31:0] p_raddr = f_in_base + p_plane + p_iy * f_w + p_ix;
     /* verilator lint_on UNUSEDSIGNAL */
-    wire p_first = p_add ? pkx == 32'd0 : (pky == 32'd0 && pkx == 32'd0);
-    wire p_lasttap = p_add ? pkx == 32'd1 : (pky + 32'd1 == f_kh && pkx + 32'd1 == f_kw);
+    wire p_first = pky == 32'd0 && pkx == 32'd0;
+    wire p_lasttap = pky + 32'd1 == f_kh && pkx + 32'd1 == f_kw;
     wire p_lastel = pc + 32'd1 == f_m && poy + 32'd1 == f_oh && pox + 32'd1 == f_ow;
     reg pp_v, pp_inr, pp_first, pp_last;
     reg [31:0] pp_c, pp_oy, pp_ox;
@@ -844,8 +843,7 @@ module nasa_top (
             // ---- pooling, clamps and adds: one read per cycle
             S_POST: begin
                 if (!p_lasttap) begin
-                    if (p_add) pkx <= 32'd1;
-                    else if (pkx + 32'd1 != f_kw) pkx <= pkx + 32'd1;
+                    if (pkx + 32'd1 != f_kw) pkx <= pkx + 32'd1;
                     else begin pkx <= 32'd0; pky <= pky + 32'd1; end
                 end else begin
                     pkx <= 32'd0; pky <= 32'd0;
