@@ -433,6 +433,16 @@ fn walk_as(d: &mut Desc, mode: Mode, geom: &Geometry) {
     d.tpad = drain.saturating_sub(d.cin_g * d.kh * d.per);
 }
 
+/// A pooling layer's window fields (square kernel, stride, padding).
+fn set_window(d: &mut Desc, g: &crate::model::net::PoolGeom) {
+    (d.kh, d.kw, d.stride, d.pad) = (
+        g.kernel as u32,
+        g.kernel as u32,
+        g.stride as u32,
+        g.padding as u32,
+    );
+}
+
 /// Scratchpad bytes (all banks) a network needs on an engine of `geom`.
 pub fn scratchpad_bytes(net: &Network, geom: &Geometry) -> u64 {
     allocate(net, geom).1 * geom.word as u64 * geom.rows as u64
@@ -535,12 +545,7 @@ pub fn plan_geometry(net: &Network, geom: &Geometry, ext_base: &[u64]) -> Result
             }
             Op::MaxPool(g) => {
                 d.op = Opcode::MaxPool as u32;
-                (d.kh, d.kw, d.stride, d.pad) = (
-                    g.kernel as u32,
-                    g.kernel as u32,
-                    g.stride as u32,
-                    g.padding as u32,
-                );
+                set_window(&mut d, g);
                 Mode::Post
             }
             Op::AvgPool {
@@ -549,12 +554,7 @@ pub fn plan_geometry(net: &Network, geom: &Geometry, ext_base: &[u64]) -> Result
                 shift,
             } => {
                 d.op = Opcode::AvgPool as u32;
-                (d.kh, d.kw, d.stride, d.pad) = (
-                    g.kernel as u32,
-                    g.kernel as u32,
-                    g.stride as u32,
-                    g.padding as u32,
-                );
+                set_window(&mut d, g);
                 d.ma = *multiplier as u32;
                 d.shift = *shift;
                 Mode::Post

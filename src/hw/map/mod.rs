@@ -624,6 +624,9 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
         let kind = cycles::layer_kind(&layer.op);
         let bits = net.tensor(layer.inputs[0]).bits;
         let e = layer_energy(table, kind, bits, cost, mem.line_bytes);
+        let terms = crate::hw::tile::layer_terms(net, i);
+        // The input load (first layer) and output store (last) in its cycles.
+        let frame = if i == 0 { head } else { 0 } + if i == last { tail } else { 0 };
         total.add(&e);
         layers.push(LayerMap {
             layer: layer.name.clone(),
@@ -632,12 +635,10 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
             pes: kind.map_or(0, |k| arch.pes(k) as u64),
             walk: tiles.as_ref().map(|p| p.layers[i].mode.name()),
             tiles: cost.tiles,
-            terms: crate::hw::tile::layer_terms(net, i),
-            frame_cycles: if i == 0 { head } else { 0 } + if i == last { tail } else { 0 },
+            terms,
+            frame_cycles: frame,
             utilization: kind.map(|k| {
-                let frame = if i == 0 { head } else { 0 } + if i == last { tail } else { 0 };
-                crate::hw::tile::layer_terms(net, i) as f64
-                    / ((cost.cycles - frame).max(1) * arch.pes(k).max(1) as u64) as f64
+                terms as f64 / ((cost.cycles - frame).max(1) * arch.pes(k).max(1) as u64) as f64
             }),
             cycles: estimate
                 .as_ref()
