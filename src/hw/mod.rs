@@ -15,6 +15,7 @@ pub mod gen;
 pub mod layout;
 pub mod map;
 pub mod pe;
+pub mod rounds;
 pub mod sim;
 pub mod synth;
 pub mod tile;

@@ -99,6 +99,9 @@ pub struct PipelineRun {
     pub serial: bool,
     pub image_ends: Vec<u64>,
     pub predicted_image_ends: Vec<u64>,
+    /// Per image, per layer: when it ended, measured and predicted.
+    pub layer_ends: Vec<Vec<u64>>,
+    pub predicted_layer_ends: Vec<Vec<u64>>,
     /// The model's steady-state cycles per image (its busiest engine).
     pub predicted_period: u64,
     pub engines: Vec<crate::hw::map::pipeline::EngineWork>,
@@ -298,10 +301,14 @@ pub fn simulate_against(
         ),
         false => None,
     };
-    if opts.serial && plan.is_none() {
+    let pipe = crate::hw::tile::choose_pipe(net, arch)?;
+    let plan = if pipe.is_some() { None } else { plan };
+    if opts.serial && plan.is_none() && pipe.is_none() {
         bail!("--serial needs a pipelined design ([schedule] pipeline = true); this one runs layer by layer already");
     }
-    if plan.is_some() && opts.images as u64 > crate::hw::map::pipeline::MAX_IMAGES {
+    if (plan.is_some() || pipe.is_some())
+        && opts.images as u64 > crate::hw::map::pipeline::MAX_IMAGES
+    {
         bail!(
             "a pipelined design takes at most {} images per run; asked for {}",
             crate::hw::map::pipeline::MAX_IMAGES,
@@ -334,16 +341,70 @@ pub fn simulate_against(
     let first_mismatch = match stdout.lines().find(|l| l.starts_with("MISMATCH")) {
         Some(line) => {
             let image = field(line, "image").unwrap_or(0) as usize;
-            locate(dir, net, plan.as_ref(), &inputs[image], image, opts)?
+            let manifest: serde_json::Value =
+                serde_json::from_str(&std::fs::read_to_string(dir.join(MANIFEST))?)?;
+            let layout = &manifest["layout"];
+            let num = |k: &str| layout[k].as_u64().unwrap_or(0);
+            let bases: Vec<u64> = layout["base"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|v| v.as_u64()).collect())
+                .unwrap_or_default();
+            if bases.len() != net.layers.len() + 1 {
+                bail!(
+                    "{}: its layout lists {} tensors, the network has {}",
+                    dir.join(MANIFEST).display(),
+                    bases.len(),
+                    net.layers.len() + 1
+                );
+            }
+            // Where image `image`'s copy of each tensor is: a pipeline's
+            // slots, or (a tile pipeline's debugging run) the tensor's own
+            // place, the input's and output's slots.
+            let img = image as u64;
+            let addr = |id: usize| match (&plan, &pipe) {
+                (Some(p), _) => p.addr(id, image),
+                (None, Some(_)) if id == 0 => num("in_base") + img * num("in_stride"),
+                (None, Some(_)) if id == net.output => num("out_base") + img * num("out_stride"),
+                _ => bases[id],
+            };
+            locate(dir, net, &addr, &inputs[image], image, opts)?
         }
         None => None,
     };
-    let (predicted, layers, first_image_layers, pipeline) = if let Some(plan) = &plan {
+    let pipelined = plan.is_some() || pipe.is_some();
+    let (predicted, layers, first_image_layers, pipeline) = if pipelined {
         let ends = layer_ends(&stdout, net, opts.images)?;
-        let est = crate::hw::map::pipeline::estimate(net, arch, plan);
-        let pred = crate::hw::map::pipeline::predict_run(net, arch, plan, opts.images, opts.serial);
+        let memory = crate::hw::layout::Memory::of(arch);
+        let (pred, period, engines) = match (&plan, &pipe) {
+            (Some(plan), _) => {
+                let est = crate::hw::map::pipeline::estimate(net, arch, plan);
+                let pred = crate::hw::map::pipeline::predict_run(
+                    net,
+                    arch,
+                    plan,
+                    opts.images,
+                    opts.serial,
+                );
+                (pred, est.period, est.engines)
+            }
+            (None, Some(p)) => {
+                let pred =
+                    crate::hw::tile::pipe::predict_run(net, p, &memory, opts.images, opts.serial);
+                let engines = crate::hw::tile::pipe::engine_work(net, arch, p, &memory);
+                let period = engines.iter().map(|e| e.cycles).max().unwrap_or(0);
+                (pred, period, engines)
+            }
+            (None, None) => unreachable!("a pipelined run has a plan"),
+        };
         let last = net.output - 1;
-        let predicted_total = pred.iter().flatten().copied().max().unwrap_or(0);
+        // A tile pipeline's run ends a fixed number of cycles after its
+        // last entry (the cache pipeline's model leaves this out).
+        let done = if pipe.is_some() {
+            crate::hw::tile::pipe::DONE_CYCLES
+        } else {
+            0
+        };
+        let predicted_total = pred.iter().flatten().copied().max().unwrap_or(0) + done;
         // Serial: each layer from the previous layer's end.
         let durations = |img: usize| -> Vec<LayerCycles> {
             let n = net.layers.len();
@@ -370,8 +431,10 @@ pub fn simulate_against(
             serial: opts.serial,
             image_ends: ends.iter().map(|e| e[last]).collect(),
             predicted_image_ends: pred.iter().map(|e| e[last]).collect(),
-            predicted_period: est.period,
-            engines: est.engines,
+            layer_ends: ends.clone(),
+            predicted_layer_ends: pred.clone(),
+            predicted_period: period,
+            engines,
         };
         (predicted_total, layers, first_image_layers, Some(pipeline))
     } else {
@@ -487,7 +550,7 @@ fn layer_cycles(
 fn locate(
     dir: &Path,
     net: &Network,
-    plan: Option<&crate::hw::map::pipeline::Plan>,
+    addr: &dyn Fn(usize) -> u64,
     input: &[i64],
     image: usize,
     opts: &SimOptions,
@@ -512,25 +575,9 @@ fn locate(
         })
         .collect();
     let tensors = golden::run::<Int>(net, input.to_vec());
-    // Where each tensor lies in external memory: the layout the generator
-    // wrote into the manifest (slot 0 of a pipelined design).
-    let manifest: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(dir.join(MANIFEST))?)?;
-    let bases: Vec<u64> = manifest["layout"]["base"]
-        .as_array()
-        .map(|a| a.iter().filter_map(|v| v.as_u64()).collect())
-        .unwrap_or_default();
-    if bases.len() != tensors.len() {
-        bail!(
-            "{}: its layout lists {} tensors, the network has {}",
-            dir.join(MANIFEST).display(),
-            bases.len(),
-            tensors.len()
-        );
-    }
     for (id, t) in tensors.iter().enumerate() {
         let s = net.tensor(id).shape;
-        let base = plan.map_or(bases[id], |p| p.addr(id, image)) as usize;
+        let base = addr(id) as usize;
         for (i, &want) in t.iter().enumerate() {
             let got = buffer.get(base + i).copied().unwrap_or(i64::MIN);
             if got != want {

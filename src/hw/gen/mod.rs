@@ -378,6 +378,9 @@ struct Manifest<'a> {
     cache: Option<CacheGeometry>,
     #[serde(skip_serializing_if = "Option::is_none")]
     tiles: Option<&'a crate::hw::tile::Plan>,
+    /// A tile pipeline's engines, memories and descriptors.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pipe: Option<&'a crate::hw::tile::pipe::Pipe>,
     max_images: u64,
     files: BTreeMap<String, String>,
 }
@@ -417,6 +420,7 @@ impl<'a> Manifest<'a> {
             engine: "",
             cache: None,
             tiles: None,
+            pipe: None,
             max_images,
             files: files
                 .iter()
@@ -610,6 +614,9 @@ pub fn generate(
     if let Some(plan) = crate::hw::tile::choose(net, arch)? {
         return generate_tiles(net, arch, arch_text, &plan, stamp, weights_bytes, dir);
     }
+    if let Some(pipe) = crate::hw::tile::choose_pipe(net, arch)? {
+        return generate_pipe(net, arch, arch_text, &pipe, stamp, weights_bytes, dir);
+    }
     let prog = program(net, arch)?;
     let chunks: Vec<ChunkCtx> = Kind::ALL
         .iter()
@@ -693,6 +700,7 @@ pub fn generate(
     ctx.insert("timeout", &cycle_bound(net, arch));
     ctx.insert("multi", &prog.plan.is_some());
     ctx.insert("tiles", &false);
+    ctx.insert("dual", &false);
     ctx.insert("layer_end", "S_NEXT");
     ctx.insert("in_stride", &prog.layout.in_stride);
     ctx.insert("out_stride", &prog.layout.out_stride);
@@ -808,6 +816,47 @@ fn generate_tiles(
         engine: "tiles",
         tiles: Some(plan),
         ..Manifest::new(&stamp, net, arch, &layout, max_images, &files)
+    };
+    write_design(dir, &files, &manifest)?;
+    Ok(stamp)
+}
+
+/// A tile pipeline (`hw::tile::pipe`, rendered by [`tile::pipe_files`]).
+fn generate_pipe(
+    net: &Network,
+    arch: &Arch,
+    arch_text: &str,
+    pipe: &crate::hw::tile::pipe::Pipe,
+    stamp: Stamp,
+    weights_bytes: Vec<u8>,
+    dir: &Path,
+) -> Result<Stamp> {
+    let memory = crate::hw::layout::Memory::of(arch);
+    let header = stamp.hex_header();
+    let (mut files, ext) = tile::pipe_files(net, pipe, &memory, &stamp, &header)?;
+    files.push(("network.toml".into(), net.source.clone().into_bytes()));
+    files.push(("weights.safetensors".into(), weights_bytes));
+    files.push(("arch.toml".into(), arch_text.as_bytes().to_vec()));
+    // A debugging run stores every tensor at its own place; the input and
+    // output have a slot per image (slot 0 here).
+    let mut base = ext.bases.clone();
+    base[0] = ext.in_ext;
+    base[net.output] = ext.out_ext;
+    let layout = Layout {
+        depth: ext.wext_base,
+        in_base: ext.in_ext,
+        in_len: net.input.tensor.shape.len() as u64,
+        out_base: ext.out_ext,
+        out_len: net.output_info().shape.len() as u64,
+        in_stride: ext.in_stride,
+        out_stride: ext.out_stride,
+        base,
+    };
+    let manifest = Manifest {
+        engine: "tiles",
+        tiles: Some(&pipe.tile),
+        pipe: Some(pipe),
+        ..Manifest::new(&stamp, net, arch, &layout, tile::PIPE_IMAGES, &files)
     };
     write_design(dir, &files, &manifest)?;
     Ok(stamp)

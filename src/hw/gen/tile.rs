@@ -11,6 +11,7 @@ use serde::Serialize;
 
 use super::{Files, Stamp, EXT_MEM_FILE, EXT_MEM_MODEL, TB_TEMPLATE};
 use crate::hw::layout::{clog2, tensor_bases, Memory, MEMORY_LATENCY};
+use crate::hw::tile::pipe::{Pipe, Sync};
 use crate::hw::tile::{self, Desc, Opcode, Plan};
 use crate::model::net::Network;
 use crate::model::quant::Kind;
@@ -20,9 +21,14 @@ const TILE_TEMPLATE: &str = include_str!(concat!(
     "/templates/tile.v.tera"
 ));
 
+const PIPE_TEMPLATE: &str = include_str!(concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/templates/tile_pipe.v.tera"
+));
+
 /// The hand-written arithmetic primitives every tile design instantiates
 /// (`templates/arith/`), each its own module and file.
-const ARITH: [(&str, &str); 4] = [
+const ARITH: [(&str, &str); 5] = [
     (
         "nasa_round_clamp.v",
         include_str!(concat!(
@@ -51,9 +57,16 @@ const ARITH: [(&str, &str); 4] = [
             "/templates/arith/nasa_addq.v"
         )),
     ),
+    (
+        "nasa_spad.v",
+        include_str!(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/templates/arith/nasa_spad.v"
+        )),
+    ),
 ];
 
-#[derive(Serialize)]
+#[derive(Serialize, Clone, Copy)]
 struct ChunkCtx {
     kind: &'static str,
     label: &'static str,
@@ -74,21 +87,40 @@ struct OpCtx {
 }
 
 /// The external memory of a tile design: tensors (line-aligned, as
-/// `layout::tensor_bases`), then the weights.
+/// `layout::tensor_bases`; a pipelined design then has a slot per image
+/// for the input and the output), then the weights.
 pub struct ExtLayout {
     pub bases: Vec<u64>,
+    /// Where the input is read from and the output written to (slot 0),
+    /// and bytes between slots (pipelined designs; 0 otherwise).
+    pub in_ext: u64,
+    pub out_ext: u64,
+    pub in_stride: u64,
+    pub out_stride: u64,
     pub wext_base: u64,
     pub wext: Vec<u8>,
     /// Lines per weight word.
     pub rl: u64,
 }
 
-pub fn ext_layout(net: &Network, plan: &Plan, memory: &Memory) -> ExtLayout {
+/// The external layout for `net`; `slots` images of input and output
+/// (pipelined designs) or none (the tensors' own places).
+pub fn ext_layout(net: &Network, plan: &Plan, memory: &Memory, slots: u64) -> ExtLayout {
     let lb = memory.line_bytes;
     let bases = tensor_bases(net, lb);
     let last = net.layers.len();
-    let end = bases[last] + net.tensor(last).shape.len() as u64;
-    let wext_base = end.div_ceil(lb) * lb;
+    let mut end = (bases[last] + net.tensor(last).shape.len() as u64).div_ceil(lb) * lb;
+    let line = |len: usize| (len as u64).div_ceil(lb) * lb;
+    let (mut in_ext, mut out_ext, mut in_stride, mut out_stride) =
+        (bases[0], bases[net.output], 0, 0);
+    if slots > 0 {
+        in_stride = line(net.tensor(0).shape.len());
+        out_stride = line(net.output_info().shape.len());
+        in_ext = end;
+        out_ext = in_ext + slots * in_stride;
+        end = out_ext + slots * out_stride;
+    }
+    let wext_base = end;
     let wb = plan.geometry.weight_bytes() as u64;
     let rl = wb.div_ceil(lb);
     let mut wext = Vec::new();
@@ -100,6 +132,10 @@ pub fn ext_layout(net: &Network, plan: &Plan, memory: &Memory) -> ExtLayout {
     }
     ExtLayout {
         bases,
+        in_ext,
+        out_ext,
+        in_stride,
+        out_stride,
         wext_base,
         wext,
         rl,
@@ -139,28 +175,31 @@ fn par_hex(header: &str, par: &[(i32, i32, u32)], drain: usize) -> String {
     text
 }
 
-/// Descriptor decoding, one wire per field, from `Desc::FIELDS`.
-fn desc_decode() -> String {
+/// Descriptor decoding, one wire per field, from field lists packed one
+/// after the other (`Desc::FIELDS`, then `pipe::Sync::FIELDS`).
+fn desc_decode(lists: &[&[&str]]) -> String {
     let mut text = String::new();
-    for (i, f) in Desc::FIELDS.iter().enumerate() {
+    for (i, f) in lists.iter().flat_map(|l| l.iter()).enumerate() {
         let _ = writeln!(text, "    wire [31:0] f_{f} = d[{i}*32 +: 32];");
     }
     text
 }
 
-/// The design's files (RTL, testbench, memory images), by name.
-pub fn files(
-    net: &Network,
-    plan: &Plan,
-    memory: &Memory,
-    stamp: &Stamp,
-    header: &str,
-) -> Result<(Files, ExtLayout)> {
-    let ext = ext_layout(net, plan, memory);
+/// Index of field `name` in the packed lists.
+fn field_index(lists: &[&[&str]], name: &str) -> usize {
+    lists
+        .iter()
+        .flat_map(|l| l.iter())
+        .position(|f| *f == name)
+        .unwrap_or_else(|| unreachable!("no descriptor field {name}"))
+}
+
+/// Chunk contexts of the chunks in `geom`, with their weights' place in
+/// external memory (word offsets, in kind order).
+fn chunk_ctxs(plan: &Plan) -> Vec<ChunkCtx> {
     let geom = plan.geometry;
-    let lb = memory.line_bytes;
     let mut woff = 0u64;
-    let chunks: Vec<ChunkCtx> = Kind::ALL
+    Kind::ALL
         .iter()
         .filter(|&&k| geom.cols_of(k) > 0)
         .map(|&k| {
@@ -185,17 +224,35 @@ pub fn files(
             woff += wwords;
             c
         })
-        .collect();
-    let wtotal = woff;
+        .collect()
+}
+
+/// Everything an engine's rendering needs (`templates/tile.v.tera`) for
+/// its `chunks`, a scratchpad of `depth` words per bank, and `entries`
+/// descriptors, in a design whose external memory ends at `ext_bytes`.
+#[allow(clippy::too_many_arguments)]
+fn engine_ctx(
+    net: &Network,
+    plan: &Plan,
+    memory: &Memory,
+    stamp: &Stamp,
+    ext: &ExtLayout,
+    chunks: &[ChunkCtx],
+    depth: u64,
+    has_t: bool,
+    entries: usize,
+    ext_bytes: u64,
+) -> Result<tera::Context> {
+    let geom = plan.geometry;
+    let lb = memory.line_bytes;
     let cmax = chunks.iter().map(|c| c.cols).max().unwrap_or(1);
     let cw = geom.word;
     // The segment register holds a segment's reads, and every column's tap
     // at every stride the design has.
     let segb =
         ((plan.nseg * cw) as u64).max((((cmax - 1) * plan.smax + 1).div_ceil(cw) * cw) as u64);
-    let half_words = (plan.depth + 2).div_ceil(2);
+    let half_words = (depth + 2).div_ceil(2);
     let sab = clog2(half_words);
-    let ext_bytes = ext.wext_base + ext.wext.len() as u64;
     let aw = clog2(ext_bytes.max(2)).max(clog2(lb) + 1);
     let input = net.tensor(0).shape;
     let out = net.output_info().shape;
@@ -205,12 +262,9 @@ pub fn files(
     let par_depth = plan.par.len().div_ceil(drain).max(2) as u64;
 
     let mut ctx = tera::Context::from_serialize(stamp).context("template context")?;
-    ctx.insert("chunks", &chunks);
+    ctx.insert("chunks", chunks);
     ctx.insert("rows", &geom.rows);
-    ctx.insert(
-        "has_t",
-        &plan.layers.iter().any(|l| l.mode == tile::Mode::FlatT),
-    );
+    ctx.insert("has_t", &has_t);
     ctx.insert("drain", &drain);
     ctx.insert("lgnb", &geom.rows.trailing_zeros());
     ctx.insert("cw", &cw);
@@ -225,9 +279,7 @@ pub fn files(
     ctx.insert("dw", &(lb * 8));
     ctx.insert("aw", &aw);
     ctx.insert("layers", &net.layers.len());
-    ctx.insert("lbits", &clog2(net.layers.len() as u64));
-    ctx.insert("desc_bits", &(Desc::FIELDS.len() * 32));
-    ctx.insert("desc_decode", &desc_decode());
+    ctx.insert("lbits", &clog2(entries as u64));
     ctx.insert(
         "opcodes",
         &Opcode::ALL
@@ -242,18 +294,55 @@ pub fn files(
     ctx.insert("pdbits", &clog2(par_depth));
     ctx.insert("wext_base", &ext.wext_base);
     ctx.insert("rl", &ext.rl);
-    ctx.insert("wtotal", &wtotal);
-    ctx.insert("in_ext", &ext.bases[0]);
+    ctx.insert("wstart", &chunks.first().map_or(0, |c| c.woff));
+    ctx.insert("wend", &chunks.last().map_or(0, |c| c.woff + c.wwords));
+    ctx.insert("in_ext", &ext.in_ext);
     ctx.insert("in_len", &input.len());
     ctx.insert("in_sp", &pin.base);
     ctx.insert("in_pw", &pin.plane);
     ctx.insert("in_hw", &(input.h * input.w));
-    ctx.insert("out_ext", &ext.bases[net.output]);
+    ctx.insert("out_ext", &ext.out_ext);
     ctx.insert("out_len", &out.len());
     ctx.insert("out_sp", &pout.base);
     ctx.insert("out_pw", &pout.plane);
     ctx.insert("out_hw", &(out.h * out.w));
-    // The testbench's view.
+    ctx.insert("in_stride", &ext.in_stride);
+    ctx.insert("out_stride", &ext.out_stride);
+    ctx.insert("ext_bytes", &ext_bytes);
+    Ok(ctx)
+}
+
+/// The design's files (RTL, testbench, memory images), by name.
+pub fn files(
+    net: &Network,
+    plan: &Plan,
+    memory: &Memory,
+    stamp: &Stamp,
+    header: &str,
+) -> Result<(Files, ExtLayout)> {
+    let ext = ext_layout(net, plan, memory, 0);
+    let chunks = chunk_ctxs(plan);
+    let input = net.tensor(0).shape;
+    let out = net.output_info().shape;
+    let ext_bytes = ext.wext_base + ext.wext.len() as u64;
+    let has_t = plan.layers.iter().any(|l| l.mode == tile::Mode::FlatT);
+    let mut ctx = engine_ctx(
+        net,
+        plan,
+        memory,
+        stamp,
+        &ext,
+        &chunks,
+        plan.depth,
+        has_t,
+        net.layers.len(),
+        ext_bytes,
+    )?;
+    ctx.insert("module", "nasa_top");
+    ctx.insert("pipe", &false);
+    ctx.insert("desc_file", "desc.hex");
+    ctx.insert("desc_bits", &(Desc::FIELDS.len() * 32));
+    ctx.insert("desc_decode", &desc_decode(&[Desc::FIELDS]));
     ctx.insert("in_base", &ext.bases[0]);
     ctx.insert("out_base", &ext.bases[net.output]);
     let max_images = ((1u64 << 24) / (input.len().max(out.len()).max(1) as u64)).min(1024);
@@ -263,6 +352,7 @@ pub fn files(
     ctx.insert("latency", &MEMORY_LATENCY);
     ctx.insert("multi", &false);
     ctx.insert("tiles", &true);
+    ctx.insert("dual", &false);
 
     let mut tera = tera::Tera::default();
     tera.add_raw_templates([("tile.v", TILE_TEMPLATE), ("tb.v", TB_TEMPLATE)])
@@ -297,7 +387,253 @@ pub fn files(
     files.push(("desc.hex".into(), text.into_bytes()));
     files.push((
         "par.hex".into(),
-        par_hex(header, &plan.par, drain).into_bytes(),
+        par_hex(header, &plan.par, plan.geometry.drain_rows() as usize).into_bytes(),
+    ));
+    files.push((
+        "wgt_ext.hex".into(),
+        super::bytes_hex(header, &ext.wext).into_bytes(),
+    ));
+    files.push(("files.f".into(), (design.join("\n") + "\n").into_bytes()));
+    Ok((files, ext))
+}
+
+/// Images one run of a tile pipeline can take (input and output slots).
+pub const PIPE_IMAGES: u64 = 64;
+
+#[derive(Serialize)]
+struct PipeEngineCtx {
+    index: usize,
+    module: String,
+    kind: &'static str,
+    label: &'static str,
+    cols: u32,
+    /// Channels into it (indices into `channels`).
+    inbox: Vec<usize>,
+}
+
+#[derive(Serialize)]
+struct ChannelCtx {
+    from: usize,
+    to: usize,
+    from_label: &'static str,
+    to_label: &'static str,
+    bytes: u64,
+    base: u64,
+    /// The writer's port (1 or 2) for it.
+    port: usize,
+    half: u64,
+    sab: u32,
+}
+
+/// The sub-bank words and address bits of a memory of `bytes` per bank.
+fn sub_banks(bytes: u64, word: u32) -> (u64, u32) {
+    let sab = clog2((bytes / word as u64 + 2).div_ceil(2));
+    (1u64 << sab, sab)
+}
+
+/// A tile pipeline's files (`tile::pipe`): an engine per chunk kind, the
+/// top with the channels between them, descriptors per engine, testbench.
+pub fn pipe_files(
+    net: &Network,
+    pipe: &Pipe,
+    memory: &Memory,
+    stamp: &Stamp,
+    header: &str,
+) -> Result<(Files, ExtLayout)> {
+    let plan = &pipe.tile;
+    let ext = ext_layout(net, plan, memory, PIPE_IMAGES);
+    let all = chunk_ctxs(plan);
+    let ext_bytes = ext.wext_base + ext.wext.len() as u64;
+    let word = plan.geometry.word;
+    let lists: [&[&str]; 2] = [Desc::FIELDS, Sync::FIELDS];
+    // The image's copies: each base moves by its slot; a channel copy's
+    // offset from the own copy by the difference of their slots.
+    let mut slot_update: String = [
+        ("in_base", "in_mask", "in_str"),
+        ("in2_base", "in2_mask", "in2_str"),
+        ("out_base", "own_mask", "out_str"),
+        ("l_base", "l_mask", "l_str"),
+    ]
+    .iter()
+    .map(|(b, m, st)| {
+        format!(
+            "                d[{}*32 +: 32] <= f_{b} + (img & f_{m}) * f_{st};\n",
+            field_index(&lists, b)
+        )
+    })
+    .collect();
+    for dx in ["dx1", "dx2"] {
+        slot_update += &format!(
+            "                d[{}*32 +: 32] <= f_{dx} + ((img & f_out_mask) - (img & f_own_mask)) * f_out_str;\n",
+            field_index(&lists, dx)
+        );
+    }
+    let label = |k: Kind| match k {
+        Kind::Conv => "CLP",
+        Kind::Shift => "SLP",
+        Kind::Adder => "ALP",
+    };
+    let mut tera = tera::Tera::default();
+    tera.add_raw_templates([
+        ("tile.v", TILE_TEMPLATE),
+        ("tile_pipe.v", PIPE_TEMPLATE),
+        ("tb.v", TB_TEMPLATE),
+    ])
+    .context("parsing templates")?;
+    let mut files: Files = Vec::new();
+    let mut engines = Vec::new();
+    let mut descs: Files = Vec::new();
+    for (e, ep) in pipe.engines.iter().enumerate() {
+        let chunks: Vec<ChunkCtx> = all
+            .iter()
+            .filter(|c| c.kind == ep.kind.name())
+            .copied()
+            .collect();
+        let own = &pipe.mems[ep.reads[0]];
+        let has_t = ep
+            .layers
+            .iter()
+            .any(|&i| plan.layers[i].mode == tile::Mode::FlatT);
+        let mut ctx = engine_ctx(
+            net,
+            plan,
+            memory,
+            stamp,
+            &ext,
+            &chunks,
+            own.bytes / word as u64,
+            has_t,
+            ep.layers.len(),
+            ext_bytes,
+        )?;
+        let module = format!("nasa_engine_{}", ep.kind.name());
+        let desc_file = format!("desc_{}.hex", ep.kind.name());
+        ctx.insert("module", &module);
+        ctx.insert("pipe", &true);
+        ctx.insert("engine", &e);
+        ctx.insert(
+            "engine_layers",
+            &ep.layers
+                .iter()
+                .map(|&i| net.layers[i].name.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        );
+        ctx.insert("entries", &ep.layers.len());
+        ctx.insert("max_stage", &pipe.rounds.max_stage);
+        ctx.insert("self_bytes", &own.bytes);
+        ctx.insert("desc_file", &desc_file);
+        ctx.insert(
+            "desc_bits",
+            &((Desc::FIELDS.len() + Sync::FIELDS.len()) * 32),
+        );
+        ctx.insert("desc_decode", &desc_decode(&lists));
+        ctx.insert("slot_update", &slot_update);
+        ctx.insert(
+            "waits",
+            &["dep0", "dep1", "war0", "war1", "lwar0", "lwar1", "sdep"],
+        );
+        ctx.insert("xbits", &clog2(net.layers.len() as u64 + 1));
+        let text = tera
+            .render("tile.v", &ctx)
+            .with_context(|| format!("rendering {module}.v"))?;
+        files.push((format!("{module}.v"), text.into_bytes()));
+        let mut hex = header.to_string();
+        for &i in &ep.layers {
+            let mut words = pipe.descs[i].words();
+            words.extend(pipe.syncs[i].words());
+            for f in words.iter().rev() {
+                let _ = write!(hex, "{f:08x}");
+            }
+            hex.push('\n');
+        }
+        descs.push((desc_file, hex.into_bytes()));
+        engines.push(PipeEngineCtx {
+            index: e,
+            module,
+            kind: ep.kind.name(),
+            label: label(ep.kind),
+            cols: plan.geometry.cols_of(ep.kind),
+            inbox: Vec::new(),
+        });
+    }
+    // The channels between engines (each engine's own memory is inside it).
+    let mut channels = Vec::new();
+    for (m, mem) in pipe.mems.iter().enumerate() {
+        if mem.from == mem.to {
+            continue;
+        }
+        let port = pipe.engines[mem.from]
+            .writes
+            .iter()
+            .position(|&w| w == m)
+            .unwrap_or(0);
+        let (half, sab) = sub_banks(mem.bytes, word);
+        engines[mem.to].inbox.push(channels.len());
+        channels.push(ChannelCtx {
+            from: mem.from,
+            to: mem.to,
+            from_label: label(pipe.engines[mem.from].kind),
+            to_label: label(pipe.engines[mem.to].kind),
+            bytes: mem.bytes,
+            base: mem.base,
+            port,
+            half,
+            sab,
+        });
+    }
+    let lb = memory.line_bytes;
+    let aw = clog2(ext_bytes.max(2)).max(clog2(lb) + 1);
+    let input = net.tensor(0).shape;
+    let out = net.output_info().shape;
+    let mut ctx = tera::Context::from_serialize(stamp).context("template context")?;
+    ctx.insert("engines", &engines);
+    ctx.insert("channels", &channels);
+    ctx.insert("rows", &plan.geometry.rows);
+    ctx.insert("cw", &word);
+    ctx.insert("lgw", &word.trailing_zeros());
+    ctx.insert("layers", &net.layers.len());
+    ctx.insert("ebits", &clog2(pipe.engines.len() as u64));
+    ctx.insert("cbits", &clog2(channels.len() as u64 + 1));
+    ctx.insert("layer_engine", &pipe.rounds.engine);
+    ctx.insert("aw", &aw);
+    ctx.insert("lb", &lb);
+    ctx.insert("dw", &(lb * 8));
+    let top = tera
+        .render("tile_pipe.v", &ctx)
+        .context("rendering nasa_top.v")?;
+    files.insert(0, ("nasa_top.v".into(), top.into_bytes()));
+    // The testbench: every image in its own slot, one run.
+    ctx.insert("in_base", &ext.in_ext);
+    ctx.insert("in_len", &input.len());
+    ctx.insert("out_base", &ext.out_ext);
+    ctx.insert("out_len", &out.len());
+    ctx.insert("in_stride", &ext.in_stride);
+    ctx.insert("out_stride", &ext.out_stride);
+    ctx.insert("max_images", &PIPE_IMAGES);
+    ctx.insert("timeout", &cycle_bound(net, plan, memory));
+    ctx.insert("ext_bytes", &ext_bytes);
+    ctx.insert("latency", &MEMORY_LATENCY);
+    ctx.insert("wext_base", &ext.wext_base);
+    ctx.insert("multi", &true);
+    ctx.insert("tiles", &false);
+    ctx.insert("dual", &true);
+    let tb = tera.render("tb.v", &ctx).context("rendering tb.v")?;
+    let vheader = format!(
+        "// nasa {} `{}`: hand-written primitive (templates/arith/); network {} description sha256 {} architecture sha256 {}\n",
+        stamp.tool_version, stamp.name, stamp.network, stamp.description_sha256, stamp.arch_sha256
+    );
+    for (name, text) in ARITH {
+        files.push((name.into(), format!("{vheader}{text}").into_bytes()));
+    }
+    files.extend(super::pe_files(stamp, pipe.engines.iter().map(|e| e.kind)));
+    let design: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
+    files.push(("tb.v".into(), tb.into_bytes()));
+    files.push((EXT_MEM_FILE.into(), EXT_MEM_MODEL.as_bytes().to_vec()));
+    files.extend(descs);
+    files.push((
+        "par.hex".into(),
+        par_hex(header, &plan.par, plan.geometry.drain_rows() as usize).into_bytes(),
     ));
     files.push((
         "wgt_ext.hex".into(),

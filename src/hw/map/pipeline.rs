@@ -30,14 +30,14 @@ use serde::Serialize;
 use super::cycles::{layer_cost, layer_kind, MissProfile};
 use crate::hw::arch::Arch;
 use crate::hw::layout::Memory;
+use crate::hw::rounds::{Rounds, Timing};
 use crate::model::net::{Network, Op};
 use crate::model::quant::Kind;
 
 /// Images one run of a pipelined design can take (input and output slots).
 pub const MAX_IMAGES: u64 = 64;
 
-/// The most layers reading one tensor that the descriptors can name.
-pub const MAX_READERS: usize = 2;
+pub use crate::hw::rounds::MAX_READERS;
 
 /// The schedule and memory layout of a network on a pipelined design.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -86,56 +86,13 @@ impl Plan {
 /// The pipeline of `net` on `arch` (whose chunks must cover its kinds).
 pub fn plan(net: &Network, line_bytes: u64) -> Result<Plan, String> {
     let n = net.layers.len();
-    let mut engines: Vec<Kind> = Vec::new();
-    for k in Kind::ALL {
-        if net.conv_layers().any(|(_, c)| c.kind == k) {
-            engines.push(k);
-        }
-    }
-    if engines.is_empty() {
-        return Err("a pipelined design needs at least one conv or linear layer".into());
-    }
-    let mut readers = vec![Vec::new(); n + 1];
-    let mut engine = vec![0usize; n];
-    let mut stage = vec![0u32; n];
-    // The engine of the first conv layer takes layers that read the input directly.
-    let first = net
-        .layers
-        .iter()
-        .find_map(|l| match &l.op {
-            Op::Conv(c) => Some(c.kind),
-            _ => None,
-        })
-        .and_then(|k| engines.iter().position(|&e| e == k))
-        .unwrap_or(0);
-    for (i, layer) in net.layers.iter().enumerate() {
-        engine[i] = match &layer.op {
-            Op::Conv(c) => engines.iter().position(|&e| e == c.kind).unwrap_or(0),
-            _ => match layer.inputs[0] {
-                0 => first,
-                id => engine[id - 1],
-            },
-        };
-        let mut s = 0;
-        for &id in &layer.inputs {
-            if !readers[id].contains(&i) {
-                readers[id].push(i);
-            }
-            if id > 0 {
-                s = s.max(stage[id - 1] + u32::from(engine[id - 1] != engine[i]));
-            }
-        }
-        stage[i] = s;
-    }
-    for (id, r) in readers.iter().enumerate() {
-        if r.len() > MAX_READERS {
-            return Err(format!(
-                "tensor `{}` is read by {} layers; a pipelined design supports at most {MAX_READERS}",
-                net.tensor(id).name,
-                r.len()
-            ));
-        }
-    }
+    let Rounds {
+        engines,
+        engine,
+        stage,
+        max_stage,
+        readers,
+    } = Rounds::of(net)?;
     let mut slots = vec![1u64; n + 1];
     for id in 1..=n {
         let lag = readers[id]
@@ -158,7 +115,7 @@ pub fn plan(net: &Network, line_bytes: u64) -> Result<Plan, String> {
     }
     Ok(Plan {
         engines,
-        max_stage: stage.iter().copied().max().unwrap_or(0),
+        max_stage,
         engine,
         stage,
         readers,
@@ -212,13 +169,7 @@ pub struct PipelineEstimate {
     pub serial: u64,
 }
 
-#[derive(Debug, Clone, Serialize)]
-pub struct EngineWork {
-    pub chunk: Kind,
-    pub pes: u64,
-    pub layers: Vec<String>,
-    pub cycles: u64,
-}
+pub use crate::hw::rounds::EngineWork;
 
 /// Control cycles an engine spends per layer on top of the layer itself
 /// (descriptor, round and dependency checks, the end-of-layer handshake).
@@ -274,9 +225,8 @@ pub const BEFORE_CHECK: u64 = 5;
 
 /// When each layer of each image ends (cycles from the start of a run of
 /// `images` images), if layer `i` of image `j` keeps its engine busy for
-/// `cycles(j, i)`: every engine takes its entries round by round, each as
-/// soon as the engine is free and the layers it waits for have ended (the
-/// hardware's rule, without the memory port's contention).
+/// `cycles(j, i)` (`rounds::schedule` with the cache controller's
+/// constants; without the memory port's contention).
 pub fn schedule(
     net: &Network,
     plan: &Plan,
@@ -284,52 +234,20 @@ pub fn schedule(
     images: usize,
     serial: bool,
 ) -> Vec<Vec<u64>> {
-    let n = net.layers.len();
-    let mut end = vec![vec![0u64; n]; images];
-    let mut free = vec![0u64; plan.engines.len()];
-    let stage = |i: usize| if serial { 0 } else { plan.stage[i] as usize };
-    let rounds = images + if serial { 0 } else { plan.max_stage as usize };
-    // The earliest an entry can count as starting, given a dependency's end.
-    let ready = |t: u64| (t + HANDOFF_CYCLES).saturating_sub(BEFORE_CHECK);
-    // Every dependency points to an earlier round or an earlier layer of
-    // the same round, so rounds in order, layers in network order, is a
-    // valid order to settle them in.
-    for r in 0..rounds {
-        for i in 0..n {
-            let e = plan.engine[i];
-            let Some(j) = r.checked_sub(stage(i)).filter(|&j| j < images) else {
-                free[e] += SKIP_CYCLES;
-                continue;
-            };
-            let mut start = free[e];
-            for &id in &net.layers[i].inputs {
-                if id > 0 && plan.engine[id - 1] != e {
-                    start = start.max(ready(end[j][id - 1]));
-                }
-            }
-            let slots = plan.slots[i + 1] as usize;
-            if let Some(old) = j.checked_sub(slots) {
-                for &reader in &plan.readers[i + 1] {
-                    if plan.engine[reader] != e {
-                        start = start.max(ready(end[old][reader]));
-                    }
-                }
-            }
-            if serial {
-                let prev = match (i, j) {
-                    (0, 0) => None,
-                    (0, _) => Some((j - 1, n - 1)),
-                    _ => Some((j, i - 1)),
-                };
-                if let Some((pj, pi)) = prev.filter(|&(_, pi)| plan.engine[pi] != e) {
-                    start = start.max(ready(end[pj][pi]));
-                }
-            }
-            end[j][i] = start + cycles(j, i);
-            free[e] = end[j][i];
-        }
-    }
-    end
+    let rounds = Rounds {
+        engines: plan.engines.clone(),
+        engine: plan.engine.clone(),
+        stage: plan.stage.clone(),
+        max_stage: plan.max_stage,
+        readers: plan.readers.clone(),
+    };
+    let timing = Timing {
+        skip: SKIP_CYCLES,
+        handoff: HANDOFF_CYCLES,
+        before_check: BEFORE_CHECK,
+        loads_input: false,
+    };
+    crate::hw::rounds::schedule(net, &rounds, &plan.slots, timing, cycles, images, serial)
 }
 
 /// Extra control cycles of a pipelined layer over a layer-by-layer one

@@ -7,6 +7,10 @@
 // LATENCY cycles later with a one-cycle `ack` (read data valid in the same
 // cycle), and the next request is accepted once `ack` has dropped. A write
 // stores the bytes whose `wstrb` bit is set; a read beyond EXT_BYTES reads 0.
+//
+// A second, write-only channel (`w*`, the write channel of a tile
+// pipeline; tied low elsewhere) works the same way on the same bytes,
+// independently of the first.
 `timescale 1ns/1ps
 module nasa_ext_mem #(
     parameter integer AW = 16,        // byte address bits
@@ -21,7 +25,12 @@ module nasa_ext_mem #(
     input wire [DW-1:0] wdata,
     input wire [DW/8-1:0] wstrb,
     output reg ack,
-    output reg [DW-1:0] rdata
+    output reg [DW-1:0] rdata,
+    input wire wreq,
+    input wire [AW-1:0] waddr,
+    input wire [DW-1:0] wwdata,
+    input wire [DW/8-1:0] wwstrb,
+    output reg wack
 );
     localparam integer LB = DW / 8;
     reg [7:0] ext [0:EXT_BYTES-1];
@@ -57,6 +66,33 @@ module nasa_ext_mem #(
             q_addr <= addr;
             q_wdata <= wdata;
             q_wstrb <= wstrb;
+        end
+    end
+    // The write channel.
+    reg w_pending;
+    reg [AW-1:0] w_addr;
+    reg [DW-1:0] w_data;
+    reg [LB-1:0] w_strb;
+    integer w_lat, wb;
+    initial begin
+        wack = 1'b0;
+        w_pending = 1'b0;
+    end
+    always @(posedge clk) begin
+        wack <= 1'b0;
+        if (w_pending) begin
+            if (w_lat == 0) begin
+                w_pending <= 1'b0;
+                wack <= 1'b1;
+                for (wb = 0; wb < LB; wb = wb + 1)
+                    if (w_strb[wb]) ext[w_addr + wb] = w_data[wb*8 +: 8];
+            end else w_lat <= w_lat - 1;
+        end else if (wreq && !wack) begin
+            w_pending <= 1'b1;
+            w_lat <= LATENCY;
+            w_addr <= waddr;
+            w_data <= wwdata;
+            w_strb <= wwstrb;
         end
     end
 endmodule

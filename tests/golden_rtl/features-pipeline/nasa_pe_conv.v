@@ -1,4 +1,4 @@
-// nasa 0.1.0 `features-pipeline`: PE cell from rust_hdl (src/hw/pe.rs); network features description sha256 323025ceefc852400f4befac4c46943ca7a39c390a936655bf47dd0fcac87ce5 architecture sha256 9aedbe457b2655d9cec18afd912562e2e76fa3a9a4df22d59b31673c3d5b374f
+// nasa 0.1.0 `features-pipeline`: PE cell from rust_hdl (src/hw/pe.rs); network features description sha256 323025ceefc852400f4befac4c46943ca7a39c390a936655bf47dd0fcac87ce5 architecture sha256 8d40fde256f430f368be3d95d2cfd47366da1d1c2ff66f6456e0179fcec42d8a
 
 
 module nasa_pe_conv(x,w,acc_in,acc_out);

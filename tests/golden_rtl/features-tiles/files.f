@@ -3,6 +3,7 @@ nasa_round_clamp.v
 nasa_requant.v
 nasa_scale.v
 nasa_addq.v
+nasa_spad.v
 nasa_pe_conv.v
 nasa_pe_shift.v
 nasa_pe_adder.v

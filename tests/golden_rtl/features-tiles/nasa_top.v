@@ -60,7 +60,8 @@ module nasa_top (
     // Resident weights: words of NB bytes, RL memory lines each.
     localparam [31:0] WEXT_BASE = 32'd21984;
     localparam [31:0] RL = 32'd1;
-    localparam [31:0] WTOTAL = 32'd1204;
+    localparam [31:0] WSTART = 32'd0;
+    localparam [31:0] WEND = 32'd1204;
     // The network's input and output: external address, bytes, scratchpad
     // base, plane bytes and pixels per plane.
     localparam [31:0] IN_EXT = 32'd0;
@@ -157,8 +158,8 @@ module nasa_top (
                      S_OUT_LAST = 5'd16, S_OUT_WR = 5'd17, S_DONE = 5'd18, S_VPOST = 5'd19;
     reg [4:0] st;
     reg flush_q;
-    // Returning from a tensor store: 1 after a layer's (debugging runs), 0 at the end.
-    reg out_mid;
+    // Where a tensor store returns to.
+    reg [4:0] o_ret;
 
     // ---------------------------------------------------------------- scratchpad ports
     // One read port: every bank reads the same byte address; the data of a
@@ -173,59 +174,14 @@ module nasa_top (
     reg  [NB*CW*8-1:0] wr_db;
     reg  [CW-1:0] wr_m;
     reg  [NB-1:0] wr_en;
-    /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] rd_w = rd_a >> LGW;
-    wire [31:0] wr_w = wr_a >> LGW;
-    /* verilator lint_on UNUSEDSIGNAL */
-    /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] rd_next = (rd_w >> 1) + (rd_w & 32'd1);
-    wire [31:0] wr_next = (wr_w >> 1) + (wr_w & 32'd1);
-    /* verilator lint_on UNUSEDSIGNAL */
-    wire [SAB-1:0] rd_i1 = rd_w[SAB:1];
-    wire [SAB-1:0] rd_i0 = rd_next[SAB-1:0];
-    wire [SAB-1:0] wr_i1 = wr_w[SAB:1];
-    wire [SAB-1:0] wr_i0 = wr_next[SAB-1:0];
-    wire [2*CW-1:0] wmwin = { {CW{1'b0}}, wr_m } << wr_a[LGW-1:0];
-    // Even words go to sub-bank 0, odd words to sub-bank 1.
-    wire [CW-1:0] wm0 = wr_w[0] ? wmwin[2*CW-1:CW] : wmwin[CW-1:0];
-    wire [CW-1:0] wm1 = wr_w[0] ? wmwin[CW-1:0] : wmwin[2*CW-1:CW];
-    reg rd_odd_q;
-    reg [LGW-1:0] rd_off_q;
     reg [31:0] rd_bank_q;
-    always @(posedge clk) begin
-        rd_odd_q <= rd_w[0];
-        rd_off_q <= rd_a[LGW-1:0];
-        rd_bank_q <= rd_bank;
-    end
-    wire [NB*CW*8-1:0] rdat;
-    genvar gb;
-    generate
-        for (gb = 0; gb < NB; gb = gb + 1) begin : bank
-            reg [CW*8-1:0] sb0 [0:HALF-1];
-            reg [CW*8-1:0] sb1 [0:HALF-1];
-            reg [CW*8-1:0] q0;
-            reg [CW*8-1:0] q1;
-            wire [2*CW*8-1:0] wwin = { {(CW*8){1'b0}}, wr_db[gb*CW*8 +: CW*8] } << { wr_a[LGW-1:0], 3'b000 };
-            wire [CW*8-1:0] wd0 = wr_w[0] ? wwin[2*CW*8-1:CW*8] : wwin[CW*8-1:0];
-            wire [CW*8-1:0] wd1 = wr_w[0] ? wwin[CW*8-1:0] : wwin[2*CW*8-1:CW*8];
-            integer k;
-            always @(posedge clk) begin
-                q0 <= sb0[rd_i0];
-                q1 <= sb1[rd_i1];
-                if (wr_en[gb]) begin
-                    for (k = 0; k < CW; k = k + 1) begin
-                        if (wm0[k]) sb0[wr_i0][k*8 +: 8] <= wd0[k*8 +: 8];
-                        if (wm1[k]) sb1[wr_i1][k*8 +: 8] <= wd1[k*8 +: 8];
-                    end
-                end
-            end
-            wire [2*CW*8-1:0] win = rd_odd_q ? { q0, q1 } : { q1, q0 };
-            /* verilator lint_off UNUSEDSIGNAL */
-            wire [2*CW*8-1:0] shifted = win >> { rd_off_q, 3'b000 };
-            /* verilator lint_on UNUSEDSIGNAL */
-            assign rdat[gb*CW*8 +: CW*8] = shifted[CW*8-1:0];
-        end
-    endgenerate
+    always @(posedge clk) rd_bank_q <= rd_bank;
+    wire [NB*CW*8-1:0] self_rdat;
+    nasa_spad #(.NB(NB), .CW(CW), .LGW(LGW), .HALF(HALF), .SAB(SAB)) spad (
+        .clk(clk), .rd_a(rd_a), .wr_a(wr_a), .wr_db(wr_db), .wr_m(wr_m),
+        .wr_en(wr_en), .rdat(self_rdat)
+    );
+    wire [NB*CW*8-1:0] rdat = self_rdat;
     // The data of the bank a single-bank reader asked for.
     reg [CW*8-1:0] rsel;
     integer bi, bj;
@@ -764,12 +720,12 @@ module nasa_top (
     always @(posedge clk) begin
         if (rst) begin
             st <= S_RESET; busy <= 1'b1; done <= 1'b0;
-            cycles <= 32'd0; layer <= 16'd0; g <= 32'd0; q <= 32'd0;
+            cycles <= 32'd0; layer <= 16'd0; g <= WSTART; q <= 32'd0;
         end else begin
             if (busy) cycles <= cycles + 32'd1;
             case (st)
             // ---- resident weights, word by word, RL lines each
-            S_RESET: if (WTOTAL == 32'd0) begin busy <= 1'b0; st <= S_IDLE; end
+            S_RESET: if (WEND == WSTART) begin busy <= 1'b0; st <= S_IDLE; end
                      else st <= S_W_REQ;
             S_W_REQ: if (mem_ack) begin
                 rowbuf[q*64 +: 64] <= mem_rdata;
@@ -778,7 +734,7 @@ module nasa_top (
             end
             S_W_STORE: begin
                 g <= g + 32'd1;
-                if (g + 32'd1 == WTOTAL) begin busy <= 1'b0; st <= S_IDLE; end
+                if (g + 32'd1 == WEND) begin busy <= 1'b0; st <= S_IDLE; end
                 else st <= S_W_REQ;
             end
             S_IDLE: if (start) begin
@@ -787,6 +743,7 @@ module nasa_top (
                 e <= 32'd0; ch <= 32'd0; px <= 32'd0;
                 st <= S_IN_REQ;
             end
+
             // ---- the input: a line from external memory, then a byte per cycle
             S_IN_REQ: if (mem_ack) begin bk <= 32'd0; st <= S_IN_PUT; end
             S_IN_PUT: begin
@@ -799,6 +756,7 @@ module nasa_top (
             end
             S_DESC: st <= S_DESC_WAIT;
             S_DESC_WAIT: begin d <= desc_mem[layer[3:0]]; st <= S_DISPATCH; end
+
             S_DISPATCH: begin
                 lm0 <= 32'd0; lmt <= 32'd0; lgb <= 32'd0; lgm <= 32'd0; loy <= 32'd0; lox <= 32'd0; lci <= 32'd0; lky <= 32'd0; lval <= 1'b1;
                 cval <= 1'b0; o <= 32'd0; padc <= 32'd0;
@@ -871,7 +829,7 @@ module nasa_top (
             end
             S_LEND: if (flush_q) begin
                 o_ext <= f_ext_out; o_len <= f_out_len; o_sp <= f_out_base; o_pw <= f_out_pw;
-                o_hw <= f_oh * f_ow; out_mid <= 1'b1;
+                o_hw <= f_oh * f_ow; o_ret <= S_NEXT;
                 e <= 32'd0; bk <= 32'd0; ch <= 32'd0; px <= 32'd0;
                 st <= S_OUT_RD;
             end else st <= S_NEXT;
@@ -879,11 +837,12 @@ module nasa_top (
                 if ({16'd0, layer} + 32'd1 < NL) begin layer <= layer + 16'd1; st <= S_DESC; end
                 else begin
                     o_ext <= OUT_EXT; o_len <= OUT_LEN; o_sp <= OUT_SP; o_pw <= OUT_PW;
-                    o_hw <= OUT_HW; out_mid <= 1'b0;
+                    o_hw <= OUT_HW; o_ret <= S_DONE;
                     e <= 32'd0; bk <= 32'd0; ch <= 32'd0; px <= 32'd0;
                     st <= S_OUT_RD;
                 end
             end
+
             // ---- a tensor store: a line's bytes read one per cycle, then the line written
             S_OUT_RD: begin
                 e <= e + 32'd1;
@@ -896,7 +855,7 @@ module nasa_top (
             S_OUT_WR: if (mem_ack) begin
                 bk <= 32'd0;
                 if (e < o_len) st <= S_OUT_RD;
-                else st <= out_mid ? S_NEXT : S_DONE;
+                else st <= o_ret;
             end
             S_DONE: begin busy <= 1'b0; done <= 1'b1; st <= S_IDLE; end
             default: st <= S_IDLE;

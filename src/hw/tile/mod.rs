@@ -104,6 +104,8 @@ descriptor! {
     }
 }
 
+pub mod pipe;
+
 /// Operations of the tile engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub enum Opcode {
@@ -673,7 +675,7 @@ pub fn choose(net: &Network, arch: &Arch) -> Result<Option<Plan>, crate::model::
     let err =
         |m: String| crate::model::error::InputError::new(&arch.path, m).field("schedule.engine");
     if arch.schedule.pipeline {
-        return Err(err("the tile engine runs layer by layer; a layer pipeline ([schedule] pipeline = true) needs engine = \"cache\"".into()));
+        return Ok(None);
     }
     if !arch.missing_kinds(net).is_empty() {
         return Ok(None);
@@ -681,6 +683,43 @@ pub fn choose(net: &Network, arch: &Arch) -> Result<Option<Plan>, crate::model::
     let memory = Memory::of(arch);
     let bases = crate::hw::layout::tensor_bases(net, memory.line_bytes);
     match plan(net, arch, &bases) {
+        Ok(p) => Ok(Some(p)),
+        Err(m) if engine == Engine::Tiles => Err(err(m)),
+        Err(_) => Ok(None),
+    }
+}
+
+/// The tile pipeline a pipelined design (`[schedule] pipeline = true`) of
+/// `net` on `arch` runs, or `None` where it runs on cache controllers
+/// (`engine = "cache"`, or with `auto` a network the tile engines cannot
+/// run or whose copies do not fit in `buffer.words`). An explicit
+/// `engine = "tiles"` it cannot honour is an error naming the reason.
+pub fn choose_pipe(
+    net: &Network,
+    arch: &Arch,
+) -> Result<Option<pipe::Pipe>, crate::model::error::InputError> {
+    use crate::hw::arch::Engine;
+    let engine = arch.schedule.engine;
+    if !arch.schedule.pipeline || engine == Engine::Cache || !arch.missing_kinds(net).is_empty() {
+        return Ok(None);
+    }
+    let err =
+        |m: String| crate::model::error::InputError::new(&arch.path, m).field("schedule.engine");
+    let memory = Memory::of(arch);
+    let bases = crate::hw::layout::tensor_bases(net, memory.line_bytes);
+    let attempt = || -> Result<pipe::Pipe, String> {
+        let geom = Geometry::of(arch)?;
+        let p = pipe::plan(net, &geom, plan_geometry(net, &geom, &bases)?)?;
+        let bytes = p.bytes() * geom.rows as u64;
+        if bytes > arch.buffer.words as u64 {
+            return Err(format!(
+                "a tile pipeline keeps every image's activations on chip: this network needs {bytes} bytes of scratchpad, the buffer has {} (buffer.words)",
+                arch.buffer.words
+            ));
+        }
+        Ok(p)
+    };
+    match attempt() {
         Ok(p) => Ok(Some(p)),
         Err(m) if engine == Engine::Tiles => Err(err(m)),
         Err(_) => Ok(None),
