@@ -537,6 +537,9 @@ pub fn predict_images(net: &Network, arch: &Arch, images: usize) -> Vec<Vec<Laye
     if let Ok(Some(plan)) = crate::hw::tile::choose(net, arch) {
         return vec![tile_costs(net, &plan, &memory); images];
     }
+    if let Ok(Some(pipe)) = crate::hw::tile::choose_pipe(net, arch) {
+        return vec![tile_costs(net, &pipe.tile, &memory); images];
+    }
     let pes = |k: Kind| arch.pes(k) as u64;
     exact_traffic(net, &memory, &pes, images)
         .into_iter()

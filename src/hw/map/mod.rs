@@ -193,7 +193,7 @@ pub fn tile_design(opts: &MapOptions, rows: u32, cols: [u32; 3]) -> Arch {
         slp: chunk(cols[1]),
         alp: chunk(cols[2]),
         schedule: crate::hw::arch::Schedule {
-            pipeline: false,
+            pipeline: opts.pipeline,
             engine: Engine::Tiles,
         },
         ..design(opts, [0, 0, 0])
@@ -245,13 +245,32 @@ fn search_tiles(
     };
     let mut fixed_cycles = 0u64;
     let mut fixed_energy = 0f64;
-    for net in nets {
+    // A pipeline: per network and kind, the cycles of its engine that no
+    // column count changes (other layers, load, store, entry control).
+    let mut engine_fixed = vec![[0u64; 3]; nets.len()];
+    for (ni, net) in nets.iter().enumerate() {
         let bases = crate::hw::layout::tensor_bases(net, mem.line_bytes);
         let Ok(plan) = tile::plan_geometry(net, &probe, &bases) else {
             return Ok(None);
         };
         let (head, tail) = tile::frame_cycles(net, &mem);
         fixed_cycles += head + tail;
+        if opts.pipeline {
+            let Ok(rounds) = crate::hw::rounds::Rounds::of(net) else {
+                return Ok(None);
+            };
+            let kind = |i: usize| kind_index(rounds.engines[rounds.engine[i]]);
+            let store = tile::store_cycles(net.output_info().shape.len() as u64, &mem);
+            engine_fixed[ni][kind(0)] += head;
+            engine_fixed[ni][kind(net.output - 1)] += store;
+            for (i, l) in plan.layers.iter().enumerate() {
+                engine_fixed[ni][kind(i)] += tile::pipe::ENTRY_EXTRA;
+                if matches!(l.mode, tile::Mode::Post | tile::Mode::PostVec) {
+                    let c = cycles::tile_layer_cost(net, i, l.mode, &l.desc, &probe);
+                    engine_fixed[ni][kind(i)] += c.cycles;
+                }
+            }
+        }
         let frame = LayerCost {
             dram_line_reads: (net.input.tensor.shape.len() as u64).div_ceil(mem.line_bytes),
             dram_line_writes: (net.output_info().shape.len() as u64).div_ceil(mem.line_bytes),
@@ -267,9 +286,12 @@ fn search_tiles(
             }
         }
     }
-    // tables[kind][rows][word][cols]: (cycles, energy) of the kind's layers.
+    // tables[kind][rows][word][cols]: (cycles, energy) of the kind's layers
+    // (a pipeline: net_tables[net][kind]... the cycles per network).
     let nc = MAX_COLS as usize + 1;
     let mut tables = vec![vec![vec![vec![(0u64, 0f64); nc]; TILE_WORDS.len()]; TILE_ROWS.len()]; 3];
+    let mut net_cycles =
+        vec![vec![vec![vec![vec![0u64; nc]; TILE_WORDS.len()]; TILE_ROWS.len()]; 3]; nets.len()];
     let mut fits = [[true; TILE_WORDS.len()]; TILE_ROWS.len()];
     for (ri, &rows) in TILE_ROWS.iter().enumerate() {
         for (wi, &word) in TILE_WORDS.iter().enumerate() {
@@ -278,10 +300,18 @@ fn search_tiles(
                 word,
                 cols: [c; 3],
             };
-            fits[ri][wi] = nets
-                .iter()
-                .all(|n| tile::scratchpad_bytes(n, &geom(1)) <= opts.buffer.words as u64);
-            for net in nets {
+            fits[ri][wi] = nets.iter().all(|n| {
+                let g = geom(1);
+                if opts.pipeline {
+                    let bases = crate::hw::layout::tensor_bases(n, mem.line_bytes);
+                    tile::plan_geometry(n, &g, &bases)
+                        .and_then(|p| tile::pipe::plan(n, &g, p))
+                        .is_ok_and(|p| p.bytes() * rows as u64 <= opts.buffer.words as u64)
+                } else {
+                    tile::scratchpad_bytes(n, &g) <= opts.buffer.words as u64
+                }
+            });
+            for (ni, net) in nets.iter().enumerate() {
                 for (i, layer) in net.layers.iter().enumerate() {
                     let Op::Conv(c) = &layer.op else { continue };
                     let k = kind_index(c.kind);
@@ -300,6 +330,7 @@ fn search_tiles(
                         let t = &mut tables[k][ri][wi][cols as usize];
                         t.0 += lc.cycles;
                         t.1 += e.total();
+                        net_cycles[ni][k][ri][wi][cols as usize] += lc.cycles;
                     }
                 }
             }
@@ -350,6 +381,21 @@ fn search_tiles(
                             c += t.0;
                             e += t.1;
                         }
+                    }
+                    if opts.pipeline {
+                        // The period: per network, its busiest engine.
+                        c = (0..nets.len())
+                            .map(|ni| {
+                                (0..3)
+                                    .filter(|&k| used[k])
+                                    .map(|k| {
+                                        engine_fixed[ni][k]
+                                            + net_cycles[ni][k][ri][wi][cols[k] as usize]
+                                    })
+                                    .max()
+                                    .unwrap_or(0)
+                            })
+                            .sum();
                     }
                     let v = value(c, e);
                     if best.is_none_or(|(b, _, _)| v < b) {
@@ -413,7 +459,7 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
             max[i] = ((rest / cost[i] + 1e-9).floor() as u64).clamp(1, MAX_PES);
         }
     }
-    if !opts.pipeline && opts.engine != Engine::Cache {
+    if opts.engine != Engine::Cache {
         match search_tiles(nets, opts, used, cost, capacity) {
             Ok(Some(TileChoice {
                 rows,
@@ -597,13 +643,32 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
     let mem = crate::hw::layout::Memory::of(arch);
     let costs: Vec<LayerCost> = cycles::predict_layers(net, arch);
     let mut total = Energy::default();
-    // A pipeline moves tensors between engines through external memory.
+    // A tile pipeline keeps every activation on chip; the cache
+    // controllers' pipeline moves tensors between engines through external
+    // memory.
+    let tile_pipe = crate::hw::tile::choose_pipe(net, arch).ok().flatten();
     let plan = arch
         .schedule
         .pipeline
         .then(|| pipeline::plan(net, mem.line_bytes).ok())
-        .flatten();
-    let estimate = plan.as_ref().map(|p| pipeline::estimate(net, arch, p));
+        .flatten()
+        .filter(|_| tile_pipe.is_none());
+    let estimate = match (&plan, &tile_pipe) {
+        (Some(p), _) => Some(pipeline::estimate(net, arch, p)),
+        (None, Some(tp)) => {
+            let layers: Vec<u64> = (0..net.layers.len())
+                .map(|i| crate::hw::tile::pipe::entry_cycles(net, tp, &mem, i))
+                .collect();
+            let engines = crate::hw::tile::pipe::engine_work(net, arch, tp, &mem);
+            Some(pipeline::PipelineEstimate {
+                period: engines.iter().map(|e| e.cycles).max().unwrap_or(0),
+                serial: layers.iter().sum(),
+                engines,
+                layers,
+            })
+        }
+        _ => None,
+    };
     if let Some(p) = &plan {
         let (reads, writes) = pipeline::crossing_lines(net, p, mem.line_bytes);
         let crossing = LayerCost {
@@ -613,7 +678,10 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
         };
         total.add(&layer_energy(table, None, 8, &crossing, mem.line_bytes));
     }
-    let tiles = crate::hw::tile::choose(net, arch).ok().flatten();
+    let tiles = crate::hw::tile::choose(net, arch)
+        .ok()
+        .flatten()
+        .or_else(|| tile_pipe.map(|p| p.tile));
     let (head, tail) = match &tiles {
         Some(_) => crate::hw::tile::frame_cycles(net, &mem),
         None => (0, 0),
