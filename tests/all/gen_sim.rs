@@ -323,6 +323,54 @@ fn random_networks_on_the_tile_engine() {
     }
 }
 
+/// Random networks on tile pipelines (one engine per kind, images in
+/// flight, activations handed between engines through channel memories):
+/// bit-exact (one also in Icarus), and every layer of every image ends
+/// when the model says, pipelined and serial.
+#[test]
+#[ignore = "slow tier (Verilator runs); scripts/test.sh runs it"]
+fn random_networks_on_the_tile_pipeline() {
+    let mut engines = std::collections::BTreeSet::new();
+    for seed in [14u64, 92, 35] {
+        let mut rng = nasa::model::rng::SplitMix64::new(seed);
+        let choices: Vec<[u8; 5]> = (0..8)
+            .map(|_| std::array::from_fn(|_| rng.next_u64() as u8))
+            .collect();
+        let text = crate::property::description(1 + (seed % 3) as u32, 11, 9, 8, &choices);
+        let net = random_net(&text, seed);
+        let rows = [1u32, 2, 4][rng.next_u64() as usize % 3];
+        let mut arch_text = "[accelerator]\nname = \"r\"\n".to_string();
+        for section in ["clp", "slp", "alp"] {
+            let cols = 1 + rng.next_u64() % 5;
+            arch_text += &format!("[{section}]\nrows = {rows}\ncols = {cols}\n");
+        }
+        arch_text += "[buffer]\nwords = 1048576\n[schedule]\npipeline = true\nengine = \"tiles\"\n";
+        let arch = Arch::parse(&arch_text, Path::new("random.toml")).unwrap();
+        let pipe = nasa::hw::tile::choose_pipe(&net, &arch).unwrap().unwrap();
+        engines.insert(pipe.engines.len());
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("design");
+        generate(&net, &arch, &arch.to_toml(), "piped", &dir).unwrap();
+        lint(&dir);
+        for serial in [false, true] {
+            let o = SimOptions {
+                serial,
+                ..opts(3, None, Simulator::Verilator)
+            };
+            let report = simulate(&dir, &o).unwrap();
+            assert!(report.pass, "seed {seed}: {report:?}");
+            crate::common::assert_pipeline_exact(&report);
+        }
+        if seed == 14 {
+            let report = simulate(&dir, &opts(2, None, Simulator::Icarus)).unwrap();
+            assert!(report.pass, "seed {seed}, Icarus: {report:?}");
+            crate::common::assert_pipeline_exact(&report);
+        }
+    }
+    // Some of the networks hand tensors between three engines.
+    assert!(engines.contains(&3), "{engines:?}");
+}
+
 /// Global average pooling of a non-square map (7 x 3): the cycle model
 /// once priced it as if the map were 7 x 7 (116 cycles against 60).
 #[test]

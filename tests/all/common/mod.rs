@@ -114,6 +114,17 @@ pub fn assert_predicted(report: &nasa::hw::sim::SimReport) {
     assert_eq!(report.predicted_cycles, report.cycles_per_inference);
 }
 
+/// A pipelined run ended every layer of every image, and the whole run,
+/// exactly when the model said.
+pub fn assert_pipeline_exact(report: &nasa::hw::sim::SimReport) {
+    let p = report.pipeline.as_ref().expect("a pipelined run");
+    assert_eq!(p.layer_ends.len(), report.images);
+    for (j, (m, q)) in p.layer_ends.iter().zip(&p.predicted_layer_ends).enumerate() {
+        assert_eq!(m, q, "image {j}: measured layer ends, then predicted");
+    }
+    assert_eq!(report.predicted_cycles, report.cycles_per_inference);
+}
+
 /// `verilator --lint-only -Wall` of the design in `dir` passes.
 pub fn lint(dir: &Path) {
     let out = std::process::Command::new("verilator")
