@@ -138,7 +138,7 @@ pub struct Schedule {
     /// concurrently with the others (`map::pipeline`).
     #[serde(default)]
     pub pipeline: bool,
-    /// Which controller runs a layer-by-layer design (`src/hw/tile.rs`).
+    /// Which controller runs a layer-by-layer design (`src/hw/tile/`).
     #[serde(default)]
     pub engine: Engine,
 }

@@ -175,7 +175,8 @@ fn build(dir: &Path, simulator: Simulator, build_dir: Option<&Path>) -> Result<C
     match simulator {
         Simulator::Verilator => {
             let mdir = match build_dir {
-                None => dir.join("obj_dir"),
+                // Absolute: Verilator runs in the design's directory.
+                None => std::path::absolute(dir.join("obj_dir"))?,
                 Some(cache) => {
                     let mut text = Vec::new();
                     for name in &sources {
