@@ -312,7 +312,14 @@ fn gen_and_sim_through_the_cli() {
         "--json",
     ]);
     assert_eq!(g["stamp"]["network"], "features");
-    let v = ok_json(&["sim", rtl.to_str().unwrap(), "--images", "2", "--json"]);
+    // A relative design directory (Verilator builds inside it).
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_nasa"))
+        .current_dir(dir.path())
+        .args(["sim", "rtl", "--images", "2", "--json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
     for key in [
         "pass",
         "images",
