@@ -446,12 +446,12 @@ pub fn pipe_files(
     let ext_bytes = ext.wext_base + ext.wext.len() as u64;
     let word = plan.geometry.word;
     let lists: [&[&str]; 2] = [Desc::FIELDS, Sync::FIELDS];
-    // The image's copies: each base moves by its slot; a channel copy's
-    // offset from the own copy by the difference of their slots.
-    let mut slot_update: String = [
+    // The image's copies: each base moves by its slot (every copy of a
+    // tensor has the same slots, so the other copies' offsets stay).
+    let slot_update: String = [
         ("in_base", "in_mask", "in_str"),
         ("in2_base", "in2_mask", "in2_str"),
-        ("out_base", "own_mask", "out_str"),
+        ("out_base", "out_mask", "out_str"),
         ("l_base", "l_mask", "l_str"),
     ]
     .iter()
@@ -462,12 +462,7 @@ pub fn pipe_files(
         )
     })
     .collect();
-    for dx in ["dx1", "dx2"] {
-        slot_update += &format!(
-            "                d[{}*32 +: 32] <= f_{dx} + ((img & f_out_mask) - (img & f_own_mask)) * f_out_str;\n",
-            field_index(&lists, dx)
-        );
-    }
+
     let label = |k: Kind| match k {
         Kind::Conv => "CLP",
         Kind::Shift => "SLP",

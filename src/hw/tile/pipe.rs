@@ -46,8 +46,8 @@ descriptor! {
         in_mask, in_str, in2_mask, in2_str, out_mask, out_str, l_mask, l_str,
         /// Output copies written: bit 0 the engine's own memory, bits 1 and 2 its channels to other engines; and their addresses (slot 0) less `out_base`'s.
         dst, dx1, dx2,
-        /// Copies - 1 of the output in the engine's own memory: the output's, or 0 where only a debugging run reads it there.
-        own_mask,
+        /// Debugging runs: 1 or 2 if the entry first stores its first or second input (which no engine reads where it was made), at this external address, length, pixels per plane and plane bytes.
+        fl_sel, fl_ext, fl_len, fl_hw, fl_pw,
         /// 1: the entry first loads the image into the input's copies (own memory at `l_base`), and these.
         load, l_base, l_dst, l_dx1, l_dx2,
         /// 1: the entry ends by storing the output in external memory.
@@ -147,7 +147,11 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan) -> Result<Pipe, String> 
             .iter()
             .map(|&r| rounds.engine[r])
             .collect();
-        c.push(engine_of(id));
+        // The input (loaded by the first layer) and the output (stored by
+        // its maker) also have a copy in their maker's own memory.
+        if id == 0 || id == net.output {
+            c.push(engine_of(id));
+        }
         c.sort_unstable();
         c.dedup();
         consumers.push(c);
@@ -163,20 +167,7 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan) -> Result<Pipe, String> 
     let word = geom.word as u64;
     let guard = pad.div_ceil(word).max(1) * word;
     let mut used = vec![vec![guard; ne]; ne];
-    // Copies in the producer's own memory: the tensor's slots where the
-    // engine reads it (or it is the input or output), else one (a
-    // debugging run stores it from there in the entry that writes it).
-    let own_slots: Vec<u64> = (0..=n)
-        .map(|id| {
-            let p = engine_of(id);
-            let read = rounds.readers[id].iter().any(|&r| rounds.engine[r] == p);
-            if read || id == 0 || id == net.output {
-                slots[id]
-            } else {
-                1
-            }
-        })
-        .collect();
+    let own_copy = |id: usize| consumers[id].contains(&engine_of(id));
     let mut offset = vec![vec![u64::MAX; ne]; n + 1];
     // Channels between engines: every copy alive across rounds (its
     // readers are at later stages), so each has its own region.
@@ -192,8 +183,10 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan) -> Result<Pipe, String> 
     // engine's last entry that reads it (or stores it) within one round,
     // so copies whose lives do not overlap share space (first fit).
     for (e, used_e) in used.iter_mut().enumerate() {
-        let own: Vec<usize> = (0..=n).filter(|&id| engine_of(id) == e).collect();
-        for &id in own.iter().filter(|&&id| own_slots[id] > 1) {
+        let own: Vec<usize> = (0..=n)
+            .filter(|&id| engine_of(id) == e && own_copy(id))
+            .collect();
+        for &id in own.iter().filter(|&&id| slots[id] > 1) {
             offset[id][e] = used_e[e];
             used_e[e] += size(id) * slots[id];
         }
@@ -209,7 +202,7 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan) -> Result<Pipe, String> 
         };
         let floor = used_e[e];
         let mut placed: Vec<(usize, u64, u64)> = Vec::new();
-        for &id in own.iter().filter(|&&id| own_slots[id] == 1) {
+        for &id in own.iter().filter(|&&id| slots[id] == 1) {
             let (born, last) = life(id);
             let mut busy: Vec<(u64, u64)> = placed
                 .iter()
@@ -279,8 +272,10 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan) -> Result<Pipe, String> 
     // the addresses of the other-engine copies less the own copy's.
     let copies = |id: usize| {
         let p = engine_of(id);
-        let own = offset[id][p];
-        let mut dst = 1u32;
+        let (own, mut dst) = match own_copy(id) {
+            true => (offset[id][p], 1u32),
+            false => (0, 0),
+        };
         let mut dx = [0u32; 2];
         for (port, &m) in engines[p].writes.iter().enumerate().skip(1) {
             let c = mems[m].to;
@@ -347,7 +342,19 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan) -> Result<Pipe, String> 
         (s.in_mask, s.in_str) = slot(layer.inputs[0]);
         (s.in2_mask, s.in2_str) = layer.inputs.get(1).map_or((0, 0), |&id| slot(id));
         (s.out_mask, s.out_str) = slot(i + 1);
-        s.own_mask = (own_slots[i + 1] - 1) as u32;
+        // A debugging run stores every tensor: from its maker's own copy
+        // where it has one, else from the first reader's channel copy.
+        for (k, &id) in layer.inputs.iter().enumerate().take(2) {
+            let first = rounds.readers[id].first() == Some(&i);
+            if !own_copy(id) && first && s.fl_sel == 0 {
+                let t = net.tensor(id).shape;
+                s.fl_sel = k as u32 + 1;
+                s.fl_ext = tile.layers[id - 1].desc.ext_out;
+                s.fl_len = t.len() as u32;
+                s.fl_hw = (t.h * t.w) as u32;
+                s.fl_pw = tile.places[id].plane as u32;
+            }
+        }
         if i == 0 {
             let (own, dst, dx) = copies(0);
             s.load = 1;

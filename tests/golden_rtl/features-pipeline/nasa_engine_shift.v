@@ -3,7 +3,7 @@
 // weights sha256 33aca62ea3419dd4c2755a0e40951cfa6a02e3c6a36f36d10daeaaf38f9b74cb
 // architecture sha256 8d40fde256f430f368be3d95d2cfd47366da1d1c2ff66f6456e0179fcec42d8a
 //
-// Tile engine (src/hw/tile.rs, docs/accelerator.md). Chunks: SLP 2x3
+// Tile engine (src/hw/tile/, docs/accelerator.md). Chunks: SLP 2x3
 // PEs (rows: output channels, columns: output pixels). Every activation
 // lives in an on-chip scratchpad of 2 banks (channel c in bank
 // c mod 2) of 4-byte words; weights stay resident in each
@@ -98,7 +98,7 @@ module nasa_engine_shift (
     localparam [31:0] IN_PW = 32'd784;
     localparam [31:0] IN_HW = 32'd784;
     localparam [31:0] OUT_EXT = 32'd72160;
-    // Opcodes (src/hw/tile.rs `Opcode`); the engine tests the ones it needs.
+    // Opcodes (src/hw/tile/mod.rs `Opcode`); the engine tests the ones it needs.
     /* verilator lint_off UNUSEDPARAM */
     localparam [31:0] OP_CONV = 32'd0;
     localparam [31:0] OP_ADD = 32'd1;
@@ -106,10 +106,10 @@ module nasa_engine_shift (
     localparam [31:0] OP_AVGPOOL = 32'd3;
     /* verilator lint_on UNUSEDPARAM */
     // ---------------------------------------------------------------- descriptors
-    reg [2111:0] desc_mem [0:NL-1];
+    reg [2239:0] desc_mem [0:NL-1];
     initial $readmemh("desc_shift.hex", desc_mem);
-    reg [2111:0] d;
-    // Fields (src/hw/tile.rs `Desc`, rendered from the same list).
+    reg [2239:0] d;
+    // Fields (src/hw/tile/mod.rs `Desc`, and in a pipeline `pipe::Sync`, rendered from the same lists).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] f_op = d[0*32 +: 32];
     wire [31:0] f_kind = d[1*32 +: 32];
@@ -170,13 +170,17 @@ module nasa_engine_shift (
     wire [31:0] f_dst = d[56*32 +: 32];
     wire [31:0] f_dx1 = d[57*32 +: 32];
     wire [31:0] f_dx2 = d[58*32 +: 32];
-    wire [31:0] f_own_mask = d[59*32 +: 32];
-    wire [31:0] f_load = d[60*32 +: 32];
-    wire [31:0] f_l_base = d[61*32 +: 32];
-    wire [31:0] f_l_dst = d[62*32 +: 32];
-    wire [31:0] f_l_dx1 = d[63*32 +: 32];
-    wire [31:0] f_l_dx2 = d[64*32 +: 32];
-    wire [31:0] f_store = d[65*32 +: 32];
+    wire [31:0] f_fl_sel = d[59*32 +: 32];
+    wire [31:0] f_fl_ext = d[60*32 +: 32];
+    wire [31:0] f_fl_len = d[61*32 +: 32];
+    wire [31:0] f_fl_hw = d[62*32 +: 32];
+    wire [31:0] f_fl_pw = d[63*32 +: 32];
+    wire [31:0] f_load = d[64*32 +: 32];
+    wire [31:0] f_l_base = d[65*32 +: 32];
+    wire [31:0] f_l_dst = d[66*32 +: 32];
+    wire [31:0] f_l_dx1 = d[67*32 +: 32];
+    wire [31:0] f_l_dx2 = d[68*32 +: 32];
+    wire [31:0] f_store = d[69*32 +: 32];
     /* verilator lint_on UNUSEDSIGNAL */
     wire signed [63:0] lo64 = sext(f_lo);
     wire signed [63:0] hi64 = sext(f_hi);
@@ -208,7 +212,8 @@ module nasa_engine_shift (
                      S_DISPATCH = 5'd8, S_CONV = 5'd9, S_CWAIT = 5'd10, S_POST = 5'd11,
                      S_PWAIT = 5'd12, S_LEND = 5'd13, S_NEXT = 5'd14, S_OUT_RD = 5'd15,
                      S_OUT_LAST = 5'd16, S_OUT_WR = 5'd17, S_DONE = 5'd18, S_VPOST = 5'd19,
-                     S_ROUND = 5'd20, S_WAIT = 5'd21, S_STORE = 5'd22, S_FIN = 5'd23;
+                     S_ROUND = 5'd20, S_WAIT = 5'd21, S_STORE = 5'd22, S_FIN = 5'd23,
+                     S_FLIN = 5'd24;
     reg [4:0] st;
     reg flush_q;
     // Where a tensor store returns to.
@@ -710,12 +715,17 @@ module nasa_engine_shift (
             S_WAIT: if (deps_ok) begin
                 d[3*32 +: 32] <= f_in_base + (img & f_in_mask) * f_in_str;
                 d[4*32 +: 32] <= f_in2_base + (img & f_in2_mask) * f_in2_str;
-                d[5*32 +: 32] <= f_out_base + (img & f_own_mask) * f_out_str;
-                d[61*32 +: 32] <= f_l_base + (img & f_l_mask) * f_l_str;
-                d[57*32 +: 32] <= f_dx1 + ((img & f_out_mask) - (img & f_own_mask)) * f_out_str;
-                d[58*32 +: 32] <= f_dx2 + ((img & f_out_mask) - (img & f_own_mask)) * f_out_str;
+                d[5*32 +: 32] <= f_out_base + (img & f_out_mask) * f_out_str;
+                d[65*32 +: 32] <= f_l_base + (img & f_l_mask) * f_l_str;
                 e <= 32'd0; ch <= 32'd0; px <= 32'd0;
-                st <= (f_load != 0) ? S_IN_REQ : S_DISPATCH;
+                st <= (flush_q && f_fl_sel != 0) ? S_FLIN : (f_load != 0) ? S_IN_REQ : S_DISPATCH;
+            end
+            // ---- a debugging run: first store the input no engine reads where it was made
+            S_FLIN: begin
+                o_ext <= f_fl_ext; o_len <= f_fl_len; o_pw <= f_fl_pw; o_hw <= f_fl_hw;
+                o_sp <= (f_fl_sel == 32'd1) ? f_in_base : f_in2_base; o_ret <= S_DISPATCH;
+                e <= 32'd0; bk <= 32'd0; ch <= 32'd0; px <= 32'd0;
+                st <= S_OUT_RD;
             end
 
             S_DISPATCH: begin
@@ -788,7 +798,7 @@ module nasa_engine_shift (
                     end
                 end
             end
-            S_LEND: if (flush_q) begin
+            S_LEND: if (flush_q && f_dst[0]) begin
                 o_ext <= f_ext_out; o_len <= f_out_len; o_sp <= f_out_base; o_pw <= f_out_pw;
                 o_hw <= f_oh * f_ow; o_ret <= S_STORE;
                 e <= 32'd0; bk <= 32'd0; ch <= 32'd0; px <= 32'd0;

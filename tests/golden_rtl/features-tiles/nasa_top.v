@@ -3,7 +3,7 @@
 // weights sha256 33aca62ea3419dd4c2755a0e40951cfa6a02e3c6a36f36d10daeaaf38f9b74cb
 // architecture sha256 2fbb432ffcdcc21a1a74ecfb50becd0afebc95435d40463f0513de4abccb3263
 //
-// Tile engine (src/hw/tile.rs, docs/accelerator.md). Chunks: CLP 2x3, SLP 2x4, ALP 2x2
+// Tile engine (src/hw/tile/, docs/accelerator.md). Chunks: CLP 2x3, SLP 2x4, ALP 2x2
 // PEs (rows: output channels, columns: output pixels). Every activation
 // lives in an on-chip scratchpad of 2 banks (channel c in bank
 // c mod 2) of 4-byte words; weights stay resident in each
@@ -74,7 +74,7 @@ module nasa_top (
     localparam [31:0] OUT_SP = 32'd32;
     localparam [31:0] OUT_PW = 32'd4;
     localparam [31:0] OUT_HW = 32'd1;
-    // Opcodes (src/hw/tile.rs `Opcode`); the engine tests the ones it needs.
+    // Opcodes (src/hw/tile/mod.rs `Opcode`); the engine tests the ones it needs.
     /* verilator lint_off UNUSEDPARAM */
     localparam [31:0] OP_CONV = 32'd0;
     localparam [31:0] OP_ADD = 32'd1;
@@ -85,7 +85,7 @@ module nasa_top (
     reg [1215:0] desc_mem [0:NL-1];
     initial $readmemh("desc.hex", desc_mem);
     reg [1215:0] d;
-    // Fields (src/hw/tile.rs `Desc`, rendered from the same list).
+    // Fields (src/hw/tile/mod.rs `Desc`, and in a pipeline `pipe::Sync`, rendered from the same lists).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] f_op = d[0*32 +: 32];
     wire [31:0] f_kind = d[1*32 +: 32];

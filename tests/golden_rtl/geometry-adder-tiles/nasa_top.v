@@ -3,7 +3,7 @@
 // weights sha256 fac85a0a1732537ba7d26cd16b1a8bfe3b648f730ceeafa072c2e4caf63555ee
 // architecture sha256 87715261c8a406a8bfc70676ad3380bea8da8c1495520133d85a4ae712b5fcb7
 //
-// Tile engine (src/hw/tile.rs, docs/accelerator.md). Chunks: ALP 1x5
+// Tile engine (src/hw/tile/, docs/accelerator.md). Chunks: ALP 1x5
 // PEs (rows: output channels, columns: output pixels). Every activation
 // lives in an on-chip scratchpad of 1 banks (channel c in bank
 // c mod 1) of 8-byte words; weights stay resident in each
@@ -74,7 +74,7 @@ module nasa_top (
     localparam [31:0] OUT_SP = 32'd32;
     localparam [31:0] OUT_PW = 32'd8;
     localparam [31:0] OUT_HW = 32'd1;
-    // Opcodes (src/hw/tile.rs `Opcode`); the engine tests the ones it needs.
+    // Opcodes (src/hw/tile/mod.rs `Opcode`); the engine tests the ones it needs.
     /* verilator lint_off UNUSEDPARAM */
     localparam [31:0] OP_CONV = 32'd0;
     localparam [31:0] OP_ADD = 32'd1;
@@ -85,7 +85,7 @@ module nasa_top (
     reg [1215:0] desc_mem [0:NL-1];
     initial $readmemh("desc.hex", desc_mem);
     reg [1215:0] d;
-    // Fields (src/hw/tile.rs `Desc`, rendered from the same list).
+    // Fields (src/hw/tile/mod.rs `Desc`, and in a pipeline `pipe::Sync`, rendered from the same lists).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] f_op = d[0*32 +: 32];
     wire [31:0] f_kind = d[1*32 +: 32];

@@ -3,7 +3,7 @@
 // weights sha256 9aba928aff7193d1783665ba8404c1246a454c507bb25f50ea286a0baf960f29
 // architecture sha256 3ba61d534fe52067f32ab1659fea6a7f43c40ff3ca45077ff2b13d5199dfd694
 //
-// Tile engine (src/hw/tile.rs, docs/accelerator.md). Chunks: SLP 4x3
+// Tile engine (src/hw/tile/, docs/accelerator.md). Chunks: SLP 4x3
 // PEs (rows: output channels, columns: output pixels). Every activation
 // lives in an on-chip scratchpad of 4 banks (channel c in bank
 // c mod 4) of 4-byte words; weights stay resident in each
@@ -74,7 +74,7 @@ module nasa_top (
     localparam [31:0] OUT_SP = 32'd4;
     localparam [31:0] OUT_PW = 32'd4;
     localparam [31:0] OUT_HW = 32'd1;
-    // Opcodes (src/hw/tile.rs `Opcode`); the engine tests the ones it needs.
+    // Opcodes (src/hw/tile/mod.rs `Opcode`); the engine tests the ones it needs.
     /* verilator lint_off UNUSEDPARAM */
     localparam [31:0] OP_CONV = 32'd0;
     localparam [31:0] OP_ADD = 32'd1;
@@ -85,7 +85,7 @@ module nasa_top (
     reg [1215:0] desc_mem [0:NL-1];
     initial $readmemh("desc.hex", desc_mem);
     reg [1215:0] d;
-    // Fields (src/hw/tile.rs `Desc`, rendered from the same list).
+    // Fields (src/hw/tile/mod.rs `Desc`, and in a pipeline `pipe::Sync`, rendered from the same lists).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] f_op = d[0*32 +: 32];
     wire [31:0] f_kind = d[1*32 +: 32];
