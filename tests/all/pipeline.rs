@@ -338,8 +338,53 @@ fn cli_pipeline() {
     assert!(err.contains("--serial needs a pipelined design"), "{err}");
 }
 
-/// `nasa map --pipeline` finds the least period over every design of a
-/// small budget (brute force with the estimate of each design).
+/// `nasa map --pipeline` on tile engines finds the least period over
+/// every tile pipeline of a small budget whose copies fit the buffer
+/// (brute force over rows and columns with the exact model of each).
+#[test]
+fn tile_pipeline_search_is_exhaustive() {
+    let net = nasa::model::models::default_network().unwrap();
+    let options = MapOptions {
+        budget: Budget::PeArea(10.0),
+        objective: Objective::Latency,
+        buffer: Default::default(),
+        memory: Default::default(),
+        clock_mhz: 250.0,
+        energy: Default::default(),
+        name: "b".into(),
+        pipeline: true,
+        engine: Default::default(),
+    };
+    let mapping = map::map(std::slice::from_ref(&net), &options).unwrap();
+    assert_eq!(mapping.engine, "tiles");
+    let memory = nasa::hw::layout::Memory::of(&mapping.arch);
+    let mut best = u64::MAX;
+    for rows in [1u32, 2, 4, 8] {
+        for c in 1..=10u32 {
+            for s in 1..=20u32 {
+                for a in 1..=20u32 {
+                    let area = rows as f64 * (c as f64 + (s + a) as f64 / 1.88);
+                    if area > 10.0 + 1e-9 {
+                        continue;
+                    }
+                    let arch = map::tile_design(&options, rows, [c, s, a]);
+                    let Ok(Some(pipe)) = nasa::hw::tile::choose_pipe(&net, &arch) else {
+                        continue;
+                    };
+                    let work = nasa::hw::tile::pipe::engine_work(&net, &arch, &pipe, &memory);
+                    let period = work.iter().map(|e| e.cycles).max().unwrap();
+                    best = best.min(period);
+                }
+            }
+        }
+    }
+    let chosen = mapping.networks[0].pipeline.as_ref().unwrap();
+    assert_eq!(chosen.period, best);
+}
+
+/// `nasa map --pipeline` on cache controllers finds the least period over
+/// every design of a small budget (brute force with the estimate of each
+/// design).
 #[test]
 fn pipelined_search_is_exhaustive() {
     let net = nasa::model::models::default_network().unwrap();
@@ -352,7 +397,7 @@ fn pipelined_search_is_exhaustive() {
         energy: Default::default(),
         name: "b".into(),
         pipeline: true,
-        engine: Default::default(),
+        engine: nasa::hw::arch::Engine::Cache,
     };
     let mapping = map::map(std::slice::from_ref(&net), &options).unwrap();
     let plan = pipeline::plan(&net, 8).unwrap();
