@@ -149,6 +149,24 @@ pub struct MapArgs {
     /// accelerator of the same budget, and compare.
     #[arg(long)]
     pub compare: bool,
+    /// With --compare: generate both designs and run each in Verilator on
+    /// N images (the all-multiply network with seeded random weights), and
+    /// compare the measured cycles.
+    #[arg(long, value_name = "N", requires = "compare")]
+    pub sim: Option<usize>,
+    /// Where --sim generates the two designs.
+    #[arg(
+        long,
+        value_name = "DIR",
+        default_value = "rtl_out/compare",
+        requires = "sim"
+    )]
+    pub sim_dir: PathBuf,
+    #[command(flatten)]
+    pub data: DataArgs,
+    /// Seed of --sim's random images and of the all-multiply twin's weights.
+    #[arg(long, default_value_t = 1, requires = "sim")]
+    pub seed: u64,
     /// Write the chosen architecture here (what `nasa gen --arch` reads).
     #[arg(short, long, value_name = "FILE")]
     pub output: Option<PathBuf>,

@@ -146,7 +146,21 @@ fn map_cmd(a: MapArgs, json: bool) -> Result<()> {
         engine: a.engine,
     };
     let report = map::map_report(&a.nets, &opts, a.compare, a.output.as_deref())?;
-    print(&report, json)
+    let measured = match a.sim {
+        Some(images) => Some(nasa::hw::compare::measure(
+            &a.nets,
+            &report,
+            &nasa::hw::compare::SimCompare {
+                images,
+                dir: a.sim_dir,
+                dataset: a.data.dataset,
+                data_dir: a.data.data,
+                seed: a.seed,
+            },
+        )?),
+        None => None,
+    };
+    print(&report::Mapped { report, measured }, json)
 }
 
 fn search_cmd(a: SearchCmd, json: bool) -> Result<()> {

@@ -8,6 +8,7 @@ use anyhow::Result;
 use serde::Serialize;
 
 use nasa::hw::arch::SizeReport;
+use nasa::hw::compare::MeasuredComparison;
 use nasa::hw::map::{MapReport, Mapping};
 use nasa::hw::sim::SimReport;
 use nasa::hw::synth::SynthReport;
@@ -175,6 +176,59 @@ impl Report for MapReport {
         }
         if let Some(path) = &self.output {
             let _ = writeln!(t, "wrote {path}");
+        }
+        t
+    }
+}
+
+/// `nasa map`'s report, with `--sim` the measured comparison.
+#[derive(Serialize)]
+pub struct Mapped {
+    #[serde(flatten)]
+    pub report: MapReport,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub measured: Option<Vec<MeasuredComparison>>,
+}
+
+impl Report for Mapped {
+    fn text(&self) -> String {
+        let mut t = self.report.text();
+        for m in self.measured.iter().flatten() {
+            let _ = writeln!(
+                t,
+                "\nMeasured in Verilator, {} images each (energy: the model of the same activity):",
+                m.hybrid.images
+            );
+            let _ = writeln!(
+                t,
+                "  {:<13} {:>9} {:>13} {:>13} {:>9} {:>10} {:>11}  directory",
+                "design",
+                "bit-exact",
+                "cycles/image",
+                "(predicted)",
+                "images/s",
+                "energy nJ",
+                "EDP nJ*us"
+            );
+            for (label, d) in [("hybrid", &m.hybrid), ("all-multiply", &m.all_multiply)] {
+                let _ = writeln!(
+                    t,
+                    "  {:<13} {:>9} {:>13.0} {:>13.0} {:>9.0} {:>10.1} {:>11.4e}  {}",
+                    label,
+                    if d.pass { "yes" } else { "NO" },
+                    d.cycles_per_inference,
+                    d.predicted_cycles,
+                    d.inferences_per_s,
+                    d.energy_nj,
+                    d.edp_nj_us,
+                    d.dir
+                );
+            }
+            let _ = writeln!(
+                t,
+                "  hybrid against all-multiply: throughput x{:.3}, energy x{:.3}, EDP x{:.3}",
+                m.throughput_ratio, m.energy_ratio, m.edp_ratio
+            );
         }
         t
     }

@@ -11,6 +11,7 @@
 //! and `synth`.
 
 pub mod arch;
+pub mod compare;
 pub mod gen;
 pub mod layout;
 pub mod map;

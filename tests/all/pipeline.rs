@@ -450,3 +450,52 @@ fn three_readers_are_refused() {
     assert!(msg.contains("`a`") && msg.contains("3 layers"), "{msg}");
     assert!(!dir.exists());
 }
+
+/// `nasa map --compare --sim N` generates the hybrid and the all-multiply
+/// design, runs both in Verilator on the same images, and reports what it
+/// measured beside the model: both bit-exact, both as predicted, the
+/// ratios those of the measured cycles.
+#[test]
+#[ignore = "slow tier (Verilator runs); scripts/test.sh runs it"]
+fn measured_comparison_through_the_cli() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("cmp");
+    let features = concat!(env!("CARGO_MANIFEST_DIR"), "/models/features");
+    let v = ok_json(&[
+        "map",
+        features,
+        "--budget",
+        "8",
+        "--pipeline",
+        "--compare",
+        "--sim",
+        "2",
+        "--sim-dir",
+        dir.to_str().unwrap(),
+        "--json",
+    ]);
+    let m = &v["measured"][0];
+    for d in ["hybrid", "all_multiply"] {
+        assert_eq!(m[d]["pass"], true, "{m}");
+        assert_eq!(m[d]["images"], 2);
+        assert_eq!(
+            m[d]["cycles_per_inference"], m[d]["predicted_cycles"],
+            "{m}"
+        );
+        assert!(Path::new(m[d]["dir"].as_str().unwrap())
+            .join("manifest.json")
+            .exists());
+    }
+    let f = |d: &str, k: &str| m[d][k].as_f64().unwrap();
+    let ratio = f("all_multiply", "cycles_per_inference") / f("hybrid", "cycles_per_inference");
+    assert!((m["throughput_ratio"].as_f64().unwrap() - ratio).abs() < 1e-9);
+    // The twin's design was generated from an all-multiply description.
+    let twin = std::fs::read_to_string(dir.join("all-multiply-features/network.toml")).unwrap();
+    assert!(
+        !twin.contains("\"shift\"") && !twin.contains("\"adder\""),
+        "{twin}"
+    );
+    // --sim needs --compare.
+    let out = nasa(&["map", features, "--sim", "2"]);
+    assert!(!out.status.success());
+}

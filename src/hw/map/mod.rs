@@ -764,6 +764,26 @@ pub fn all_multiply(net: &Network) -> Network {
         }
     }
     twin.name = format!("{}-all-multiply", net.name);
+    // Its description says the same (a generated design carries it, and
+    // `nasa sim` reads the network back from there).
+    if let Ok(mut doc) = net.source.parse::<toml::Table>() {
+        if let Some(toml::Value::Table(n)) = doc.get_mut("network") {
+            n.insert("name".into(), toml::Value::String(twin.name.clone()));
+        }
+        if let Some(toml::Value::Array(layers)) = doc.get_mut("layer") {
+            for l in layers.iter_mut() {
+                if let toml::Value::Table(t) = l {
+                    if t.contains_key("kind") {
+                        t.insert("kind".into(), toml::Value::String("conv".into()));
+                    }
+                }
+            }
+        }
+        if let Ok(text) = toml::to_string(&doc) {
+            twin.provenance.description_sha256 = crate::model::net::sha256_hex(text.as_bytes());
+            twin.source = text;
+        }
+    }
     twin
 }
 
