@@ -128,6 +128,19 @@ fn mapping_text(t: &mut String, m: &Mapping) {
             "{}: {} cycles ({} waiting on memory; {:.1} us, {:.0} inferences/s), {:.1} nJ (compute {:.1}, DRAM {:.1}, buffer {:.1}, NoC {:.1}, RF {:.1}), EDP {:.4e} nJ*us; conv and linear layers keep {:.1}% of their PEs busy",
             n.network, n.cycles, n.memory_cycles, n.latency_us, n.throughput, n.energy_nj, e.compute, e.dram, e.buffer, e.noc, e.rf, n.edp, 100.0 * n.conv_utilization
         );
+        if let Some(p) = &n.pipeline {
+            let engines: Vec<String> = p
+                .engines
+                .iter()
+                .map(|e| format!("{} {}", e.chunk, e.cycles))
+                .collect();
+            let _ = writeln!(
+                t,
+                "  pipelined: a new image every {} cycles (the busiest engine; cycles per image: {}); the cycles above are one image alone",
+                p.period,
+                engines.join(", ")
+            );
+        }
         let _ = writeln!(
             t,
             "  {:<22} {:<15} {:>6} {:>5} {:>9} {:>6} {:>10} {:>12} {:>6}",
