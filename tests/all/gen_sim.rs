@@ -246,21 +246,7 @@ out_scale = 0.1
 fn random_networks_on_the_tile_engine() {
     let mut seen = std::collections::BTreeSet::new();
     for seed in [3u64, 14, 15, 92, 65, 35] {
-        let mut rng = nasa::model::rng::SplitMix64::new(seed);
-        let choices: Vec<[u8; 5]> = (0..8)
-            .map(|_| std::array::from_fn(|_| rng.next_u64() as u8))
-            .collect();
-        let text = crate::property::description(1 + (seed % 3) as u32, 11, 9, 8, &choices);
-        let net = random_net(&text, seed);
-        let rows = [1u32, 2, 4][rng.next_u64() as usize % 3];
-        let mut arch_text = "[accelerator]\nname = \"r\"\n".to_string();
-        for (k, section) in ["clp", "slp", "alp"].iter().enumerate() {
-            let cols = 1 + rng.next_u64() % 5;
-            arch_text += &format!("[{section}]\nrows = {rows}\ncols = {cols}\n");
-            let _ = k;
-        }
-        arch_text += "[schedule]\nengine = \"tiles\"\n";
-        let arch = Arch::parse(&arch_text, Path::new("random.toml")).unwrap();
+        let (net, arch) = random_case(seed, "[schedule]\nengine = \"tiles\"\n");
         run_case(&net, &arch, 3);
         let plan = nasa::hw::tile::choose(&net, &arch).unwrap().unwrap();
         for l in &plan.layers {
@@ -323,6 +309,29 @@ fn random_networks_on_the_tile_engine() {
     }
 }
 
+/// The random network of `seed` (every feature the generator has) and an
+/// architecture of random columns and 1, 2 or 4 rows in every chunk, with
+/// `tail` (buffer and schedule sections) appended.
+fn random_case(seed: u64, tail: &str) -> (Network, Arch) {
+    let mut rng = nasa::model::rng::SplitMix64::new(seed);
+    let choices: Vec<[u8; 5]> = (0..8)
+        .map(|_| std::array::from_fn(|_| rng.next_u64() as u8))
+        .collect();
+    let text = crate::property::description(1 + (seed % 3) as u32, 11, 9, 8, &choices);
+    let net = random_net(&text, seed);
+    let rows = [1u32, 2, 4][rng.next_u64() as usize % 3];
+    let mut arch_text = "[accelerator]\nname = \"r\"\n".to_string();
+    for section in ["clp", "slp", "alp"] {
+        let cols = 1 + rng.next_u64() % 5;
+        arch_text += &format!("[{section}]\nrows = {rows}\ncols = {cols}\n");
+    }
+    arch_text += tail;
+    (
+        net,
+        Arch::parse(&arch_text, Path::new("random.toml")).unwrap(),
+    )
+}
+
 /// Random networks on tile pipelines (one engine per kind, images in
 /// flight, activations handed between engines through channel memories):
 /// bit-exact (one also in Icarus), and every layer of every image ends
@@ -332,20 +341,10 @@ fn random_networks_on_the_tile_engine() {
 fn random_networks_on_the_tile_pipeline() {
     let mut engines = std::collections::BTreeSet::new();
     for seed in [14u64, 92, 35] {
-        let mut rng = nasa::model::rng::SplitMix64::new(seed);
-        let choices: Vec<[u8; 5]> = (0..8)
-            .map(|_| std::array::from_fn(|_| rng.next_u64() as u8))
-            .collect();
-        let text = crate::property::description(1 + (seed % 3) as u32, 11, 9, 8, &choices);
-        let net = random_net(&text, seed);
-        let rows = [1u32, 2, 4][rng.next_u64() as usize % 3];
-        let mut arch_text = "[accelerator]\nname = \"r\"\n".to_string();
-        for section in ["clp", "slp", "alp"] {
-            let cols = 1 + rng.next_u64() % 5;
-            arch_text += &format!("[{section}]\nrows = {rows}\ncols = {cols}\n");
-        }
-        arch_text += "[buffer]\nwords = 1048576\n[schedule]\npipeline = true\nengine = \"tiles\"\n";
-        let arch = Arch::parse(&arch_text, Path::new("random.toml")).unwrap();
+        let (net, arch) = random_case(
+            seed,
+            "[buffer]\nwords = 1048576\n[schedule]\npipeline = true\nengine = \"tiles\"\n",
+        );
         let pipe = nasa::hw::tile::choose_pipe(&net, &arch).unwrap().unwrap();
         engines.insert(pipe.engines.len());
         let tmp = tempfile::tempdir().unwrap();

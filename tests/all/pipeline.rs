@@ -106,6 +106,36 @@ fn pipelined(text: &str) -> Arch {
     arch
 }
 
+/// Flips one expected value (output `output` of image `image`) of the
+/// last run's `images` images and reruns the built bench, which must
+/// report that value and only it.
+fn assert_bench_fails_on_one_value(
+    dir: &Path,
+    net: &Network,
+    images: usize,
+    image: usize,
+    output: usize,
+) {
+    let path = dir.join("expected.hex");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+    let k = image * net.output_info().shape.len() + output;
+    let v = u8::from_str_radix(&lines[k], 16).unwrap();
+    lines[k] = format!("{:02x}", v ^ 0x01);
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let out = Command::new(dir.join("obj_dir/Vtb"))
+        .current_dir(dir)
+        .arg(format!("+images={images}"))
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains(&format!("MISMATCH image={image} output={output}")),
+        "{stdout}"
+    );
+    assert!(stdout.contains("mismatches=1 "), "{stdout}");
+}
+
 /// Serial mode: one layer at a time, every layer of every image exactly
 /// as predicted.
 fn assert_serial_exact(r: &SimReport) {
@@ -161,8 +191,8 @@ fn pipelined_features_bit_exact_in_both_simulators() {
     );
 }
 
-/// The mapper's pipelined design for the default network at 24 MAC-PE
-/// areas: bit-exact on Fashion-MNIST, serial mode exactly as predicted,
+/// The mapper's cache-controller pipeline for the default network at 24
+/// MAC-PE areas: bit-exact on Fashion-MNIST, serial mode exactly as predicted,
 /// the pipelined run within 5% of the prediction, and at least 1.5 times
 /// the throughput of the same hardware run layer by layer.
 #[test]
@@ -178,10 +208,11 @@ fn default_network_pipeline_throughput() {
         energy: Default::default(),
         name: "piped".into(),
         pipeline: true,
-        engine: Default::default(),
+        engine: nasa::hw::arch::Engine::Cache,
     };
     let mapping = map::map(std::slice::from_ref(&net), &options).unwrap();
     assert!(mapping.arch.schedule.pipeline);
+    assert_eq!(mapping.engine, "cache");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("d");
     generate(&net, &mapping.arch, &mapping.arch.to_toml(), "piped", &dir).unwrap();
@@ -198,22 +229,7 @@ fn default_network_pipeline_throughput() {
     assert!(speedup >= 1.5, "throughput only x{speedup:.3}");
 
     // The bench fails when an expected value of a later image is wrong.
-    let path = dir.join("expected.hex");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let out_len = net.output_info().shape.len();
-    let k = 4 * out_len + 2;
-    let v = u8::from_str_radix(&lines[k], 16).unwrap();
-    lines[k] = format!("{:02x}", v ^ 0x01);
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    let out = Command::new(dir.join("obj_dir/Vtb"))
-        .current_dir(&dir)
-        .arg(format!("+images={images}"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("MISMATCH image=4 output=2"), "{stdout}");
-    assert!(stdout.contains("mismatches=1 "), "{stdout}");
+    assert_bench_fails_on_one_value(&dir, &net, images, 4, 2);
 }
 
 /// The mapper's tile pipeline for the default network at 24 MAC-PE areas
@@ -262,22 +278,7 @@ fn default_network_tile_pipeline() {
     assert!(speedup >= 1.5, "throughput only x{speedup:.3}");
 
     // The bench fails when an expected value of a later image is wrong.
-    let path = dir.join("expected.hex");
-    let text = std::fs::read_to_string(&path).unwrap();
-    let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
-    let out_len = net.output_info().shape.len();
-    let k = 3 * out_len + 5;
-    let v = u8::from_str_radix(&lines[k], 16).unwrap();
-    lines[k] = format!("{:02x}", v ^ 0x01);
-    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    let out = Command::new(dir.join("obj_dir/Vtb"))
-        .current_dir(&dir)
-        .arg(format!("+images={images}"))
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(stdout.contains("MISMATCH image=3 output=5"), "{stdout}");
-    assert!(stdout.contains("mismatches=1 "), "{stdout}");
+    assert_bench_fails_on_one_value(&dir, &net, images, 3, 5);
 
     // A golden model that disagrees in one channel of the stem (whose
     // output only the shift engine reads, so a debugging run stores it

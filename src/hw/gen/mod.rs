@@ -751,9 +751,7 @@ pub fn generate(
         bytes_hex(&header, &prog.wext).into_bytes(),
     ));
     files.push(("files.f".into(), (design.join("\n") + "\n").into_bytes()));
-    files.push(("network.toml".into(), net.source.clone().into_bytes()));
-    files.push(("weights.safetensors".into(), weights_bytes));
-    files.push(("arch.toml".into(), arch_text.as_bytes().to_vec()));
+    push_sources(&mut files, net, weights_bytes, arch_text);
 
     let manifest = Manifest {
         engine: "cache",
@@ -778,6 +776,14 @@ fn write_design(dir: &Path, files: &[(String, Vec<u8>)], manifest: &Manifest) ->
     Ok(())
 }
 
+/// Adds the inputs a design was generated from: description, weights and
+/// architecture.
+fn push_sources(files: &mut Files, net: &Network, weights: Vec<u8>, arch_text: &str) {
+    files.push(("network.toml".into(), net.source.clone().into_bytes()));
+    files.push(("weights.safetensors".into(), weights));
+    files.push(("arch.toml".into(), arch_text.as_bytes().to_vec()));
+}
+
 /// A tile-engine design (`hw::tile`, rendered by [`tile::files`]).
 fn generate_tiles(
     net: &Network,
@@ -791,9 +797,7 @@ fn generate_tiles(
     let memory = crate::hw::layout::Memory::of(arch);
     let header = stamp.hex_header();
     let (mut files, ext) = tile::files(net, plan, &memory, &stamp, &header)?;
-    files.push(("network.toml".into(), net.source.clone().into_bytes()));
-    files.push(("weights.safetensors".into(), weights_bytes));
-    files.push(("arch.toml".into(), arch_text.as_bytes().to_vec()));
+    push_sources(&mut files, net, weights_bytes, arch_text);
     let last = net.layers.len();
     let layout = Layout {
         depth: ext.bases[last] + net.tensor(last).shape.len() as u64,
@@ -834,9 +838,7 @@ fn generate_pipe(
     let memory = crate::hw::layout::Memory::of(arch);
     let header = stamp.hex_header();
     let (mut files, ext) = tile::pipe_files(net, pipe, &memory, &stamp, &header)?;
-    files.push(("network.toml".into(), net.source.clone().into_bytes()));
-    files.push(("weights.safetensors".into(), weights_bytes));
-    files.push(("arch.toml".into(), arch_text.as_bytes().to_vec()));
+    push_sources(&mut files, net, weights_bytes, arch_text);
     // A debugging run stores every tensor at its own place; the input and
     // output have a slot per image (slot 0 here).
     let mut base = ext.bases.clone();

@@ -385,6 +385,14 @@ pub fn files(
         text.push('\n');
     }
     files.push(("desc.hex".into(), text.into_bytes()));
+    push_images(&mut files, plan, &ext, header, &design);
+    Ok((files, ext))
+}
+
+/// Adds what every tile design has after its RTL, testbench and
+/// descriptors: the parameters, the weights as external memory holds
+/// them, and the list of design files.
+fn push_images(files: &mut Files, plan: &Plan, ext: &ExtLayout, header: &str, design: &[String]) {
     files.push((
         "par.hex".into(),
         par_hex(header, &plan.par, plan.geometry.drain_rows() as usize).into_bytes(),
@@ -394,7 +402,6 @@ pub fn files(
         super::bytes_hex(header, &ext.wext).into_bytes(),
     ));
     files.push(("files.f".into(), (design.join("\n") + "\n").into_bytes()));
-    Ok((files, ext))
 }
 
 /// Images one run of a tile pipeline can take (input and output slots).
@@ -626,14 +633,6 @@ pub fn pipe_files(
     files.push(("tb.v".into(), tb.into_bytes()));
     files.push((EXT_MEM_FILE.into(), EXT_MEM_MODEL.as_bytes().to_vec()));
     files.extend(descs);
-    files.push((
-        "par.hex".into(),
-        par_hex(header, &plan.par, plan.geometry.drain_rows() as usize).into_bytes(),
-    ));
-    files.push((
-        "wgt_ext.hex".into(),
-        super::bytes_hex(header, &ext.wext).into_bytes(),
-    ));
-    files.push(("files.f".into(), (design.join("\n") + "\n").into_bytes()));
+    push_images(&mut files, plan, &ext, header, &design);
     Ok((files, ext))
 }
