@@ -500,3 +500,134 @@ fn measured_comparison_through_the_cli() {
     let out = nasa(&["map", features, "--sim", "2"]);
     assert!(!out.status.success());
 }
+
+/// A tile pipeline's plan keeps every copy apart: each copy inside its
+/// memory (past the guard words a padded read may touch), the copies of a
+/// channel memory disjoint, and in an engine's own memory only one-slot
+/// copies whose lives in the round do not overlap sharing bytes; every
+/// engine that reads a tensor has a copy, every descriptor points at it,
+/// and the write of a tensor reaches every copy (own memory at `out_base`,
+/// the others at `out_base + dx`).
+fn check_tile_pipe(net: &Network, rows: u32, word: u32) {
+    use nasa::hw::tile::{self, pipe, Geometry};
+    let geom = Geometry {
+        rows,
+        word,
+        cols: [word.min(3), word, 2],
+    };
+    let bases = nasa::hw::layout::tensor_bases(net, 8);
+    // A grouping these rows do not divide: not a tile design at all.
+    let Ok(plan) = tile::plan_geometry(net, &geom, &bases) else {
+        return;
+    };
+    let p = pipe::plan(net, &geom, plan).unwrap();
+    let n = net.layers.len();
+    let size = |id: usize| p.tile.places[id].plane * p.tile.places[id].planes;
+    let producer = |id: usize| id.saturating_sub(1);
+    let engine_of = |id: usize| p.rounds.engine[producer(id)];
+    for id in 0..=n {
+        assert!(p.slots[id] > p.rounds.lag(id) as u64 && p.slots[id].is_power_of_two());
+        for &r in &p.rounds.readers[id] {
+            let e = p.rounds.engine[r];
+            assert!(
+                p.copies[id].iter().any(|c| p.mems[c.mem].to == e),
+                "{id} on {e}"
+            );
+        }
+        for c in &p.copies[id] {
+            let m = &p.mems[c.mem];
+            assert_eq!(m.from, engine_of(id));
+            assert!(c.offset >= word as u64);
+            assert!(
+                c.offset + size(id) * p.slots[id] + word as u64 <= m.bytes,
+                "{id}: {c:?} {m:?}"
+            );
+        }
+    }
+    // The entries of a round in which an own one-slot copy is alive.
+    let life = |id: usize, e: usize| {
+        let last = p.rounds.readers[id]
+            .iter()
+            .copied()
+            .filter(|&r| p.rounds.engine[r] == e)
+            .max()
+            .unwrap_or(producer(id));
+        (producer(id), last.max(producer(id)))
+    };
+    for (mi, m) in p.mems.iter().enumerate() {
+        let here: Vec<(usize, u64)> = (0..=n)
+            .flat_map(|id| {
+                p.copies[id]
+                    .iter()
+                    .filter(|c| c.mem == mi)
+                    .map(move |c| (id, c.offset))
+            })
+            .collect();
+        for (a, &(i, oi)) in here.iter().enumerate() {
+            for &(j, oj) in &here[a + 1..] {
+                let (ei, ej) = (oi + size(i) * p.slots[i], oj + size(j) * p.slots[j]);
+                if oi >= ej || oj >= ei {
+                    continue;
+                }
+                // Overlapping bytes: only one-slot copies in an own memory
+                // whose lives do not meet.
+                assert_eq!(m.from, m.to, "tensors {i} and {j} overlap in channel {mi}");
+                assert!(p.slots[i] == 1 && p.slots[j] == 1, "{i} and {j}");
+                let ((bi, li), (bj, lj)) = (life(i, m.to), life(j, m.to));
+                assert!(
+                    li < bj || lj < bi,
+                    "tensors {i} and {j} alive together in {mi}"
+                );
+            }
+        }
+    }
+    let at = |id: usize, e: usize| {
+        let c = p.copies[id].iter().find(|c| p.mems[c.mem].to == e).unwrap();
+        p.mems[c.mem].base + c.offset
+    };
+    for (i, layer) in net.layers.iter().enumerate() {
+        let e = p.rounds.engine[i];
+        let (d, s) = (&p.descs[i], &p.syncs[i]);
+        assert_eq!(d.in_base as u64, at(layer.inputs[0], e));
+        if let Some(&id) = layer.inputs.get(1) {
+            assert_eq!(d.in2_base as u64, at(id, e));
+        }
+        let writes = &p.engines[e].writes;
+        let mut reached = Vec::new();
+        for (port, &m) in writes.iter().enumerate() {
+            if s.dst & (1 << port) == 0 {
+                continue;
+            }
+            let dx = [0, s.dx1, s.dx2][port];
+            let off = d.out_base.wrapping_add(dx) as u64;
+            let c = p.copies[i + 1]
+                .iter()
+                .find(|c| c.mem == m)
+                .expect("a copy there");
+            assert_eq!(c.offset, off, "layer {i} port {port}");
+            reached.push(m);
+        }
+        reached.sort_unstable();
+        let mut all: Vec<usize> = p.copies[i + 1].iter().map(|c| c.mem).collect();
+        all.sort_unstable();
+        assert_eq!(reached, all, "layer {i}'s write misses a copy");
+    }
+}
+
+#[test]
+fn tile_pipe_plans_keep_copies_apart() {
+    let default = nasa::model::models::default_network().unwrap();
+    for (rows, word) in [(1, 2), (2, 8), (4, 4), (16, 16)] {
+        check_tile_pipe(&default, rows, word);
+    }
+    check_tile_pipe(&features(), 2, 4);
+    for seed in 0..12u64 {
+        let mut rng = nasa::model::rng::SplitMix64::new(seed);
+        let choices: Vec<[u8; 5]> = (0..8)
+            .map(|_| std::array::from_fn(|_| rng.next_u64() as u8))
+            .collect();
+        let text = crate::property::description(1 + (seed % 3) as u32, 11, 9, 8, &choices);
+        let net = Network::parse(&text, Path::new("random.toml")).unwrap();
+        check_tile_pipe(&net, [1, 2, 4][seed as usize % 3], 4);
+    }
+}

@@ -66,6 +66,14 @@ pub struct Mem {
     pub base: u64,
 }
 
+/// Where a copy of a tensor lives: its memory (index into `Pipe::mems`)
+/// and its first slot's byte offset there.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub struct Copy {
+    pub mem: usize,
+    pub offset: u64,
+}
+
 /// An engine of the pipeline.
 #[derive(Debug, Clone, Serialize)]
 pub struct EnginePlan {
@@ -89,6 +97,8 @@ pub struct Pipe {
     /// Per tensor: its copies in each memory holding it.
     pub slots: Vec<u64>,
     pub mems: Vec<Mem>,
+    /// Per tensor: its copies, one per memory holding it.
+    pub copies: Vec<Vec<Copy>>,
     pub engines: Vec<EnginePlan>,
     /// Per layer: the descriptor its engine runs.
     pub descs: Vec<Desc>,
@@ -366,11 +376,23 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan) -> Result<Pipe, String> 
         descs.push(d);
         syncs.push(s);
     }
+    let copies = (0..=n)
+        .map(|id| {
+            consumers[id]
+                .iter()
+                .map(|&c| Copy {
+                    mem: index[engine_of(id)][c],
+                    offset: offset[id][c],
+                })
+                .collect()
+        })
+        .collect();
     Ok(Pipe {
         tile,
         rounds,
         slots,
         mems,
+        copies,
         engines,
         descs,
         syncs,
