@@ -242,6 +242,7 @@ fn engine_ctx(
     has_t: bool,
     entries: usize,
     ext_bytes: u64,
+    par_len: usize,
 ) -> Result<tera::Context> {
     let geom = plan.geometry;
     let lb = memory.line_bytes;
@@ -259,7 +260,7 @@ fn engine_ctx(
     let pin = plan.places[0];
     let pout = plan.places[net.output];
     let drain = geom.drain_rows() as usize;
-    let par_depth = plan.par.len().div_ceil(drain).max(2) as u64;
+    let par_depth = par_len.div_ceil(drain).max(2) as u64;
 
     let mut ctx = tera::Context::from_serialize(stamp).context("template context")?;
     ctx.insert("chunks", chunks);
@@ -337,10 +338,12 @@ pub fn files(
         has_t,
         net.layers.len(),
         ext_bytes,
+        plan.par.len(),
     )?;
     ctx.insert("module", "nasa_top");
     ctx.insert("pipe", &false);
     ctx.insert("desc_file", "desc.hex");
+    ctx.insert("par_file", "par.hex");
     ctx.insert("desc_bits", &(Desc::FIELDS.len() * 32));
     ctx.insert("desc_decode", &desc_decode(&[Desc::FIELDS]));
     ctx.insert("in_base", &ext.bases[0]);
@@ -385,18 +388,18 @@ pub fn files(
         text.push('\n');
     }
     files.push(("desc.hex".into(), text.into_bytes()));
-    push_images(&mut files, plan, &ext, header, &design);
-    Ok((files, ext))
-}
-
-/// Adds what every tile design has after its RTL, testbench and
-/// descriptors: the parameters, the weights as external memory holds
-/// them, and the list of design files.
-fn push_images(files: &mut Files, plan: &Plan, ext: &ExtLayout, header: &str, design: &[String]) {
     files.push((
         "par.hex".into(),
         par_hex(header, &plan.par, plan.geometry.drain_rows() as usize).into_bytes(),
     ));
+    push_images(&mut files, &ext, header, &design);
+    Ok((files, ext))
+}
+
+/// Adds what every tile design has after its RTL, testbench, descriptors
+/// and parameters: the weights as external memory holds them, and the
+/// list of design files.
+fn push_images(files: &mut Files, ext: &ExtLayout, header: &str, design: &[String]) {
     files.push((
         "wgt_ext.hex".into(),
         super::bytes_hex(header, &ext.wext).into_bytes(),
@@ -507,6 +510,7 @@ pub fn pipe_files(
             has_t,
             ep.layers.len(),
             ext_bytes,
+            pipe.par[e].len(),
         )?;
         let module = format!("nasa_engine_{}", ep.kind.name());
         let desc_file = format!("desc_{}.hex", ep.kind.name());
@@ -525,6 +529,12 @@ pub fn pipe_files(
         ctx.insert("max_stage", &pipe.rounds.max_stage);
         ctx.insert("self_bytes", &own.bytes);
         ctx.insert("desc_file", &desc_file);
+        let par_file = format!("par_{}.hex", ep.kind.name());
+        ctx.insert("par_file", &par_file);
+        descs.push((
+            par_file,
+            par_hex(header, &pipe.par[e], plan.geometry.drain_rows() as usize).into_bytes(),
+        ));
         ctx.insert(
             "desc_bits",
             &((Desc::FIELDS.len() + Sync::FIELDS.len()) * 32),
@@ -633,6 +643,6 @@ pub fn pipe_files(
     files.push(("tb.v".into(), tb.into_bytes()));
     files.push((EXT_MEM_FILE.into(), EXT_MEM_MODEL.as_bytes().to_vec()));
     files.extend(descs);
-    push_images(&mut files, plan, &ext, header, &design);
+    push_images(&mut files, &ext, header, &design);
     Ok((files, ext))
 }

@@ -102,6 +102,10 @@ pub struct Pipe {
     pub engines: Vec<EnginePlan>,
     /// Per layer: the descriptor its engine runs.
     pub descs: Vec<Desc>,
+    /// Per engine: the per-channel parameters of its layers (`pbase` of
+    /// its descriptors counts from its own first).
+    #[serde(skip)]
+    pub par: Vec<Vec<(i32, i32, u32)>>,
     pub syncs: Vec<Sync>,
 }
 
@@ -376,6 +380,19 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan) -> Result<Pipe, String> 
         descs.push(d);
         syncs.push(s);
     }
+    // Each engine keeps only its layers' parameters, every layer's from a
+    // par_mem word of its own (as the layer-by-layer plan lays them out).
+    let rows = geom.rows as usize;
+    let mut par: Vec<Vec<(i32, i32, u32)>> = vec![Vec::new(); ne];
+    for (i, layer) in net.layers.iter().enumerate() {
+        if let crate::model::net::Op::Conv(c) = &layer.op {
+            let p = &mut par[rounds.engine[i]];
+            p.resize(p.len().next_multiple_of(rows), (0, 0, 0));
+            let from = descs[i].pbase as usize;
+            descs[i].pbase = p.len() as u32;
+            p.extend_from_slice(&tile.par[from..from + c.out_ch]);
+        }
+    }
     let copies = (0..=n)
         .map(|id| {
             consumers[id]
@@ -395,6 +412,7 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan) -> Result<Pipe, String> 
         copies,
         engines,
         descs,
+        par,
         syncs,
     })
 }

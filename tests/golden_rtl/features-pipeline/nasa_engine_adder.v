@@ -85,7 +85,7 @@ module nasa_engine_adder (
     localparam integer NSEG = 2;
     localparam integer SEGB = 8;
     localparam integer LB = 8;
-    localparam integer PAR_DEPTH = 122;
+    localparam integer PAR_DEPTH = 64;
     // Resident weights: words of NB bytes, RL memory lines each.
     localparam [31:0] WEXT_BASE = 32'd73184;
     localparam [31:0] RL = 32'd1;
@@ -189,7 +189,7 @@ module nasa_engine_adder (
     // channels a word (the first in the low bits); every layer's channels
     // start on a word of their own.
     reg [DR*72-1:0] par_mem [0:PAR_DEPTH-1];
-    initial $readmemh("par.hex", par_mem);
+    initial $readmemh("par_adder.hex", par_mem);
     reg [DR*72-1:0] par_q;
 
     // ---------------------------------------------------------------- arithmetic (R2, R4, P2, A1)
@@ -437,7 +437,7 @@ module nasa_engine_adder (
     wire [31:0] par_ch = (pe_v && pe_last) ? f_pbase + pe_m0 : f_pbase + dr_m0 + ((f_tr != 0) ? dc : dc * DR);
     wire [31:0] par_ra = par_ch / DR;
     /* verilator lint_on UNUSEDSIGNAL */
-    always @(posedge clk) par_q <= par_mem[par_ra[6:0]];
+    always @(posedge clk) par_q <= par_mem[par_ra[5:0]];
     always @(posedge clk) begin
         if (rst) dc <= 32'd0;
         else if (pe_v && pe_last) begin
