@@ -368,6 +368,20 @@ fn random_networks_on_the_tile_pipeline() {
     }
     // Some of the networks hand tensors between three engines.
     assert!(engines.contains(&3), "{engines:?}");
+    // One kind: a pipeline of one engine, which no channel reads or writes.
+    let net = random_net(&geometry_network(Kind::Adder), 11);
+    let arch = Arch::parse(
+        "[accelerator]\nname = \"one\"\n[alp]\nrows = 2\ncols = 3\n[schedule]\npipeline = true\nengine = \"tiles\"\n",
+        Path::new("one.toml"),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("one");
+    generate(&net, &arch, &arch.to_toml(), "one", &dir).unwrap();
+    lint(&dir);
+    let report = simulate(&dir, &opts(2, None, Simulator::Verilator)).unwrap();
+    assert!(report.pass, "{report:?}");
+    crate::common::assert_pipeline_exact(&report);
 }
 
 /// Global average pooling of a non-square map (7 x 3): the cycle model

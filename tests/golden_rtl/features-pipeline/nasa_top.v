@@ -113,13 +113,14 @@ module nasa_top (
     end
 
     // ---------------------------------------------------------------- scratchpad ports
-    wire [NENG*32-1:0] x_rd_a;
     wire [NENG*NB*CW*8-1:0] x_rdat;
+    // An engine no channel reads from (or writes into) leaves these unused.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [NENG*32-1:0] x_rd_a;
     wire [NENG*32-1:0] o_wr_a;
     wire [NENG*NB*CW*8-1:0] o_wr_db;
     wire [NENG*CW-1:0] o_wr_m;
     wire [NENG*NB-1:0] o_wr_en;
-    /* verilator lint_off UNUSEDSIGNAL */
     wire [NENG*3-1:0] o_wr_dst;
     wire [NENG*32-1:0] o_wr_dx1;
     wire [NENG*32-1:0] o_wr_dx2;
