@@ -631,3 +631,30 @@ fn tile_pipe_plans_keep_copies_apart() {
         check_tile_pipe(&net, [1, 2, 4][seed as usize % 3], 4);
     }
 }
+
+/// A tile pipeline asked for (`engine = "tiles"`) whose copies do not fit
+/// the buffer is refused with the architecture file, the field and the
+/// bytes it needs, and nothing is written; with `auto` the same design
+/// falls back to cache controllers.
+#[test]
+fn tile_pipeline_too_big_for_the_buffer_is_refused() {
+    let net = features();
+    let text = "[accelerator]\nname = \"t\"\n[clp]\nrows = 2\ncols = 2\n[slp]\nrows = 2\ncols = 2\n[alp]\nrows = 2\ncols = 2\n[buffer]\nwords = 1024\nbanks = 1\n";
+    let tiles = pipelined(text);
+    let mut forced = tiles.clone();
+    forced.schedule.engine = nasa::hw::arch::Engine::Tiles;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("x");
+    let err = generate(&net, &forced, &forced.to_toml(), "x", &dir).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("p.toml") && msg.contains("schedule.engine"),
+        "{msg}"
+    );
+    assert!(
+        msg.contains("buffer.words") && msg.contains("bytes of scratchpad"),
+        "{msg}"
+    );
+    assert!(!dir.exists());
+    assert!(nasa::hw::tile::choose_pipe(&net, &tiles).unwrap().is_none());
+}
