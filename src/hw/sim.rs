@@ -295,15 +295,15 @@ pub fn simulate_against(
     let expected = golden::infer_batch(net, &inputs);
     write_hex(&dir.join("input.hex"), &inputs)?;
     write_hex(&dir.join("expected.hex"), &expected)?;
-    let plan = match arch.schedule.pipeline {
+    // A pipeline runs on tile engines where it can, else on cache controllers.
+    let pipe = crate::hw::tile::choose_pipe(net, arch)?;
+    let plan = match arch.schedule.pipeline && pipe.is_none() {
         true => Some(
             crate::hw::map::pipeline::plan(net, crate::hw::layout::Memory::of(arch).line_bytes)
                 .map_err(|m| anyhow::anyhow!("{}: {m}", arch.path.display()))?,
         ),
         false => None,
     };
-    let pipe = crate::hw::tile::choose_pipe(net, arch)?;
-    let plan = if pipe.is_some() { None } else { plan };
     if opts.serial && plan.is_none() && pipe.is_none() {
         bail!("--serial needs a pipelined design ([schedule] pipeline = true); this one runs layer by layer already");
     }
@@ -342,33 +342,7 @@ pub fn simulate_against(
     let first_mismatch = match stdout.lines().find(|l| l.starts_with("MISMATCH")) {
         Some(line) => {
             let image = field(line, "image").unwrap_or(0) as usize;
-            let manifest: serde_json::Value =
-                serde_json::from_str(&std::fs::read_to_string(dir.join(MANIFEST))?)?;
-            let layout = &manifest["layout"];
-            let num = |k: &str| layout[k].as_u64().unwrap_or(0);
-            let bases: Vec<u64> = layout["base"]
-                .as_array()
-                .map(|a| a.iter().filter_map(|v| v.as_u64()).collect())
-                .unwrap_or_default();
-            if bases.len() != net.layers.len() + 1 {
-                bail!(
-                    "{}: its layout lists {} tensors, the network has {}",
-                    dir.join(MANIFEST).display(),
-                    bases.len(),
-                    net.layers.len() + 1
-                );
-            }
-            // Where image `image`'s copy of each tensor is: a pipeline's
-            // slots, or (a tile pipeline's debugging run) the tensor's own
-            // place, the input's and output's slots.
-            let img = image as u64;
-            let addr = |id: usize| match (&plan, &pipe) {
-                (Some(p), _) => p.addr(id, image),
-                (None, Some(_)) if id == 0 => num("in_base") + img * num("in_stride"),
-                (None, Some(_)) if id == net.output => num("out_base") + img * num("out_stride"),
-                _ => bases[id],
-            };
-            locate(dir, net, &addr, &inputs[image], image, opts)?
+            locate(dir, net, plan.as_ref(), &inputs[image], image, opts)?
         }
         None => None,
     };
@@ -551,7 +525,7 @@ fn layer_cycles(
 fn locate(
     dir: &Path,
     net: &Network,
-    addr: &dyn Fn(usize) -> u64,
+    plan: Option<&crate::hw::map::pipeline::Plan>,
     input: &[i64],
     image: usize,
     opts: &SimOptions,
@@ -576,6 +550,34 @@ fn locate(
         })
         .collect();
     let tensors = golden::run::<Int>(net, input.to_vec());
+    // Where each tensor lies in external memory: the layout the generator
+    // wrote into the manifest. A cache pipeline's image has its slot of
+    // every tensor; in any other design the dump holds every tensor at its
+    // own place, except the input and output of a pipeline, which have a
+    // slot per image (`in_stride`, `out_stride`; 0 layer by layer).
+    let manifest: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join(MANIFEST))?)?;
+    let layout = &manifest["layout"];
+    let num = |k: &str| layout[k].as_u64().unwrap_or(0);
+    let bases: Vec<u64> = layout["base"]
+        .as_array()
+        .map(|a| a.iter().filter_map(|v| v.as_u64()).collect())
+        .unwrap_or_default();
+    if bases.len() != tensors.len() {
+        bail!(
+            "{}: its layout lists {} tensors, the network has {}",
+            dir.join(MANIFEST).display(),
+            bases.len(),
+            tensors.len()
+        );
+    }
+    let img = image as u64;
+    let addr = |id: usize| match plan {
+        Some(p) => p.addr(id, image),
+        None if id == 0 => bases[0] + img * num("in_stride"),
+        None if id == net.output => bases[id] + img * num("out_stride"),
+        None => bases[id],
+    };
     for (id, t) in tensors.iter().enumerate() {
         let s = net.tensor(id).shape;
         let base = addr(id) as usize;

@@ -88,6 +88,15 @@ pub struct Program {
     pub plan: Option<crate::hw::map::pipeline::Plan>,
 }
 
+/// A chunk's name in the paper and in the generated files' comments.
+fn chunk_label(k: Kind) -> &'static str {
+    match k {
+        Kind::Conv => "CLP",
+        Kind::Shift => "SLP",
+        Kind::Adder => "ALP",
+    }
+}
+
 fn kind_code(k: Kind) -> u32 {
     match k {
         Kind::Conv => 0,
@@ -625,11 +634,7 @@ pub fn generate(
             let depth = prog.wdepth.get(&k).copied().unwrap_or(1).max(2) as u64;
             Some(ChunkCtx {
                 kind: k.name(),
-                label: match k {
-                    Kind::Conv => "CLP",
-                    Kind::Shift => "SLP",
-                    Kind::Adder => "ALP",
-                },
+                label: chunk_label(k),
                 code: kind_code(k),
                 pes: c.pes(),
                 rows: c.rows,

@@ -9,7 +9,7 @@ use std::fmt::Write as _;
 use anyhow::{Context, Result};
 use serde::Serialize;
 
-use super::{Files, Stamp, EXT_MEM_FILE, EXT_MEM_MODEL, TB_TEMPLATE};
+use super::{chunk_label, Files, Stamp, EXT_MEM_FILE, EXT_MEM_MODEL, TB_TEMPLATE};
 use crate::hw::layout::{clog2, tensor_bases, Memory, MEMORY_LATENCY};
 use crate::hw::tile::pipe::{Pipe, Sync};
 use crate::hw::tile::{self, Desc, Opcode, Plan};
@@ -175,6 +175,19 @@ fn par_hex(header: &str, par: &[(i32, i32, u32)], drain: usize) -> String {
     text
 }
 
+/// A descriptor memory image: one line per entry, its fields packed with
+/// field 0 in the low bits.
+fn desc_hex(header: &str, entries: impl Iterator<Item = Vec<u32>>) -> String {
+    let mut text = header.to_string();
+    for words in entries {
+        for f in words.iter().rev() {
+            let _ = write!(text, "{f:08x}");
+        }
+        text.push('\n');
+    }
+    text
+}
+
 /// Descriptor decoding, one wire per field, from field lists packed one
 /// after the other (`Desc::FIELDS`, then `pipe::Sync::FIELDS`).
 fn desc_decode(lists: &[&[&str]]) -> String {
@@ -208,11 +221,7 @@ fn chunk_ctxs(plan: &Plan) -> Vec<ChunkCtx> {
             let wdepth = wwords.max(2);
             let c = ChunkCtx {
                 kind: k.name(),
-                label: match k {
-                    Kind::Conv => "CLP",
-                    Kind::Shift => "SLP",
-                    Kind::Adder => "ALP",
-                },
+                label: chunk_label(k),
                 code,
                 cols: geom.cols_of(k),
                 wdepth,
@@ -252,8 +261,7 @@ fn engine_ctx(
     // at every stride the design has.
     let segb =
         ((plan.nseg * cw) as u64).max((((cmax - 1) * plan.smax + 1).div_ceil(cw) * cw) as u64);
-    let half_words = (depth + 2).div_ceil(2);
-    let sab = clog2(half_words);
+    let (half, sab) = sub_banks(depth);
     let aw = clog2(ext_bytes.max(2)).max(clog2(lb) + 1);
     let input = net.tensor(0).shape;
     let out = net.output_info().shape;
@@ -270,7 +278,7 @@ fn engine_ctx(
     ctx.insert("lgnb", &geom.rows.trailing_zeros());
     ctx.insert("cw", &cw);
     ctx.insert("lgw", &cw.trailing_zeros());
-    ctx.insert("half", &(1u64 << sab));
+    ctx.insert("half", &half);
     ctx.insert("sab", &sab);
     ctx.insert("nseg", &plan.nseg);
     ctx.insert("segb", &segb);
@@ -380,14 +388,8 @@ pub fn files(
     let design: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
     files.push(("tb.v".into(), tb.into_bytes()));
     files.push((EXT_MEM_FILE.into(), EXT_MEM_MODEL.as_bytes().to_vec()));
-    let mut text = header.to_string();
-    for l in &plan.layers {
-        for f in l.desc.words().iter().rev() {
-            let _ = write!(text, "{f:08x}");
-        }
-        text.push('\n');
-    }
-    files.push(("desc.hex".into(), text.into_bytes()));
+    let lines = plan.layers.iter().map(|l| l.desc.words());
+    files.push(("desc.hex".into(), desc_hex(header, lines).into_bytes()));
     files.push((
         "par.hex".into(),
         par_hex(header, &plan.par, plan.geometry.drain_rows() as usize).into_bytes(),
@@ -435,9 +437,10 @@ struct ChannelCtx {
     sab: u32,
 }
 
-/// The sub-bank words and address bits of a memory of `bytes` per bank.
-fn sub_banks(bytes: u64, word: u32) -> (u64, u32) {
-    let sab = clog2((bytes / word as u64 + 2).div_ceil(2));
+/// The words and address bits of each sub-bank (even and odd words) of a
+/// scratchpad of `words` words per bank, with room for a read's second word.
+fn sub_banks(words: u64) -> (u64, u32) {
+    let sab = clog2((words + 2).div_ceil(2));
     (1u64 << sab, sab)
 }
 
@@ -473,11 +476,6 @@ pub fn pipe_files(
     })
     .collect();
 
-    let label = |k: Kind| match k {
-        Kind::Conv => "CLP",
-        Kind::Shift => "SLP",
-        Kind::Adder => "ALP",
-    };
     let mut tera = tera::Tera::default();
     tera.add_raw_templates([
         ("tile.v", TILE_TEMPLATE),
@@ -550,21 +548,17 @@ pub fn pipe_files(
             .render("tile.v", &ctx)
             .with_context(|| format!("rendering {module}.v"))?;
         files.push((format!("{module}.v"), text.into_bytes()));
-        let mut hex = header.to_string();
-        for &i in &ep.layers {
+        let lines = ep.layers.iter().map(|&i| {
             let mut words = pipe.descs[i].words();
             words.extend(pipe.syncs[i].words());
-            for f in words.iter().rev() {
-                let _ = write!(hex, "{f:08x}");
-            }
-            hex.push('\n');
-        }
-        descs.push((desc_file, hex.into_bytes()));
+            words
+        });
+        descs.push((desc_file, desc_hex(header, lines).into_bytes()));
         engines.push(PipeEngineCtx {
             index: e,
             module,
             kind: ep.kind.name(),
-            label: label(ep.kind),
+            label: chunk_label(ep.kind),
             cols: plan.geometry.cols_of(ep.kind),
             inbox: Vec::new(),
         });
@@ -580,13 +574,13 @@ pub fn pipe_files(
             .iter()
             .position(|&w| w == m)
             .unwrap_or(0);
-        let (half, sab) = sub_banks(mem.bytes, word);
+        let (half, sab) = sub_banks(mem.bytes / word as u64);
         engines[mem.to].inbox.push(channels.len());
         channels.push(ChannelCtx {
             from: mem.from,
             to: mem.to,
-            from_label: label(pipe.engines[mem.from].kind),
-            to_label: label(pipe.engines[mem.to].kind),
+            from_label: chunk_label(pipe.engines[mem.from].kind),
+            to_label: chunk_label(pipe.engines[mem.to].kind),
             bytes: mem.bytes,
             base: mem.base,
             port,

@@ -647,12 +647,9 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
     // controllers' pipeline moves tensors between engines through external
     // memory.
     let tile_pipe = crate::hw::tile::choose_pipe(net, arch).ok().flatten();
-    let plan = arch
-        .schedule
-        .pipeline
+    let plan = (arch.schedule.pipeline && tile_pipe.is_none())
         .then(|| pipeline::plan(net, mem.line_bytes).ok())
-        .flatten()
-        .filter(|_| tile_pipe.is_none());
+        .flatten();
     let estimate = match (&plan, &tile_pipe) {
         (Some(p), _) => Some(pipeline::estimate(net, arch, p)),
         (None, Some(tp)) => {

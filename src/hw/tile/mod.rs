@@ -302,6 +302,20 @@ fn last_use(net: &Network) -> Vec<usize> {
     last
 }
 
+/// The lowest address from `floor` on where `size` bytes overlap none of
+/// the `busy` regions (`[lo, hi)`, in any order).
+pub(crate) fn first_fit(mut busy: Vec<(u64, u64)>, size: u64, floor: u64) -> u64 {
+    busy.sort_unstable();
+    let mut at = floor;
+    for (lo, hi) in busy {
+        if at + size <= lo {
+            break;
+        }
+        at = at.max(hi);
+    }
+    at
+}
+
 /// Allocates every tensor a scratchpad region that no tensor alive at the
 /// same time overlaps (first fit, in order of production). Tensor `id` is
 /// alive from the layer that writes it (the input: from the start) to the
@@ -317,19 +331,12 @@ fn allocate(net: &Network, geom: &Geometry) -> (Vec<Place>, u64) {
         let planes = (s.c as u64).div_ceil(geom.rows as u64);
         let size = plane * planes;
         let born = id.saturating_sub(1);
-        // Regions of tensors alive at the same time, by address.
-        let mut busy: Vec<(u64, u64)> = (0..id)
+        // Regions of tensors alive at the same time.
+        let busy: Vec<(u64, u64)> = (0..id)
             .filter(|&j| last[j] >= born)
             .map(|j| (places[j].base, places[j].base + places[j].bytes()))
             .collect();
-        busy.sort_unstable();
-        let mut base = 0u64;
-        for (lo, hi) in busy {
-            if base + size <= lo {
-                break;
-            }
-            base = base.max(hi);
-        }
+        let base = first_fit(busy, size, 0);
         places.push(Place {
             base,
             plane,

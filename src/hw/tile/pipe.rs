@@ -84,8 +84,6 @@ pub struct EnginePlan {
     pub reads: Vec<usize>,
     /// Memories it writes: its own, then its channels to other engines.
     pub writes: Vec<usize>,
-    /// Bytes per bank of its address space (every memory it reads).
-    pub span: u64,
 }
 
 /// A network planned onto a tile pipeline.
@@ -129,16 +127,6 @@ impl Pipe {
     /// Bytes per bank of all memories.
     pub fn bytes(&self) -> u64 {
         self.mems.iter().map(|m| m.bytes).sum()
-    }
-}
-
-/// The tensor ids layer `i` writes: its output, and (the first layer,
-/// which loads the image) the input.
-fn made_by(i: usize) -> Vec<usize> {
-    if i == 0 {
-        vec![0, 1]
-    } else {
-        vec![i + 1]
     }
 }
 
@@ -218,7 +206,7 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan) -> Result<Pipe, String> 
         let mut placed: Vec<(usize, u64, u64)> = Vec::new();
         for &id in own.iter().filter(|&&id| slots[id] == 1) {
             let (born, last) = life(id);
-            let mut busy: Vec<(u64, u64)> = placed
+            let busy: Vec<(u64, u64)> = placed
                 .iter()
                 .filter(|&&(j, _, _)| {
                     let (b, l) = life(j);
@@ -226,14 +214,7 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan) -> Result<Pipe, String> 
                 })
                 .map(|&(_, lo, hi)| (lo, hi))
                 .collect();
-            busy.sort_unstable();
-            let mut at = floor;
-            for (lo, hi) in busy {
-                if at + size(id) <= lo {
-                    break;
-                }
-                at = at.max(hi);
-            }
+            let at = super::first_fit(busy, size(id), floor);
             offset[id][e] = at;
             placed.push((id, at, at + size(id)));
             used_e[e] = used_e[e].max(at + size(id));
@@ -269,7 +250,6 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan) -> Result<Pipe, String> 
             layers: (0..n).filter(|&i| rounds.engine[i] == e).collect(),
             reads,
             writes: Vec::new(),
-            span: base,
         });
     }
     for e in 0..ne {
@@ -312,15 +292,12 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan) -> Result<Pipe, String> 
         }
         let (own, dst, dx) = copies(i + 1);
         d.out_base = own;
-        // The layer that must have finished image j for this entry to read
-        // tensor `id` (the input: the first layer's entry, which loads it).
-        let dep = |id: usize| {
-            let pl = producer(id);
-            if rounds.engine[pl] != e && !(id == 0 && i == 0) {
-                pl as u32
-            } else {
-                nl
-            }
+        // The layer on another engine that must have finished image j for
+        // this entry to read tensor `id` (the input: the first layer's
+        // entry, which loads it), or none.
+        let dep = |id: usize| match producer(id) {
+            pl if rounds.engine[pl] != e => pl as u32,
+            _ => nl,
         };
         let war = |id: usize, k: usize| {
             rounds.readers[id]
@@ -376,7 +353,6 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan) -> Result<Pipe, String> 
             (s.l_mask, s.l_str) = slot(0);
             (s.lwar0, s.lwar1) = (war(0, 0), war(0, 1));
         }
-        debug_assert!(made_by(i).iter().all(|&id| engine_of(id) == e));
         descs.push(d);
         syncs.push(s);
     }
