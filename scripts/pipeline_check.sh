@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# The layer pipeline in Verilator (docs/benchmarks.md, docs/results.md):
-# each pipelined design is generated, run on 8 Fashion-MNIST images one
+# The layer pipeline (tile engines) in Verilator (docs/benchmarks.md,
+# docs/results.md): each pipelined design is generated, run on 8 Fashion-MNIST images one
 # layer at a time (`nasa sim --serial`, the layer-by-layer baseline of the
 # same hardware) and pipelined, and both runs are printed beside the
 # model's predictions as a Markdown table. The last line runs the best
@@ -12,7 +12,7 @@ nasa=target/release/nasa
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 images=8
-printf '[accelerator]\nname = "small"\n[clp]\nrows = 2\ncols = 2\n[slp]\nrows = 2\ncols = 2\n[alp]\nrows = 2\ncols = 3\n[buffer]\nwords = 1024\nbanks = 1\n[memory]\ndata_bits = 128\n[schedule]\npipeline = true\n' > "$tmp/small.toml"
+printf '[accelerator]\nname = "small"\n[clp]\nrows = 2\ncols = 2\n[slp]\nrows = 2\ncols = 3\n[alp]\nrows = 2\ncols = 2\n[schedule]\npipeline = true\n' > "$tmp/small.toml"
 run() { # dir [--serial]: "cycles/inference predicted"
     $nasa sim "$1" --images $images --dataset fashion-mnist ${2:-} --json |
         python3 -c 'import json,sys; r=json.load(sys.stdin); assert r["pass"]; print(r["cycles_per_inference"], r["predicted_cycles"])'
@@ -39,7 +39,7 @@ row p168 "default, map --budget 168 --pipeline" default
 $nasa map default --budget 24 -o "$tmp/edp.toml" > /dev/null
 printf '\n[schedule]\npipeline = true\n' >> "$tmp/edp.toml"
 row edp "default, map --budget 24 (the EDP design), pipelined" default
-row small "features, 1 KiB buffer" models/features
+row small "features, 2-row engines" models/features
 $nasa map default --budget 24 --objective latency -o "$tmp/best.toml" > /dev/null
 $nasa gen default --arch "$tmp/best.toml" -o "$tmp/best" > /dev/null
 read -r b bp < <($nasa sim "$tmp/best" --images $images --dataset fashion-mnist --json |

@@ -133,9 +133,10 @@ impl Default for Memory {
 pub struct Schedule {
     /// `false` (default): one controller runs the network layer by layer,
     /// one chunk at a time, through one shared buffer. `true`: a layer
-    /// pipeline, one engine per chunk (its own controller, descriptor list
-    /// and share of the buffer) running its layers of consecutive images
-    /// concurrently with the others (`map::pipeline`).
+    /// pipeline, one tile engine per chunk (its own descriptor list and
+    /// memories) running its layers of consecutive images concurrently
+    /// with the others (`rounds`, `tile::pipe`); every image's copies must
+    /// fit the buffer.
     #[serde(default)]
     pub pipeline: bool,
     /// Which controller runs a layer-by-layer design (`src/hw/tile/`).
@@ -313,6 +314,23 @@ impl Arch {
             .filter(|(k, o)| *o > 0 && self.chunk(**k).is_none())
             .map(|(k, _)| *k)
             .collect()
+    }
+
+    /// An error naming the chunk section a network's kind lacks, if any.
+    pub fn check_kinds(&self, net: &Network) -> Result<(), crate::model::error::InputError> {
+        let Some(kind) = self.missing_kinds(net).first().copied() else {
+            return Ok(());
+        };
+        let section = match kind {
+            Kind::Conv => "clp",
+            Kind::Shift => "slp",
+            Kind::Adder => "alp",
+        };
+        Err(crate::model::error::InputError::new(
+            &self.path,
+            format!("the network `{}` has {kind} layers but the accelerator has no [{section}] chunk for them", net.name),
+        )
+        .field(section))
     }
 
     pub fn to_toml(&self) -> String {

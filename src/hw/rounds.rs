@@ -1,8 +1,7 @@
 //! Rounds: how a layer pipeline across images shares a network among one
 //! engine per chunk kind, and when each layer of each image ends. Below
-//! both pipelines (the cache controllers' in `map::pipeline`, the tile
-//! engines' in `tile::pipe`), which differ only in what an entry costs and
-//! in their control's constants.
+//! the tile pipeline (`tile::pipe`), which says what an entry costs and
+//! gives its control's constants, and the mapper, which prices it.
 //!
 //! A conv layer runs on its kind's engine; any other layer (pooling,
 //! residual add) on the engine of the layer that produces its first input
@@ -125,6 +124,19 @@ pub struct EngineWork {
     pub cycles: u64,
 }
 
+/// The model's view of a pipelined design.
+#[derive(Debug, Clone, Serialize)]
+pub struct PipelineEstimate {
+    /// Per engine: its chunk and the cycles of its layers for one image.
+    pub engines: Vec<EngineWork>,
+    /// Per layer: its cycles as a pipeline entry.
+    pub layers: Vec<u64>,
+    /// Steady-state cycles between images: the busiest engine.
+    pub period: u64,
+    /// One image alone, every layer after the previous (the `serial` mode).
+    pub serial: u64,
+}
+
 /// An engine's control, in the cycles the schedule needs.
 #[derive(Debug, Clone, Copy)]
 pub struct Timing {
@@ -135,10 +147,6 @@ pub struct Timing {
     /// Cycles of an entry's control before its dependency check (they
     /// overlap the wait when it waits).
     pub before_check: u64,
-    /// The first layer's entry writes the input's copies (the tile
-    /// pipeline loads each image on chip), so it also waits for the
-    /// input's oldest copy to be free.
-    pub loads_input: bool,
 }
 
 /// When each layer of each image ends (cycles from the start of a run of
@@ -146,8 +154,9 @@ pub struct Timing {
 /// `cycles(j, i)` and tensor `id` has `slots[id]` copies: every engine
 /// takes its entries round by round, each as soon as the engine is free,
 /// the layers it reads have ended and its output's oldest copy is free
-/// (the hardware's rule). With `serial`, one layer at a time in network
-/// order.
+/// (the hardware's rule). The first layer's entry loads its image into
+/// the input's copies, so it also waits for the input's oldest copy to be
+/// free. With `serial`, one layer at a time in network order.
 pub fn schedule(
     net: &Network,
     rounds: &Rounds,
@@ -177,18 +186,14 @@ pub fn schedule(
             let mut start = free[e];
             for &id in &net.layers[i].inputs {
                 // The layer that writes tensor `id` (the input: the first
-                // layer's entry where it loads the input, else the host).
-                let writer = match id {
-                    0 if timing.loads_input => 0,
-                    0 => continue,
-                    _ => id - 1,
-                };
+                // layer's entry, which loads it).
+                let writer = id.saturating_sub(1);
                 if rounds.engine[writer] != e {
                     start = start.max(ready(end[j][writer]));
                 }
             }
             let mut written = vec![i + 1];
-            if i == 0 && timing.loads_input {
+            if i == 0 {
                 written.push(0);
             }
             for id in written {

@@ -92,8 +92,7 @@ pub struct SimReport {
 }
 
 /// A pipelined design's run: when each image's output was written, measured
-/// and by the model (`map::pipeline::schedule`, which leaves out the memory
-/// port's contention).
+/// and by the model (`tile::pipe::predict_run`).
 #[derive(Debug, Clone, Serialize)]
 pub struct PipelineRun {
     pub serial: bool,
@@ -104,7 +103,7 @@ pub struct PipelineRun {
     pub predicted_layer_ends: Vec<Vec<u64>>,
     /// The model's steady-state cycles per image (its busiest engine).
     pub predicted_period: u64,
-    pub engines: Vec<crate::hw::map::pipeline::EngineWork>,
+    pub engines: Vec<crate::hw::rounds::EngineWork>,
 }
 
 /// The network and architecture a design directory was generated from,
@@ -295,24 +294,14 @@ pub fn simulate_against(
     let expected = golden::infer_batch(net, &inputs);
     write_hex(&dir.join("input.hex"), &inputs)?;
     write_hex(&dir.join("expected.hex"), &expected)?;
-    // A pipeline runs on tile engines where it can, else on cache controllers.
     let pipe = crate::hw::tile::choose_pipe(net, arch)?;
-    let plan = match arch.schedule.pipeline && pipe.is_none() {
-        true => Some(
-            crate::hw::map::pipeline::plan(net, crate::hw::layout::Memory::of(arch).line_bytes)
-                .map_err(|m| anyhow::anyhow!("{}: {m}", arch.path.display()))?,
-        ),
-        false => None,
-    };
-    if opts.serial && plan.is_none() && pipe.is_none() {
+    if opts.serial && pipe.is_none() {
         bail!("--serial needs a pipelined design ([schedule] pipeline = true); this one runs layer by layer already");
     }
-    if (plan.is_some() || pipe.is_some())
-        && opts.images as u64 > crate::hw::map::pipeline::MAX_IMAGES
-    {
+    if pipe.is_some() && opts.images as u64 > crate::hw::gen::tile::PIPE_IMAGES {
         bail!(
             "a pipelined design takes at most {} images per run; asked for {}",
-            crate::hw::map::pipeline::MAX_IMAGES,
+            crate::hw::gen::tile::PIPE_IMAGES,
             opts.images
         );
     }
@@ -342,43 +331,19 @@ pub fn simulate_against(
     let first_mismatch = match stdout.lines().find(|l| l.starts_with("MISMATCH")) {
         Some(line) => {
             let image = field(line, "image").unwrap_or(0) as usize;
-            locate(dir, net, plan.as_ref(), &inputs[image], image, opts)?
+            locate(dir, net, &inputs[image], image, opts)?
         }
         None => None,
     };
-    let pipelined = plan.is_some() || pipe.is_some();
-    let (predicted, layers, first_image_layers, pipeline) = if pipelined {
+    let (predicted, layers, first_image_layers, pipeline) = if let Some(p) = &pipe {
         let ends = layer_ends(&stdout, net, opts.images)?;
         let memory = crate::hw::layout::Memory::of(arch);
-        let (pred, period, engines) = match (&plan, &pipe) {
-            (Some(plan), _) => {
-                let est = crate::hw::map::pipeline::estimate(net, arch, plan);
-                let pred = crate::hw::map::pipeline::predict_run(
-                    net,
-                    arch,
-                    plan,
-                    opts.images,
-                    opts.serial,
-                );
-                (pred, est.period, est.engines)
-            }
-            (None, Some(p)) => {
-                let pred =
-                    crate::hw::tile::pipe::predict_run(net, p, &memory, opts.images, opts.serial);
-                let engines = crate::hw::tile::pipe::engine_work(net, arch, p, &memory);
-                let period = engines.iter().map(|e| e.cycles).max().unwrap_or(0);
-                (pred, period, engines)
-            }
-            (None, None) => unreachable!("a pipelined run has a plan"),
-        };
+        let pred = crate::hw::tile::pipe::predict_run(net, p, &memory, opts.images, opts.serial);
+        let engines = crate::hw::tile::pipe::engine_work(net, arch, p, &memory);
+        let period = engines.iter().map(|e| e.cycles).max().unwrap_or(0);
         let last = net.output - 1;
-        // A tile pipeline's run ends a fixed number of cycles after its
-        // last entry (the cache pipeline's model leaves this out).
-        let done = if pipe.is_some() {
-            crate::hw::tile::pipe::DONE_CYCLES
-        } else {
-            0
-        };
+        // The run ends a fixed number of cycles after its last entry.
+        let done = crate::hw::tile::pipe::DONE_CYCLES;
         let predicted_total = pred.iter().flatten().copied().max().unwrap_or(0) + done;
         // Serial: each layer from the previous layer's end.
         let durations = |img: usize| -> Vec<LayerCycles> {
@@ -525,7 +490,6 @@ fn layer_cycles(
 fn locate(
     dir: &Path,
     net: &Network,
-    plan: Option<&crate::hw::map::pipeline::Plan>,
     input: &[i64],
     image: usize,
     opts: &SimOptions,
@@ -551,10 +515,9 @@ fn locate(
         .collect();
     let tensors = golden::run::<Int>(net, input.to_vec());
     // Where each tensor lies in external memory: the layout the generator
-    // wrote into the manifest. A cache pipeline's image has its slot of
-    // every tensor; in any other design the dump holds every tensor at its
-    // own place, except the input and output of a pipeline, which have a
-    // slot per image (`in_stride`, `out_stride`; 0 layer by layer).
+    // wrote into the manifest. The dump holds every tensor at its own
+    // place, except the input and output of a pipeline, which have a slot
+    // per image (`in_stride`, `out_stride`; 0 layer by layer).
     let manifest: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join(MANIFEST))?)?;
     let layout = &manifest["layout"];
@@ -572,11 +535,10 @@ fn locate(
         );
     }
     let img = image as u64;
-    let addr = |id: usize| match plan {
-        Some(p) => p.addr(id, image),
-        None if id == 0 => bases[0] + img * num("in_stride"),
-        None if id == net.output => bases[id] + img * num("out_stride"),
-        None => bases[id],
+    let addr = |id: usize| match id {
+        0 => bases[0] + img * num("in_stride"),
+        _ if id == net.output => bases[id] + img * num("out_stride"),
+        _ => bases[id],
     };
     for (id, t) in tensors.iter().enumerate() {
         let s = net.tensor(id).shape;

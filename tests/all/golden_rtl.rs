@@ -1,4 +1,4 @@
-//! Golden RTL: the generated files of six small designs, checked in under
+//! Golden RTL: the generated files of five small designs, checked in under
 //! `tests/golden_rtl/<case>/` and compared byte for byte with what `gen`
 //! writes now (no simulator needed). A change to the generator that
 //! changes its output fails here until the goldens are regenerated on
@@ -48,7 +48,7 @@ fn features() -> Network {
     nasa::model::models::load(Some(&dir)).unwrap()
 }
 
-/// The six cases: (name, network, architecture).
+/// The five cases: (name, network, architecture).
 fn cases() -> Vec<(&'static str, Network, Arch)> {
     let chunks = |rows: u32, cols: [u32; 3]| {
         format!(
@@ -70,11 +70,6 @@ fn cases() -> Vec<(&'static str, Network, Arch)> {
             "features-pipeline",
             features(),
             arch(&(chunks(2, [2, 3, 2]) + "[schedule]\npipeline = true\n")),
-        ),
-        (
-            "features-pipeline-cache",
-            features(),
-            arch(&(chunks(1, [2, 3, 2]) + "[schedule]\npipeline = true\nengine = \"cache\"\n")),
         ),
         (
             "geometry-shift-tiles",

@@ -1,16 +1,17 @@
-//! The layer pipeline (`[schedule] pipeline = true`): its schedule and
-//! memory layout, pipelined designs bit-exact in Verilator and Icarus, the
-//! serial mode's cycles exactly as predicted, the default network's
-//! throughput against the same hardware run layer by layer, a failing
-//! bench traced to its layer, and the command line.
+//! The layer pipeline (`[schedule] pipeline = true`, on tile engines): its
+//! rounds and memory plan, pipelined designs bit-exact in Verilator and
+//! Icarus with every layer end of every image as predicted (pipelined and
+//! serial), the default network's throughput against the same hardware
+//! run layer by layer, a failing bench traced to its layer, what cannot be
+//! pipelined refused with its field, and the command line.
 
 use std::path::Path;
 use std::process::Command;
 
 use nasa::hw::arch::Arch;
 use nasa::hw::gen::generate;
-use nasa::hw::map::pipeline::{self, Plan};
 use nasa::hw::map::{self, Budget, MapOptions, Objective};
+use nasa::hw::rounds::Rounds;
 use nasa::hw::sim::{simulate, simulate_against, SimOptions, SimReport, Simulator};
 use nasa::model::data::DatasetKind;
 use nasa::model::net::{Network, Op};
@@ -38,47 +39,31 @@ fn opts(images: usize, simulator: Simulator, serial: bool) -> SimOptions {
     }
 }
 
-/// Every dependency between engines points to an earlier round, every
-/// tensor has more slots than its readers lag behind, and no two slots of
-/// any tensors overlap.
-fn check_plan(net: &Network, plan: &Plan) {
+/// Every dependency between engines points to an earlier round.
+fn check_rounds(net: &Network, rounds: &Rounds) {
     for (i, layer) in net.layers.iter().enumerate() {
         if let Op::Conv(c) = &layer.op {
-            assert_eq!(plan.engines[plan.engine[i]], c.kind, "{}", layer.name);
+            assert_eq!(rounds.engines[rounds.engine[i]], c.kind, "{}", layer.name);
         }
         for &id in &layer.inputs {
             if id > 0 {
                 let p = id - 1;
-                let step = u32::from(plan.engine[p] != plan.engine[i]);
-                assert!(plan.stage[i] >= plan.stage[p] + step, "{}", layer.name);
-                let lag = (plan.stage[i] - plan.stage[p]) as u64;
-                assert!(plan.slots[id] > lag && plan.slots[id].is_power_of_two());
+                let step = u32::from(rounds.engine[p] != rounds.engine[i]);
+                assert!(rounds.stage[i] >= rounds.stage[p] + step, "{}", layer.name);
             }
         }
     }
-    let mut spans: Vec<(u64, u64)> = (0..=net.layers.len())
-        .flat_map(|id| {
-            let len = net.tensor(id).shape.len() as u64;
-            (0..plan.slots[id] as usize).map(move |j| (id, j, len))
-        })
-        .map(|(id, j, len)| (plan.addr(id, j), plan.addr(id, j) + len))
-        .collect();
-    spans.sort();
-    for w in spans.windows(2) {
-        assert!(w[0].1 <= w[1].0, "overlapping slots {w:?}");
-    }
-    assert!(spans.last().unwrap().1 <= plan.end);
 }
 
 #[test]
-fn plan_of_the_default_network() {
+fn rounds_of_the_default_network() {
     let net = nasa::model::models::default_network().unwrap();
-    let plan = pipeline::plan(&net, 8).unwrap();
-    check_plan(&net, &plan);
-    assert_eq!(plan.engines, vec![Kind::Conv, Kind::Shift, Kind::Adder]);
+    let rounds = Rounds::of(&net).unwrap();
+    check_rounds(&net, &rounds);
+    assert_eq!(rounds.engines, vec![Kind::Conv, Kind::Shift, Kind::Adder]);
     let stage = |name: &str| {
         let i = net.layers.iter().position(|l| l.name == name).unwrap();
-        (plan.engine[i], plan.stage[i])
+        (rounds.engine[i], rounds.stage[i])
     };
     // conv -> shift -> adder -> shift -> conv: four hand-overs.
     assert_eq!(stage("stem"), (0, 0));
@@ -89,11 +74,8 @@ fn plan_of_the_default_network() {
     assert_eq!(stage("b5.project"), (1, 3));
     assert_eq!(stage("gap"), (1, 3));
     assert_eq!(stage("fc"), (0, 4));
-    assert_eq!(plan.max_stage, 4);
-    // The input and output have a slot per image of a run.
-    assert_eq!(plan.slots[0], pipeline::MAX_IMAGES);
-    assert_eq!(plan.slots[net.output], pipeline::MAX_IMAGES);
-    check_plan(&features(), &pipeline::plan(&features(), 16).unwrap());
+    assert_eq!(rounds.max_stage, 4);
+    check_rounds(&features(), &Rounds::of(&features()).unwrap());
 }
 
 fn pipelined(text: &str) -> Arch {
@@ -147,13 +129,14 @@ fn assert_serial_exact(r: &SimReport) {
     }
 }
 
-/// The features network (every layer type) through a 1 KiB buffer, so each
-/// engine's quarter or half misses and writes dirty lines back.
+/// The features network (every layer type) on a tile pipeline of 2-row
+/// engines: serial and pipelined runs end every layer of every image as
+/// predicted, in Verilator and Icarus alike.
 #[test]
 #[ignore = "slow tier (Verilator and Icarus runs); scripts/test.sh runs it"]
 fn pipelined_features_bit_exact_in_both_simulators() {
     let net = features();
-    let arch = pipelined("[accelerator]\nname = \"small\"\n[clp]\nrows = 2\ncols = 2\n[slp]\nrows = 2\ncols = 2\n[alp]\nrows = 2\ncols = 3\n[buffer]\nwords = 1024\nbanks = 1\n[memory]\ndata_bits = 128\n");
+    let arch = pipelined("[accelerator]\nname = \"small\"\n[clp]\nrows = 2\ncols = 2\n[slp]\nrows = 2\ncols = 3\n[alp]\nrows = 2\ncols = 2\n");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("p");
     generate(&net, &arch, &arch.to_toml(), "p", &dir).unwrap();
@@ -161,11 +144,14 @@ fn pipelined_features_bit_exact_in_both_simulators() {
     let serial = simulate(&dir, &opts(3, Simulator::Verilator, true)).unwrap();
     assert!(serial.pass, "{serial:?}");
     assert_serial_exact(&serial);
+    assert_pipeline_exact(&serial);
     let piped = simulate(&dir, &opts(3, Simulator::Verilator, false)).unwrap();
     assert!(piped.pass, "{piped:?}");
+    assert_pipeline_exact(&piped);
     assert!(piped.cycles_per_inference < serial.cycles_per_inference);
     let icarus = simulate(&dir, &opts(3, Simulator::Icarus, false)).unwrap();
     assert!(icarus.pass, "{icarus:?}");
+    assert_pipeline_exact(&icarus);
     assert_eq!(icarus.cycles_per_inference, piped.cycles_per_inference);
     let ends = |r: &SimReport| r.pipeline.as_ref().unwrap().image_ends.clone();
     assert_eq!(ends(&icarus), ends(&piped));
@@ -189,47 +175,6 @@ fn pipelined_features_bit_exact_in_both_simulators() {
         (0, "b1.project", 1),
         "{m:?}"
     );
-}
-
-/// The mapper's cache-controller pipeline for the default network at 24
-/// MAC-PE areas: bit-exact on Fashion-MNIST, serial mode exactly as predicted,
-/// the pipelined run within 5% of the prediction, and at least 1.5 times
-/// the throughput of the same hardware run layer by layer.
-#[test]
-#[ignore = "slow tier (Verilator and Icarus runs); scripts/test.sh runs it"]
-fn default_network_pipeline_throughput() {
-    let net = nasa::model::models::default_network().unwrap();
-    let options = MapOptions {
-        budget: Budget::PeArea(24.0),
-        objective: Objective::Latency,
-        buffer: Default::default(),
-        memory: Default::default(),
-        clock_mhz: 250.0,
-        energy: Default::default(),
-        name: "piped".into(),
-        pipeline: true,
-        engine: nasa::hw::arch::Engine::Cache,
-    };
-    let mapping = map::map(std::slice::from_ref(&net), &options).unwrap();
-    assert!(mapping.arch.schedule.pipeline);
-    assert_eq!(mapping.engine, "cache");
-    let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("d");
-    generate(&net, &mapping.arch, &mapping.arch.to_toml(), "piped", &dir).unwrap();
-    lint(&dir);
-    let images = 6;
-    let serial = simulate(&dir, &opts(images, Simulator::Verilator, true)).unwrap();
-    assert!(serial.pass, "{serial:?}");
-    assert_serial_exact(&serial);
-    let piped = simulate(&dir, &opts(images, Simulator::Verilator, false)).unwrap();
-    assert!(piped.pass, "{piped:?}");
-    let err = piped.predicted_cycles / piped.cycles_per_inference - 1.0;
-    assert!(err.abs() < 0.05, "pipelined prediction off by {err:.3}");
-    let speedup = serial.cycles_per_inference / piped.cycles_per_inference;
-    assert!(speedup >= 1.5, "throughput only x{speedup:.3}");
-
-    // The bench fails when an expected value of a later image is wrong.
-    assert_bench_fails_on_one_value(&dir, &net, images, 4, 2);
 }
 
 /// The mapper's tile pipeline for the default network at 24 MAC-PE areas
@@ -386,42 +331,6 @@ fn tile_pipeline_search_is_exhaustive() {
 /// `nasa map --pipeline` on cache controllers finds the least period over
 /// every design of a small budget (brute force with the estimate of each
 /// design).
-#[test]
-fn pipelined_search_is_exhaustive() {
-    let net = nasa::model::models::default_network().unwrap();
-    let options = MapOptions {
-        budget: Budget::PeArea(6.0),
-        objective: Objective::Latency,
-        buffer: Default::default(),
-        memory: Default::default(),
-        clock_mhz: 250.0,
-        energy: Default::default(),
-        name: "b".into(),
-        pipeline: true,
-        engine: nasa::hw::arch::Engine::Cache,
-    };
-    let mapping = map::map(std::slice::from_ref(&net), &options).unwrap();
-    let plan = pipeline::plan(&net, 8).unwrap();
-    let mut best = u64::MAX;
-    let mut designs = 0;
-    for c in 1..=6u64 {
-        for s in 1..=12u64 {
-            for a in 1..=12u64 {
-                let area = c as f64 + (s + a) as f64 / 1.88;
-                if area > 6.0 + 1e-9 {
-                    continue;
-                }
-                designs += 1;
-                let arch = map::design(&options, [c, s, a]);
-                best = best.min(pipeline::estimate(&net, &arch, &plan).period);
-            }
-        }
-    }
-    assert_eq!(mapping.designs_evaluated, designs);
-    let chosen = mapping.networks[0].pipeline.as_ref().unwrap();
-    assert_eq!(chosen.period, best);
-}
-
 /// A tensor read by three layers cannot be named by the descriptors: the
 /// generator refuses with the architecture file and field, and writes
 /// nothing.
@@ -632,29 +541,55 @@ fn tile_pipe_plans_keep_copies_apart() {
     }
 }
 
-/// A tile pipeline asked for (`engine = "tiles"`) whose copies do not fit
-/// the buffer is refused with the architecture file, the field and the
-/// bytes it needs, and nothing is written; with `auto` the same design
-/// falls back to cache controllers.
+/// What a tile pipeline cannot run is refused with the architecture file,
+/// the field and the reason, and nothing is written: copies larger than
+/// the buffer (with `auto` and `tiles` alike: no pipeline runs on cache
+/// controllers any more) and `engine = "cache"`. The mapper refuses
+/// `--pipeline` where no pipeline of the budget fits, and with
+/// `--engine cache`.
 #[test]
-fn tile_pipeline_too_big_for_the_buffer_is_refused() {
+fn what_a_tile_pipeline_cannot_run_is_refused() {
     let net = features();
     let text = "[accelerator]\nname = \"t\"\n[clp]\nrows = 2\ncols = 2\n[slp]\nrows = 2\ncols = 2\n[alp]\nrows = 2\ncols = 2\n[buffer]\nwords = 1024\nbanks = 1\n";
-    let tiles = pipelined(text);
-    let mut forced = tiles.clone();
+    let auto = pipelined(text);
+    let mut forced = auto.clone();
     forced.schedule.engine = nasa::hw::arch::Engine::Tiles;
+    let mut cache = pipelined(&text.replace("words = 1024", "words = 1048576"));
+    cache.schedule.engine = nasa::hw::arch::Engine::Cache;
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("x");
-    let err = generate(&net, &forced, &forced.to_toml(), "x", &dir).unwrap_err();
-    let msg = format!("{err:#}");
+    for (arch, field, says) in [
+        (&auto, "buffer.words", "bytes of scratchpad"),
+        (&forced, "buffer.words", "bytes of scratchpad"),
+        (&cache, "schedule.engine", "cannot be pipelined"),
+    ] {
+        let err = generate(&net, arch, &arch.to_toml(), "x", &dir).unwrap_err();
+        let msg = format!("{err:#}");
+        assert!(msg.contains("p.toml") && msg.contains(field), "{msg}");
+        assert!(msg.contains(says), "{msg}");
+        assert!(!dir.exists());
+    }
+    let mut options = MapOptions {
+        budget: Budget::PeArea(24.0),
+        objective: Objective::Latency,
+        buffer: nasa::hw::arch::Buffer {
+            words: 1024,
+            banks: 1,
+        },
+        memory: Default::default(),
+        clock_mhz: 250.0,
+        energy: Default::default(),
+        name: "b".into(),
+        pipeline: true,
+        engine: nasa::hw::arch::Engine::Auto,
+    };
+    let err = map::map(std::slice::from_ref(&net), &options).unwrap_err();
     assert!(
-        msg.contains("p.toml") && msg.contains("schedule.engine"),
-        "{msg}"
+        err.contains("--pipeline") && err.contains("--buffer-words"),
+        "{err}"
     );
-    assert!(
-        msg.contains("buffer.words") && msg.contains("bytes of scratchpad"),
-        "{msg}"
-    );
-    assert!(!dir.exists());
-    assert!(nasa::hw::tile::choose_pipe(&net, &tiles).unwrap().is_none());
+    options.buffer = Default::default();
+    options.engine = nasa::hw::arch::Engine::Cache;
+    let err = map::map(std::slice::from_ref(&net), &options).unwrap_err();
+    assert!(err.contains("--engine cache"), "{err}");
 }

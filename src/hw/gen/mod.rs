@@ -31,12 +31,9 @@ pub mod tile;
 pub type Files = Vec<(String, Vec<u8>)>;
 
 pub const MANIFEST: &str = "manifest.json";
-/// Descriptor fields (32 bits each), in the order of `templates/top.v.tera`:
-/// the layer's own (all designs), then its place in the pipeline
-/// (pipelined designs only).
-pub const DESC_FIELDS: usize = 43;
-/// Fields a layer-by-layer design's descriptors carry.
-pub const LAYER_FIELDS: usize = 27;
+/// The cache controller's descriptor fields (32 bits each), in the order
+/// of `templates/top.v.tera`.
+pub const DESC_FIELDS: usize = 27;
 
 const TOP_TEMPLATE: &str =
     include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/top.v.tera"));
@@ -47,10 +44,6 @@ pub const EXT_MEM_MODEL: &str =
 /// Its file name in a design directory.
 pub const EXT_MEM_FILE: &str = "nasa_ext_mem.v";
 const TB_TEMPLATE: &str = include_str!(concat!(env!("CARGO_MANIFEST_DIR"), "/templates/tb.v.tera"));
-const PIPELINE_TEMPLATE: &str = include_str!(concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/templates/pipeline.v.tera"
-));
 
 /// Where each tensor lives in the activation buffer.
 #[derive(Debug, Clone, Serialize)]
@@ -84,8 +77,6 @@ pub struct Program {
     pub wdepth: BTreeMap<Kind, usize>,
     /// Per output channel of every conv layer: (bias, multiplier, shift).
     pub par: Vec<(i32, i32, u32)>,
-    /// The layer pipeline of a pipelined design.
-    pub plan: Option<crate::hw::map::pipeline::Plan>,
 }
 
 /// A chunk's name in the paper and in the generated files' comments.
@@ -107,19 +98,7 @@ fn kind_code(k: Kind) -> u32 {
 
 /// Checks that the generated design can run `net` on `arch`.
 pub fn check_supported(net: &Network, arch: &Arch) -> InputResult<()> {
-    let missing = arch.missing_kinds(net);
-    if let Some(kind) = missing.first() {
-        let section = match kind {
-            Kind::Conv => "clp",
-            Kind::Shift => "slp",
-            Kind::Adder => "alp",
-        };
-        return Err(InputError::new(
-            &arch.path,
-            format!("the network `{}` has {kind} layers but the accelerator has no [{section}] chunk for them", net.name),
-        )
-        .field(section));
-    }
+    arch.check_kinds(net)?;
     if arch.memory.data_bits < 16 {
         return Err(InputError::new(
             &arch.path,
@@ -165,30 +144,17 @@ fn set_window(d: &mut [u32; DESC_FIELDS], g: &crate::model::net::PoolGeom) {
 pub fn program(net: &Network, arch: &Arch) -> Result<Program> {
     check_supported(net, arch)?;
     let lb = (arch.memory.data_bits / 8) as u64;
-    let plan = if arch.schedule.pipeline {
-        let p = crate::hw::map::pipeline::plan(net, lb)
-            .map_err(|m| InputError::new(&arch.path, m).field("schedule.pipeline"))?;
-        Some(p)
-    } else {
-        None
-    };
-    let (base, next) = match &plan {
-        Some(p) => (p.base.clone(), p.end),
-        None => {
-            let base = crate::hw::layout::tensor_bases(net, lb);
-            let last = net.layers.len();
-            let next = base[last] + net.tensor(last).shape.len() as u64;
-            (base, next)
-        }
-    };
+    let base = crate::hw::layout::tensor_bases(net, lb);
+    let last = net.layers.len();
+    let next = base[last] + net.tensor(last).shape.len() as u64;
     let layout = Layout {
         depth: next.max(2),
         in_base: base[0],
         in_len: net.input.tensor.shape.len() as u64,
         out_base: base[net.output],
         out_len: net.output_info().shape.len() as u64,
-        in_stride: plan.as_ref().map_or(0, |p| p.stride[0]),
-        out_stride: plan.as_ref().map_or(0, |p| p.stride[net.output]),
+        in_stride: 0,
+        out_stride: 0,
         base,
     };
     let mut desc = Vec::new();
@@ -282,9 +248,6 @@ pub fn program(net: &Network, arch: &Arch) -> Result<Program> {
                 (d[11], d[12]) = (1, 1);
             }
         }
-        if let Some(p) = &plan {
-            pipeline_fields(&mut d, net, p, i);
-        }
         desc.push(d);
     }
     Ok(Program {
@@ -294,47 +257,7 @@ pub fn program(net: &Network, arch: &Arch) -> Result<Program> {
         wext,
         wdepth,
         par,
-        plan,
     })
-}
-
-/// A pipelined layer's fields: where it sits in the schedule, what it
-/// waits for, and its tensors' slots (see `map::pipeline`). Layer indices
-/// name per-layer counters of finished images; `NL` (the layer count)
-/// names a counter that is always full ("nothing to wait for").
-fn pipeline_fields(
-    d: &mut [u32; DESC_FIELDS],
-    net: &Network,
-    p: &crate::hw::map::pipeline::Plan,
-    i: usize,
-) {
-    let n = net.layers.len() as u32;
-    let layer = &net.layers[i];
-    let producer = |id: usize| if id == 0 { n } else { id as u32 - 1 };
-    let reader = |k: usize| p.readers[i + 1].get(k).map_or(n, |&r| r as u32);
-    d[27] = i as u32;
-    d[28] = p.stage[i];
-    d[29] = producer(layer.inputs[0]);
-    d[30] = layer.inputs.get(1).map_or(n, |&id| producer(id));
-    d[31] = reader(0);
-    d[32] = reader(1);
-    // Serial mode: the previous layer of the same image, or the last layer
-    // of the previous image.
-    (d[33], d[34]) = if i == 0 {
-        (n - 1, 1)
-    } else {
-        (i as u32 - 1, 0)
-    };
-    let slot = |id: usize| ((p.slots[id] - 1) as u32, p.stride[id] as u32);
-    (d[35], d[36]) = slot(layer.inputs[0]);
-    (d[37], d[38]) = layer.inputs.get(1).map_or((0, 0), |&id| slot(id));
-    (d[39], d[40]) = slot(i + 1);
-    d[41] = u32::from(p.foreign_input(i, layer.inputs[0]))
-        | layer
-            .inputs
-            .get(1)
-            .map_or(0, |&id| u32::from(p.foreign_input(i, id)) << 1);
-    d[42] = u32::from(p.shared_output(net, i));
 }
 
 /// A chunk as the templates see it.
@@ -488,119 +411,16 @@ fn cycle_bound(net: &Network, arch: &Arch) -> u64 {
     total * 4
 }
 
-/// Descriptors of `layers`, one per line, field 0 in the low bits.
-fn desc_hex(header: &str, prog: &Program, layers: &[usize], fields: usize) -> String {
+/// The descriptors, one per line, field 0 in the low bits.
+fn desc_hex(header: &str, prog: &Program) -> String {
     let mut text = header.to_string();
-    for &i in layers {
-        for f in prog.desc[i][..fields].iter().rev() {
+    for d in &prog.desc {
+        for f in d.iter().rev() {
             let _ = write!(text, "{f:08x}");
         }
         text.push('\n');
     }
     text
-}
-
-#[derive(Serialize)]
-struct EngineCtx {
-    module: String,
-    kind: &'static str,
-    label: &'static str,
-    pes: u32,
-    lines: u64,
-}
-
-/// A pipelined design's RTL: one engine module per chunk (the layer
-/// controller of `top.v.tera` with its own descriptor list and share of
-/// the buffer), their descriptor files, and the top level that connects
-/// them (`pipeline.v.tera`).
-#[allow(clippy::too_many_arguments)]
-fn engine_files(
-    tera: &tera::Tera,
-    ctx: &tera::Context,
-    net: &Network,
-    prog: &Program,
-    plan: &crate::hw::map::pipeline::Plan,
-    chunks: &[ChunkCtx],
-    cache: &CacheGeometry,
-    arch: &Arch,
-    header: &str,
-) -> Result<Vec<(String, Vec<u8>)>> {
-    let n = plan.engines.len();
-    let shares = crate::hw::map::pipeline::engine_lines(net, plan, cache.lines);
-    let mut files = Vec::new();
-    let mut engines = Vec::new();
-    for (e, &kind) in plan.engines.iter().enumerate() {
-        let chunk: Vec<&ChunkCtx> = chunks.iter().filter(|c| c.kind == kind.name()).collect();
-        let Some(c) = chunk.first() else {
-            anyhow::bail!("internal error: engine {e} has no {kind} chunk");
-        };
-        let layers: Vec<usize> = (0..net.layers.len())
-            .filter(|&i| plan.engine[i] == e)
-            .collect();
-        let lines = shares[e];
-        let index_bits = lines.trailing_zeros();
-        let banks = (arch.buffer.banks as u64).min(lines / 2).max(1);
-        let module = format!("nasa_engine_{}", kind.name());
-        let desc_file = format!("desc_{}.hex", kind.name());
-        let mut ectx = ctx.clone();
-        ectx.insert("multi", &true);
-        ectx.insert("layer_end", "S_END");
-        ectx.insert("module", &module);
-        ectx.insert("engine", &e);
-        ectx.insert(
-            "engine_layers",
-            &layers
-                .iter()
-                .map(|&i| net.layers[i].name.as_str())
-                .collect::<Vec<_>>()
-                .join(", "),
-        );
-        ectx.insert("entries", &layers.len());
-        ectx.insert("ebits", &clog2(layers.len() as u64));
-        ectx.insert("xbits", &clog2(net.layers.len() as u64 + 1));
-        ectx.insert("max_stage", &plan.max_stage);
-        ectx.insert("desc_file", &desc_file);
-        ectx.insert("desc_bits", &(DESC_FIELDS * 32));
-        ectx.insert("chunks", &chunk);
-        ectx.insert("rl_max", &c.pes.div_ceil(cache.line_bytes));
-        ectx.insert("pmax", &c.pes);
-        ectx.insert("pmbits", &clog2(c.pes as u64));
-        ectx.insert("lines", &lines);
-        ectx.insert("ib", &index_bits);
-        ectx.insert("banks", &banks);
-        ectx.insert("bb", &banks.trailing_zeros());
-        ectx.insert("lines_per_bank", &(lines / banks));
-        ectx.insert("tb", &(cache.addr_bits - cache.offset_bits - index_bits));
-        let text = tera
-            .render("top.v", &ectx)
-            .with_context(|| format!("rendering {module}.v"))?;
-        files.push((format!("{module}.v"), text.into_bytes()));
-        files.push((
-            desc_file,
-            desc_hex(header, prog, &layers, DESC_FIELDS).into_bytes(),
-        ));
-        engines.push(EngineCtx {
-            module,
-            kind: kind.name(),
-            label: c.label,
-            pes: c.pes,
-            lines,
-        });
-    }
-    let mut tctx = ctx.clone();
-    tctx.insert("engines", &engines);
-    // Per owner: the engines in rising priority (the next after it last).
-    let arbiter: Vec<Vec<usize>> = (0..n)
-        .map(|o| (0..n).map(|k| (o + n - k) % n).collect())
-        .collect();
-    tctx.insert("arbiter", &arbiter);
-    tctx.insert("obits", &clog2(n as u64));
-    tctx.insert("layer_engine", &plan.engine);
-    let top = tera
-        .render("pipeline.v", &tctx)
-        .context("rendering nasa_top.v")?;
-    files.insert(0, ("nasa_top.v".into(), top.into_bytes()));
-    Ok(files)
 }
 
 /// Generates the design into `dir` (atomically). Returns the manifest's stamp.
@@ -647,10 +467,7 @@ pub fn generate(
         .collect();
     let pmax = chunks.iter().map(|c| c.pes).max().unwrap_or(1);
     let par_depth = prog.par.len().max(2) as u64;
-    let max_images = match &prog.plan {
-        Some(_) => crate::hw::map::pipeline::MAX_IMAGES,
-        None => ((1u64 << 24) / prog.layout.in_len.max(prog.layout.out_len).max(1)).min(1024),
-    };
+    let max_images = ((1u64 << 24) / prog.layout.in_len.max(prog.layout.out_len).max(1)).min(1024);
 
     let mut ctx = tera::Context::from_serialize(&stamp).context("template context")?;
     ctx.insert("chunks", &chunks);
@@ -691,7 +508,7 @@ pub fn generate(
         "out_last_line",
         &((prog.layout.out_base + prog.layout.out_len - 1) / lb),
     );
-    ctx.insert("desc_bits", &(LAYER_FIELDS * 32));
+    ctx.insert("desc_bits", &(DESC_FIELDS * 32));
     ctx.insert("par_depth", &par_depth);
     ctx.insert("pdbits", &clog2(par_depth));
     ctx.insert("pmax", &pmax);
@@ -703,34 +520,17 @@ pub fn generate(
     ctx.insert("out_len", &prog.layout.out_len);
     ctx.insert("max_images", &max_images);
     ctx.insert("timeout", &cycle_bound(net, arch));
-    ctx.insert("multi", &prog.plan.is_some());
     ctx.insert("tiles", &false);
     ctx.insert("dual", &false);
-    ctx.insert("layer_end", "S_NEXT");
-    ctx.insert("in_stride", &prog.layout.in_stride);
-    ctx.insert("out_stride", &prog.layout.out_stride);
+    ctx.insert("in_stride", &0);
+    ctx.insert("out_stride", &0);
     let mut tera = tera::Tera::default();
-    tera.add_raw_templates([
-        ("top.v", TOP_TEMPLATE),
-        ("tb.v", TB_TEMPLATE),
-        ("pipeline.v", PIPELINE_TEMPLATE),
-    ])
-    .context("parsing templates")?;
+    tera.add_raw_templates([("top.v", TOP_TEMPLATE), ("tb.v", TB_TEMPLATE)])
+        .context("parsing templates")?;
     let tb = tera.render("tb.v", &ctx).context("rendering tb.v")?;
     let header = stamp.hex_header();
-    let mut files: Vec<(String, Vec<u8>)> = Vec::new();
-    match &prog.plan {
-        None => {
-            let top = tera.render("top.v", &ctx).context("rendering top.v")?;
-            files.push(("nasa_top.v".into(), top.into_bytes()));
-        }
-        Some(plan) => {
-            let engines = engine_files(
-                &tera, &ctx, net, &prog, plan, &chunks, &cache, arch, &header,
-            )?;
-            files.extend(engines);
-        }
-    }
+    let top = tera.render("top.v", &ctx).context("rendering top.v")?;
+    let mut files: Vec<(String, Vec<u8>)> = vec![("nasa_top.v".into(), top.into_bytes())];
     files.extend(pe_files(
         &stamp,
         chunks.iter().map(|c| Kind::ALL[c.code as usize]),
@@ -743,13 +543,7 @@ pub fn generate(
     files.push(("tb.v".into(), tb.into_bytes()));
     files.push((EXT_MEM_FILE.into(), EXT_MEM_MODEL.as_bytes().to_vec()));
 
-    if prog.plan.is_none() {
-        let all: Vec<usize> = (0..prog.desc.len()).collect();
-        files.push((
-            "desc.hex".into(),
-            desc_hex(&header, &prog, &all, LAYER_FIELDS).into_bytes(),
-        ));
-    }
+    files.push(("desc.hex".into(), desc_hex(&header, &prog).into_bytes()));
     files.push(("par.hex".into(), par_hex(&header, &prog.par).into_bytes()));
     files.push((
         "wgt_ext.hex".into(),

@@ -21,7 +21,6 @@
 pub mod area;
 pub mod cycles;
 pub mod energy;
-pub mod pipeline;
 
 use serde::Serialize;
 
@@ -124,7 +123,7 @@ pub struct NetworkMap {
     /// Pipelined designs: the engines' work per image, the steady-state
     /// period (which sets `throughput`) and `cycles` as one image alone.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pipeline: Option<pipeline::PipelineEstimate>,
+    pub pipeline: Option<crate::hw::rounds::PipelineEstimate>,
 }
 
 /// The mapper's answer.
@@ -470,12 +469,18 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
                 let pes = cols.map(|c| (c * rows) as u64);
                 return Ok(answer(nets, opts, arch, pes, engines, evaluated, started));
             }
+            Ok(None) if opts.pipeline => {
+                return Err("--pipeline: no tile pipeline of this budget fits the buffer (every image's activations stay on chip); raise --buffer-words or map without --pipeline".into())
+            }
             Ok(None) if opts.engine == Engine::Auto => {}
             Ok(None) => {
                 return Err("--engine tiles: no tile-engine design of this budget can run the networks (grouped convolutions other than depthwise, or activations larger than the buffer)".into())
             }
             Err(e) => return Err(e),
         }
+    }
+    if opts.pipeline {
+        return Err("--pipeline runs on tile engines; --engine cache has none".into());
     }
     // Per-kind tables and the part that no chunk size changes.
     let profiles: Vec<MissProfile> = nets.iter().map(|n| MissProfile::new(n, mem)).collect();
@@ -522,42 +527,6 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
             }
         }
     }
-    // A pipeline's period: per network and engine, the engine's layers at
-    // each PE count of its chunk plus the layers no PE count changes.
-    let mut engine_tables: Vec<[(u64, Vec<u64>); 3]> = Vec::new();
-    if opts.pipeline {
-        for (net, profile) in nets.iter().zip(&profiles) {
-            let plan =
-                pipeline::plan(net, mem.line_bytes).map_err(|m| format!("{}: {m}", net.name))?;
-            let mut t: [(u64, Vec<u64>); 3] =
-                std::array::from_fn(|i| (0, vec![0; max[i] as usize + 1]));
-            for i in 0..net.layers.len() {
-                let k = kind_index(plan.engines[plan.engine[i]]);
-                match cycles::layer_kind(&net.layers[i].op) {
-                    None => t[k].0 += pipeline::layer_total(net, &plan, &mem, profile, i, 0),
-                    Some(_) => {
-                        for p in 1..t[k].1.len() {
-                            t[k].1[p] +=
-                                pipeline::layer_total(net, &plan, &mem, profile, i, p as u64);
-                        }
-                    }
-                }
-            }
-            engine_tables.push(t);
-        }
-    }
-    let period = |pes: [u64; 3]| -> u64 {
-        engine_tables
-            .iter()
-            .map(|t| {
-                (0..3)
-                    .filter(|&k| used[k])
-                    .map(|k| t[k].0 + t[k].1[pes[k] as usize])
-                    .max()
-                    .unwrap_or(0)
-            })
-            .sum()
-    };
     // Every split of the budget.
     let range = |i: usize| if used[i] { 1..=max[i] } else { 0..=0 };
     let mut best: Option<(f64, [u64; 3])> = None;
@@ -588,9 +557,6 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
                         c += tables[i].cycles[pes[i] as usize];
                         e += tables[i].energy[pes[i] as usize];
                     }
-                }
-                if opts.pipeline {
-                    c = period(pes);
                 }
                 let v = value(c, e);
                 if best.is_none_or(|(b, _)| v < b) {
@@ -643,38 +609,20 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
     let mem = crate::hw::layout::Memory::of(arch);
     let costs: Vec<LayerCost> = cycles::predict_layers(net, arch);
     let mut total = Energy::default();
-    // A tile pipeline keeps every activation on chip; the cache
-    // controllers' pipeline moves tensors between engines through external
-    // memory.
+    // A tile pipeline keeps every activation on chip.
     let tile_pipe = crate::hw::tile::choose_pipe(net, arch).ok().flatten();
-    let plan = (arch.schedule.pipeline && tile_pipe.is_none())
-        .then(|| pipeline::plan(net, mem.line_bytes).ok())
-        .flatten();
-    let estimate = match (&plan, &tile_pipe) {
-        (Some(p), _) => Some(pipeline::estimate(net, arch, p)),
-        (None, Some(tp)) => {
-            let layers: Vec<u64> = (0..net.layers.len())
-                .map(|i| crate::hw::tile::pipe::entry_cycles(net, tp, &mem, i))
-                .collect();
-            let engines = crate::hw::tile::pipe::engine_work(net, arch, tp, &mem);
-            Some(pipeline::PipelineEstimate {
-                period: engines.iter().map(|e| e.cycles).max().unwrap_or(0),
-                serial: layers.iter().sum(),
-                engines,
-                layers,
-            })
+    let estimate = tile_pipe.as_ref().map(|tp| {
+        let layers: Vec<u64> = (0..net.layers.len())
+            .map(|i| crate::hw::tile::pipe::entry_cycles(net, tp, &mem, i))
+            .collect();
+        let engines = crate::hw::tile::pipe::engine_work(net, arch, tp, &mem);
+        crate::hw::rounds::PipelineEstimate {
+            period: engines.iter().map(|e| e.cycles).max().unwrap_or(0),
+            serial: layers.iter().sum(),
+            engines,
+            layers,
         }
-        _ => None,
-    };
-    if let Some(p) = &plan {
-        let (reads, writes) = pipeline::crossing_lines(net, p, mem.line_bytes);
-        let crossing = LayerCost {
-            dram_line_reads: reads,
-            dram_line_writes: writes,
-            ..LayerCost::default()
-        };
-        total.add(&layer_energy(table, None, 8, &crossing, mem.line_bytes));
-    }
+    });
     let tiles = crate::hw::tile::choose(net, arch)
         .ok()
         .flatten()

@@ -697,38 +697,45 @@ pub fn choose(net: &Network, arch: &Arch) -> Result<Option<Plan>, crate::model::
 }
 
 /// The tile pipeline a pipelined design (`[schedule] pipeline = true`) of
-/// `net` on `arch` runs, or `None` where it runs on cache controllers
-/// (`engine = "cache"`, or with `auto` a network the tile engines cannot
-/// run or whose copies do not fit in `buffer.words`). An explicit
-/// `engine = "tiles"` it cannot honour is an error naming the reason.
+/// `net` on `arch` runs, or `None` for a layer-by-layer design. A pipeline
+/// runs on tile engines only, so one they cannot run is an error naming
+/// the reason and the field: `engine = "cache"`, a kind without a chunk,
+/// a network the engines cannot run, or copies that do not fit in
+/// `buffer.words`.
 pub fn choose_pipe(
     net: &Network,
     arch: &Arch,
 ) -> Result<Option<pipe::Pipe>, crate::model::error::InputError> {
     use crate::hw::arch::Engine;
-    let engine = arch.schedule.engine;
-    if !arch.schedule.pipeline || engine == Engine::Cache || !arch.missing_kinds(net).is_empty() {
+    use crate::model::error::InputError;
+    if !arch.schedule.pipeline {
         return Ok(None);
     }
-    let err =
-        |m: String| crate::model::error::InputError::new(&arch.path, m).field("schedule.engine");
+    if arch.schedule.engine == Engine::Cache {
+        return Err(InputError::new(
+            &arch.path,
+            "a layer pipeline runs on tile engines; engine = \"cache\" cannot be pipelined (use \"auto\" or \"tiles\", or pipeline = false)",
+        )
+        .field("schedule.engine"));
+    }
+    arch.check_kinds(net)?;
     let memory = Memory::of(arch);
     let bases = crate::hw::layout::tensor_bases(net, memory.line_bytes);
-    let attempt = || -> Result<pipe::Pipe, String> {
-        let geom = Geometry::of(arch)?;
-        let p = pipe::plan(net, &geom, plan_geometry(net, &geom, &bases)?)?;
-        let bytes = p.bytes() * geom.rows as u64;
-        if bytes > arch.buffer.words as u64 {
-            return Err(format!(
-                "a tile pipeline keeps every image's activations on chip: this network needs {bytes} bytes of scratchpad, the buffer has {} (buffer.words)",
+    let geom = Geometry::of(arch)
+        .map_err(|m| InputError::new(&arch.path, m).field("schedule.pipeline"))?;
+    let p = plan_geometry(net, &geom, &bases)
+        .and_then(|t| pipe::plan(net, &geom, t))
+        .map_err(|m| InputError::new(&arch.path, m).field("schedule.pipeline"))?;
+    let bytes = p.bytes() * geom.rows as u64;
+    if bytes > arch.buffer.words as u64 {
+        return Err(InputError::new(
+            &arch.path,
+            format!(
+                "a tile pipeline keeps every image's activations on chip: this network needs {bytes} bytes of scratchpad, the buffer has {} (raise buffer.words, or set schedule.pipeline = false)",
                 arch.buffer.words
-            ));
-        }
-        Ok(p)
-    };
-    match attempt() {
-        Ok(p) => Ok(Some(p)),
-        Err(m) if engine == Engine::Tiles => Err(err(m)),
-        Err(_) => Ok(None),
+            ),
+        )
+        .field("buffer.words"));
     }
+    Ok(Some(p))
 }

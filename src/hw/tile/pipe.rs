@@ -120,7 +120,6 @@ pub const TIMING: Timing = Timing {
     skip: 4,
     handoff: 2,
     before_check: 5,
-    loads_input: true,
 };
 
 impl Pipe {
