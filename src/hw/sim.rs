@@ -393,7 +393,12 @@ pub fn simulate_against(
             layer: "input load".into(),
             op: "load",
             measured: measured as u64,
-            predicted: crate::hw::tile::frame_cycles(net, &crate::hw::layout::Memory::of(arch)).0,
+            predicted: crate::hw::tile::choose(net, arch)
+                .ok()
+                .flatten()
+                .map_or(0, |p| {
+                    crate::hw::tile::frame_cycles(net, &p, &crate::hw::layout::Memory::of(arch)).0
+                }),
         });
     Ok(SimReport {
         pass: mismatches == 0,

@@ -520,6 +520,8 @@ pub fn generate(
     ctx.insert("out_len", &prog.layout.out_len);
     ctx.insert("max_images", &max_images);
     ctx.insert("timeout", &cycle_bound(net, arch));
+    // The testbench's switches: not pipelined, no tile engine, one channel.
+    ctx.insert("multi", &false);
     ctx.insert("tiles", &false);
     ctx.insert("dual", &false);
     ctx.insert("in_stride", &0);

@@ -145,7 +145,7 @@ pub fn ext_layout(net: &Network, plan: &Plan, memory: &Memory, slots: u64) -> Ex
 /// A generous bound on one image's cycles (the testbench's watchdog): the
 /// model's cycles, every tensor stored (a debugging run), four times over.
 pub fn cycle_bound(net: &Network, plan: &Plan, memory: &Memory) -> u64 {
-    let (head, tail) = tile::frame_cycles(net, memory);
+    let (head, tail) = tile::frame_cycles(net, plan, memory);
     let layers: u64 = (0..net.layers.len())
         .map(|i| tile::layer_cycles(plan, i))
         .sum();
@@ -344,12 +344,16 @@ pub fn files(
         &chunks,
         plan.depth,
         has_t,
-        net.layers.len(),
+        plan.entries.len(),
         ext_bytes,
         plan.par.len(),
     )?;
     ctx.insert("module", "nasa_top");
     ctx.insert("pipe", &false);
+    ctx.insert("entries", &plan.entries.len());
+    ctx.insert("streams", &plan.streamed.iter().any(|&s| s));
+    ctx.insert("load_input", &!plan.streamed[0]);
+    ctx.insert("store_output", &!plan.streamed[net.output]);
     ctx.insert("desc_file", "desc.hex");
     ctx.insert("par_file", "par.hex");
     ctx.insert("desc_bits", &(Desc::FIELDS.len() * 32));
@@ -388,7 +392,7 @@ pub fn files(
     let design: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
     files.push(("tb.v".into(), tb.into_bytes()));
     files.push((EXT_MEM_FILE.into(), EXT_MEM_MODEL.as_bytes().to_vec()));
-    let lines = plan.layers.iter().map(|l| l.desc.words());
+    let lines = plan.entries.iter().map(|e| e.desc.words());
     files.push(("desc.hex".into(), desc_hex(header, lines).into_bytes()));
     files.push((
         "par.hex".into(),
@@ -514,6 +518,9 @@ pub fn pipe_files(
         let desc_file = format!("desc_{}.hex", ep.kind.name());
         ctx.insert("module", &module);
         ctx.insert("pipe", &true);
+        ctx.insert("streams", &false);
+        ctx.insert("load_input", &true);
+        ctx.insert("store_output", &true);
         ctx.insert("engine", &e);
         ctx.insert(
             "engine_layers",

@@ -510,21 +510,70 @@ pub fn tile_costs(net: &Network, plan: &crate::hw::tile::Plan, memory: &Memory) 
         .layers
         .iter()
         .enumerate()
-        .map(|(i, l)| tile_layer_cost(net, i, l.mode, &l.desc, &plan.geometry))
+        .map(|(i, l)| {
+            if !plan.streamed.iter().any(|&s| s) {
+                return tile_layer_cost(net, i, l.mode, &l.desc, &plan.geometry);
+            }
+            let bands: Vec<Band> = plan
+                .entries
+                .iter()
+                .filter(|e| e.layer == i)
+                .map(|e| {
+                    (
+                        e.desc.clone(),
+                        e.dma,
+                        tile::stream::dma_lines(&e.desc, memory),
+                    )
+                })
+                .collect();
+            tile_bands_cost(net, i, l.mode, &l.desc, &bands, &plan.geometry, memory)
+        })
         .collect();
-    let (head, tail) = tile::frame_cycles(net, memory);
+    let (head, tail) = tile::frame_cycles(net, plan, memory);
     let lines = |len: usize| (len as u64).div_ceil(memory.line_bytes);
-    if let Some(first) = costs.first_mut() {
+    if let Some(first) = costs.first_mut().filter(|_| !plan.streamed[0]) {
         first.cycles += head;
         first.dram_line_reads += lines(net.input.tensor.shape.len());
         first.memory_cycles += lines(net.input.tensor.shape.len()) * memory.access_cycles();
     }
     if let Some(last) = costs.last_mut() {
         last.cycles += tail;
-        last.dram_line_writes += lines(net.output_info().shape.len());
-        last.memory_cycles += lines(net.output_info().shape.len()) * memory.access_cycles();
+        if !plan.streamed[net.output] {
+            last.dram_line_writes += lines(net.output_info().shape.len());
+            last.memory_cycles += lines(net.output_info().shape.len()) * memory.access_cycles();
+        }
     }
     costs
+}
+
+/// One band of a layer cut into bands: its descriptor, the cycles of its
+/// transfers, and the lines they read and write.
+pub type Band = (crate::hw::tile::Desc, u64, (u64, u64));
+
+/// The cost of layer `i` (its whole descriptor `whole`, walked as `mode`)
+/// run as `bands`: the bands' walks (halo rows read again) and transfers.
+pub fn tile_bands_cost(
+    net: &Network,
+    i: usize,
+    mode: crate::hw::tile::Mode,
+    whole: &crate::hw::tile::Desc,
+    bands: &[Band],
+    geom: &crate::hw::tile::Geometry,
+    memory: &Memory,
+) -> LayerCost {
+    let mut c = tile_layer_cost(net, i, mode, whole, geom);
+    (c.cycles, c.buffer_reads, c.noc_bytes, c.tiles) = (0, 0, 0, 0);
+    for (d, dma, (r, w)) in bands {
+        let b = tile_layer_cost(net, i, mode, d, geom);
+        c.cycles += b.cycles + dma;
+        c.buffer_reads += b.buffer_reads;
+        c.noc_bytes += b.noc_bytes;
+        c.tiles += b.tiles;
+        c.dram_line_reads += r;
+        c.dram_line_writes += w;
+        c.memory_cycles += (r + w) * memory.access_cycles();
+    }
+    c
 }
 
 /// The cost of layer `i` walked as `mode` with descriptor `d` on a tile

@@ -244,15 +244,19 @@ fn search_tiles(
     };
     let mut fixed_cycles = 0u64;
     let mut fixed_energy = 0f64;
+    // Per network: the frame's and the post-processing layers' part of the
+    // fixed cost (a streamed design replaces them by its own).
+    let mut frame_part = vec![(0u64, 0f64); nets.len()];
+    let mut post_part: Vec<Vec<(usize, u64, f64)>> = vec![Vec::new(); nets.len()];
     // A pipeline: per network and kind, the cycles of its engine that no
     // column count changes (other layers, load, store, entry control).
     let mut engine_fixed = vec![[0u64; 3]; nets.len()];
     for (ni, net) in nets.iter().enumerate() {
         let bases = crate::hw::layout::tensor_bases(net, mem.line_bytes);
-        let Ok(plan) = tile::plan_geometry(net, &probe, &bases) else {
+        let Ok(plan) = tile::plan_shape(net, &probe, &bases) else {
             return Ok(None);
         };
-        let (head, tail) = tile::frame_cycles(net, &mem);
+        let (head, tail) = tile::frame_cycles(net, &plan, &mem);
         fixed_cycles += head + tail;
         if opts.pipeline {
             let Ok(rounds) = crate::hw::rounds::Rounds::of(net) else {
@@ -275,13 +279,17 @@ fn search_tiles(
             dram_line_writes: (net.output_info().shape.len() as u64).div_ceil(mem.line_bytes),
             ..LayerCost::default()
         };
-        fixed_energy += layer_energy(&opts.energy, None, 8, &frame, mem.line_bytes).total();
+        let frame_energy = layer_energy(&opts.energy, None, 8, &frame, mem.line_bytes).total();
+        fixed_energy += frame_energy;
+        frame_part[ni] = (head + tail, frame_energy);
         for (i, l) in plan.layers.iter().enumerate() {
             if matches!(l.mode, tile::Mode::Post | tile::Mode::PostVec) {
                 let c = cycles::tile_layer_cost(net, i, l.mode, &l.desc, &probe);
                 let bits = net.tensor(net.layers[i].inputs[0]).bits;
+                let e = layer_energy(&opts.energy, None, bits, &c, mem.line_bytes).total();
                 fixed_cycles += c.cycles;
-                fixed_energy += layer_energy(&opts.energy, None, bits, &c, mem.line_bytes).total();
+                fixed_energy += e;
+                post_part[ni].push((i, c.cycles, e));
             }
         }
     }
@@ -292,6 +300,10 @@ fn search_tiles(
     let mut net_cycles =
         vec![vec![vec![vec![vec![0u64; nc]; TILE_WORDS.len()]; TILE_ROWS.len()]; 3]; nets.len()];
     let mut fits = [[true; TILE_WORDS.len()]; TILE_ROWS.len()];
+    // Per shape: what streaming changes in the fixed cost (frames and
+    // post-processing layers cut into bands), over all networks.
+    let mut stream_fixed = [[(0i64, 0f64); TILE_WORDS.len()]; TILE_ROWS.len()];
+    let words = opts.buffer.words as u64;
     for (ri, &rows) in TILE_ROWS.iter().enumerate() {
         for (wi, &word) in TILE_WORDS.iter().enumerate() {
             let geom = |c: u32| Geometry {
@@ -299,17 +311,59 @@ fn search_tiles(
                 word,
                 cols: [c; 3],
             };
-            fits[ri][wi] = nets.iter().all(|n| {
+            // Layer by layer, a network whose activations do not fit
+            // streams its largest tensors (`tile::stream`).
+            let mut streamed: Vec<Option<tile::Plan>> = vec![None; nets.len()];
+            fits[ri][wi] = nets.iter().enumerate().all(|(ni, n)| {
                 let g = geom(1);
+                let bases = crate::hw::layout::tensor_bases(n, mem.line_bytes);
                 if opts.pipeline {
-                    let bases = crate::hw::layout::tensor_bases(n, mem.line_bytes);
                     tile::plan_geometry(n, &g, &bases)
                         .and_then(|p| tile::pipe::plan(n, &g, p))
-                        .is_ok_and(|p| p.bytes() * rows as u64 <= opts.buffer.words as u64)
+                        .is_ok_and(|p| p.bytes() * rows as u64 <= words)
+                } else if tile::scratchpad_bytes(n, &g) <= words {
+                    true
                 } else {
-                    tile::scratchpad_bytes(n, &g) <= opts.buffer.words as u64
+                    streamed[ni] = tile::plan_shape(n, &g, &bases)
+                        .and_then(|whole| {
+                            tile::stream::plan(n, whole, &bases, &mem, words / rows as u64)
+                        })
+                        .ok();
+                    streamed[ni].is_some()
                 }
             });
+            if !fits[ri][wi] {
+                continue;
+            }
+            for (ni, sp) in streamed.iter().enumerate() {
+                let Some(sp) = sp else { continue };
+                let net = &nets[ni];
+                let g = geom(1);
+                let (head, tail) = tile::frame_cycles(net, sp, &mem);
+                let frame = LayerCost {
+                    dram_line_reads: match sp.streamed[0] {
+                        true => 0,
+                        false => (net.input.tensor.shape.len() as u64).div_ceil(mem.line_bytes),
+                    },
+                    dram_line_writes: match sp.streamed[net.output] {
+                        true => 0,
+                        false => (net.output_info().shape.len() as u64).div_ceil(mem.line_bytes),
+                    },
+                    ..LayerCost::default()
+                };
+                let fe = layer_energy(&opts.energy, None, 8, &frame, mem.line_bytes).total();
+                let d = &mut stream_fixed[ri][wi];
+                d.0 += (head + tail) as i64 - frame_part[ni].0 as i64;
+                d.1 += fe - frame_part[ni].1;
+                for &(i, c0, e0) in &post_part[ni] {
+                    let l = &sp.layers[i];
+                    let bands = stream_bands(net, sp, i, l.mode, &l.desc, &mem);
+                    let c = cycles::tile_bands_cost(net, i, l.mode, &l.desc, &bands, &g, &mem);
+                    let bits = net.tensor(net.layers[i].inputs[0]).bits;
+                    d.0 += c.cycles as i64 - c0 as i64;
+                    d.1 += layer_energy(&opts.energy, None, bits, &c, mem.line_bytes).total() - e0;
+                }
+            }
             for (ni, net) in nets.iter().enumerate() {
                 for (i, layer) in net.layers.iter().enumerate() {
                     let Op::Conv(c) = &layer.op else { continue };
@@ -324,7 +378,13 @@ fn search_tiles(
                             fits[ri] = [false; TILE_WORDS.len()];
                             break;
                         };
-                        let lc = cycles::tile_layer_cost(net, i, mode, &d, &g);
+                        let lc = match &streamed[ni] {
+                            None => cycles::tile_layer_cost(net, i, mode, &d, &g),
+                            Some(sp) => {
+                                let bands = stream_bands(net, sp, i, mode, &d, &mem);
+                                cycles::tile_bands_cost(net, i, mode, &d, &bands, &g, &mem)
+                            }
+                        };
                         let e = layer_energy(&opts.energy, Some(c.kind), bits, &lc, mem.line_bytes);
                         let t = &mut tables[k][ri][wi][cols as usize];
                         t.0 += lc.cycles;
@@ -373,7 +433,8 @@ fn search_tiles(
                         continue;
                     }
                     evaluated += 1;
-                    let (mut c, mut e) = (fixed_cycles, fixed_energy);
+                    let (dc, de) = stream_fixed[ri][wi];
+                    let (mut c, mut e) = ((fixed_cycles as i64 + dc) as u64, fixed_energy + de);
                     for k in 0..3 {
                         if used[k] {
                             let t = tables[k][ri][wi][cols[k] as usize];
@@ -409,6 +470,31 @@ fn search_tiles(
         cols,
         evaluated,
     }))
+}
+
+/// Layer `i` of a streamed plan `sp` as bands of the walk `d` (walked as
+/// `mode`, for any column count): each band's descriptor, transfer cycles
+/// and lines.
+fn stream_bands(
+    net: &Network,
+    sp: &crate::hw::tile::Plan,
+    i: usize,
+    mode: crate::hw::tile::Mode,
+    d: &crate::hw::tile::Desc,
+    mem: &crate::hw::layout::Memory,
+) -> Vec<cycles::Band> {
+    use crate::hw::tile::stream;
+    let x = net.tensor(net.layers[i].inputs[0]).shape;
+    let o = net.layers[i].out.shape;
+    sp.entries
+        .iter()
+        .filter(|e| e.layer == i)
+        .map(|e| {
+            let mut b = d.clone();
+            stream::shape_band(&mut b, mode, x, o, e.band.map(|v| v as usize));
+            (b, e.dma, stream::dma_lines(&e.desc, mem))
+        })
+        .collect()
 }
 
 /// Sizes the chunks for `nets` under `opts` and reports every network on
@@ -628,7 +714,7 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
         .flatten()
         .or_else(|| tile_pipe.map(|p| p.tile));
     let (head, tail) = match &tiles {
-        Some(_) => crate::hw::tile::frame_cycles(net, &mem),
+        Some(p) => crate::hw::tile::frame_cycles(net, p, &mem),
         None => (0, 0),
     };
     let last = net.layers.len().saturating_sub(1);

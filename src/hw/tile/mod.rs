@@ -99,12 +99,27 @@ descriptor! {
         ma, mb, shift,
         /// Clamp (signed).
         lo, hi,
-        /// External-memory address and length of the output (debugging runs write every tensor back).
-        ext_out, out_len,
+        /// The output's store to external memory (a streamed output, or any
+        /// output in a debugging run): the address of channel 0's first
+        /// byte, and bytes between channels there; the output's length.
+        st_ext, st_cst, out_len,
+        /// Rows of padding above the entry's first input row (`pad` for an
+        /// entry that starts at the top of the map).
+        padt,
+        /// 1: the layer's last entry.
+        last,
+        /// 1: store the output band (a streamed output).
+        st,
+        /// 1: load the input band (the second input's) from external memory first.
+        ld0, ld1,
+        /// External-memory address of the input's (second input's) band in
+        /// channel 0, and bytes between channels there.
+        l0_ext, l1_ext, l_cst,
     }
 }
 
 pub mod pipe;
+pub mod stream;
 
 /// Operations of the tile engine.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -258,6 +273,19 @@ pub struct LayerPlan {
     pub desc: Desc,
 }
 
+/// One descriptor the engine runs: a whole layer, or one band of a layer's
+/// output rows with the input rows it needs.
+#[derive(Debug, Clone, Serialize)]
+pub struct Entry {
+    pub layer: usize,
+    pub desc: Desc,
+    /// Cycles of its band loads and store (external memory), beyond the walk.
+    pub dma: u64,
+    /// Output rows `[y0, y1)` and the input rows `[r0, r1)` they read (the
+    /// whole map for a layer that is not cut).
+    pub band: [u32; 4],
+}
+
 /// A network planned onto the tile engine.
 #[derive(Debug, Clone, Serialize)]
 pub struct Plan {
@@ -266,7 +294,15 @@ pub struct Plan {
     pub places: Vec<Place>,
     /// Scratchpad words per bank.
     pub depth: u64,
+    /// Per layer: its walk, and its descriptor as one entry with every
+    /// tensor on chip.
     pub layers: Vec<LayerPlan>,
+    /// What the engine runs, in order: one entry per layer, or (a layer
+    /// reading or writing a streamed tensor) one per band of output rows.
+    pub entries: Vec<Entry>,
+    /// Per tensor id: `true` where it lives in external memory and moves
+    /// through the scratchpad a band at a time ([`stream`]).
+    pub streamed: Vec<bool>,
     /// Weight memory words (of `weight_bytes` bytes) per chunk, by [`kind_code`].
     #[serde(skip)]
     pub weights: [Vec<Vec<u8>>; 3],
@@ -458,25 +494,47 @@ pub fn scratchpad_bytes(net: &Network, geom: &Geometry) -> u64 {
 }
 
 /// The tile engine's plan for `net` on `arch` (tensors at `ext_base` in
-/// external memory), or why the engine cannot run it.
+/// external memory), or why the engine cannot run it: every live
+/// activation on chip where they fit `buffer.words`, else the largest
+/// tensors streamed through the scratchpad in bands ([`stream`]).
 pub fn plan(net: &Network, arch: &Arch, ext_base: &[u64]) -> Result<Plan, String> {
     let geom = Geometry::of(arch)?;
     let bytes = scratchpad_bytes(net, &geom);
-    if bytes > arch.buffer.words as u64 {
-        return Err(format!(
-            "the tile engine keeps every live activation on chip: this network needs {bytes} bytes of scratchpad, the buffer has {} (buffer.words)",
-            arch.buffer.words
-        ));
+    if bytes <= arch.buffer.words as u64 {
+        return plan_geometry(net, &geom, ext_base);
     }
-    plan_geometry(net, &geom, ext_base)
+    let cap = arch.buffer.words as u64 / geom.rows as u64;
+    let whole = plan_geometry(net, &geom, ext_base)?;
+    stream::plan(net, whole, ext_base, &Memory::of(arch), cap).map_err(|m| {
+        format!(
+            "the activations need {bytes} bytes of scratchpad with every tensor on chip, the buffer has {} (buffer.words), and streaming does not fit either: {m}",
+            arch.buffer.words
+        )
+    })
 }
 
 /// The plan on an engine of `geom`, whatever its scratchpad holds.
 pub fn plan_geometry(net: &Network, geom: &Geometry, ext_base: &[u64]) -> Result<Plan, String> {
+    plan_with(net, geom, ext_base, true)
+}
+
+/// The same plan without the weight memory images (empty `weights`): what
+/// pricing a shape needs, at a fraction of the cost.
+pub fn plan_shape(net: &Network, geom: &Geometry, ext_base: &[u64]) -> Result<Plan, String> {
+    plan_with(net, geom, ext_base, false)
+}
+
+fn plan_with(
+    net: &Network,
+    geom: &Geometry,
+    ext_base: &[u64],
+    with_weights: bool,
+) -> Result<Plan, String> {
     let geom = *geom;
     let (places, depth) = allocate(net, &geom);
     let rows = geom.rows as usize;
     let mut weights: [Vec<Vec<u8>>; 3] = Default::default();
+    let mut words = [0usize; 3];
     let mut par = Vec::new();
     let mut layers = Vec::new();
     let (mut nseg, mut smax) = (1u32, 1u32);
@@ -501,8 +559,10 @@ pub fn plan_geometry(net: &Network, geom: &Geometry, ext_base: &[u64]) -> Result
             stride: 1,
             lo: layer.clamp.0 as i32 as u32,
             hi: layer.clamp.1 as i32 as u32,
-            ext_out: ext_base[i + 1] as u32,
+            st_ext: ext_base[i + 1] as u32,
+            st_cst: (o.h * o.w) as u32,
             out_len: o.len() as u32,
+            last: 1,
             ..Desc::default()
         };
         let mode = match &layer.op {
@@ -513,7 +573,7 @@ pub fn plan_geometry(net: &Network, geom: &Geometry, ext_base: &[u64]) -> Result
                 smax = smax.max(d.stride);
                 let fan = c.fan_in();
                 d.fan = fan as u32;
-                d.wbase = weights[k].len() as u32;
+                d.wbase = words[k] as u32;
                 // Every layer's channels start on a par_mem word.
                 par.resize(par.len().next_multiple_of(rows), (0, 0, 0));
                 d.pbase = par.len() as u32;
@@ -521,7 +581,8 @@ pub fn plan_geometry(net: &Network, geom: &Geometry, ext_base: &[u64]) -> Result
                 // with channel m0 + i's weight in byte i.
                 let step = d.mstep as usize;
                 let wb = geom.weight_bytes() as usize;
-                for t in 0..c.out_ch.div_ceil(step) {
+                words[k] += c.out_ch.div_ceil(step) * fan;
+                for t in (0..c.out_ch.div_ceil(step)).filter(|_| with_weights) {
                     for tap in 0..fan {
                         weights[k].push(
                             (0..wb)
@@ -583,13 +644,30 @@ pub fn plan_geometry(net: &Network, geom: &Geometry, ext_base: &[u64]) -> Result
                 Mode::PostVec
             }
         };
+        d.padt = d.pad;
         layers.push(LayerPlan { mode, desc: d });
     }
+    let entries = layers
+        .iter()
+        .enumerate()
+        .map(|(i, l)| {
+            let x = net.tensor(net.layers[i].inputs[0]).shape;
+            let o = net.layers[i].out.shape;
+            Entry {
+                layer: i,
+                desc: l.desc.clone(),
+                dma: 0,
+                band: [0, o.h as u32, 0, x.h as u32],
+            }
+        })
+        .collect();
     Ok(Plan {
         geometry: geom,
         places,
         depth,
         layers,
+        entries,
+        streamed: vec![false; net.layers.len() + 1],
         weights,
         par,
         nseg,
@@ -601,11 +679,16 @@ pub fn plan_geometry(net: &Network, geom: &Geometry, ext_base: &[u64]) -> Result
 /// dispatch (1), end (1) and hand-over (1).
 pub const LAYER_OVERHEAD: u64 = 5;
 
-/// Exact cycles of layer `i` of a planned network (without the input load
-/// and output store of the run; see [`frame_cycles`]).
+/// Exact cycles of layer `i` of a planned network: its entries' walks and
+/// band transfers (without the input load and output store of the run;
+/// see [`frame_cycles`]).
 pub fn layer_cycles(plan: &Plan, i: usize) -> u64 {
-    let l = &plan.layers[i];
-    walk_cycles(l.mode, &l.desc, &plan.geometry)
+    let mode = plan.layers[i].mode;
+    plan.entries
+        .iter()
+        .filter(|e| e.layer == i)
+        .map(|e| walk_cycles(mode, &e.desc, &plan.geometry) + e.dma)
+        .sum()
 }
 
 /// Exact cycles of a layer walked as `mode` with descriptor `d` on an
@@ -645,14 +728,21 @@ pub fn tiles(d: &Desc) -> u64 {
 
 /// Cycles before the first layer (the input read from external memory a
 /// line at a time, each line then written into the scratchpad a byte per
-/// cycle) and after the last (the output stored, then the done state).
-pub fn frame_cycles(net: &Network, memory: &Memory) -> (u64, u64) {
+/// cycle) and after the last (the output stored, then the done state). A
+/// streamed input or output moves a band at a time inside its layers'
+/// entries instead.
+pub fn frame_cycles(net: &Network, plan: &Plan, memory: &Memory) -> (u64, u64) {
     let inp = net.input.tensor.shape.len() as u64;
     let out = net.output_info().shape.len() as u64;
-    (
-        inp.div_ceil(memory.line_bytes) * memory.access_cycles() + inp,
-        store_cycles(out, memory) + 1,
-    )
+    let head = match plan.streamed[0] {
+        true => 0,
+        false => inp.div_ceil(memory.line_bytes) * memory.access_cycles() + inp,
+    };
+    let store = match plan.streamed[net.output] {
+        true => 0,
+        false => store_cycles(out, memory),
+    };
+    (head, store + 1)
 }
 
 /// Cycles to store a tensor of `len` bytes in external memory: per line,

@@ -339,7 +339,7 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan) -> Result<Pipe, String> 
             if !own_copy(id) && first && s.fl_sel == 0 {
                 let t = net.tensor(id).shape;
                 s.fl_sel = k as u32 + 1;
-                s.fl_ext = tile.layers[id - 1].desc.ext_out;
+                s.fl_ext = tile.layers[id - 1].desc.st_ext;
                 s.fl_len = t.len() as u32;
                 s.fl_hw = (t.h * t.w) as u32;
                 s.fl_pw = tile.places[id].plane as u32;
@@ -422,7 +422,7 @@ pub fn entry_cycles(net: &Network, pipe: &Pipe, memory: &Memory, i: usize) -> u6
         &pipe.tile.geometry,
     ) + ENTRY_EXTRA;
     if i == 0 {
-        c += super::frame_cycles(net, memory).0;
+        c += super::frame_cycles(net, &pipe.tile, memory).0;
     }
     if i + 1 == net.output {
         c += super::store_cycles(net.output_info().shape.len() as u64, memory);

@@ -4,10 +4,12 @@
 // architecture sha256 8d40fde256f430f368be3d95d2cfd47366da1d1c2ff66f6456e0179fcec42d8a
 //
 // Tile engine (src/hw/tile/, docs/accelerator.md). Chunks: ALP 2x2
-// PEs (rows: output channels, columns: output pixels). Every activation
-// lives in an on-chip scratchpad of 2 banks (channel c in bank
-// c mod 2) of 4-byte words; weights stay resident in each
-// chunk's weight memory, loaded from external memory once after reset.
+// PEs (rows: output channels, columns: output pixels). Activations live
+// in an on-chip scratchpad of 2 banks (channel c in bank
+// c mod 2) of 4-byte words, except streamed ones
+// (src/hw/tile/stream.rs), which an entry loads and stores a band of rows
+// at a time; weights stay resident in each chunk's weight memory, loaded
+// from external memory once after reset.
 // A layer is a run of segments (an input row segment for one tile, input
 // channel and kernel row) of f_per cycles each; the next segment loads
 // while the array takes one tap per cycle from a shift register, and a
@@ -53,7 +55,8 @@ module nasa_engine_adder (
     output wire [31:0] o_wr_dx2,
     // External memory port: hold mem_req (and the other fields) until
     // mem_ack; a read's line is on mem_rdata in the mem_ack cycle. Lines are
-    // 8 bytes; writes are whole lines (mem_wstrb all ones).
+    // 8 bytes, addresses line-aligned; a write stores the bytes
+    // whose mem_wstrb bit is set.
     output wire        mem_req,
     output wire        mem_we,
     output wire [16:0] mem_addr,
@@ -106,9 +109,9 @@ module nasa_engine_adder (
     localparam [31:0] OP_AVGPOOL = 32'd3;
     /* verilator lint_on UNUSEDPARAM */
     // ---------------------------------------------------------------- descriptors
-    reg [2239:0] desc_mem [0:NL-1];
+    reg [2527:0] desc_mem [0:NL-1];
     initial $readmemh("desc_adder.hex", desc_mem);
-    reg [2239:0] d;
+    reg [2527:0] d;
     // Fields (src/hw/tile/mod.rs `Desc`, and in a pipeline `pipe::Sync`, rendered from the same lists).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] f_op = d[0*32 +: 32];
@@ -147,40 +150,49 @@ module nasa_engine_adder (
     wire [31:0] f_shift = d[33*32 +: 32];
     wire [31:0] f_lo = d[34*32 +: 32];
     wire [31:0] f_hi = d[35*32 +: 32];
-    wire [31:0] f_ext_out = d[36*32 +: 32];
-    wire [31:0] f_out_len = d[37*32 +: 32];
-    wire [31:0] f_layer = d[38*32 +: 32];
-    wire [31:0] f_stage = d[39*32 +: 32];
-    wire [31:0] f_dep0 = d[40*32 +: 32];
-    wire [31:0] f_dep1 = d[41*32 +: 32];
-    wire [31:0] f_war0 = d[42*32 +: 32];
-    wire [31:0] f_war1 = d[43*32 +: 32];
-    wire [31:0] f_lwar0 = d[44*32 +: 32];
-    wire [31:0] f_lwar1 = d[45*32 +: 32];
-    wire [31:0] f_sdep = d[46*32 +: 32];
-    wire [31:0] f_soff = d[47*32 +: 32];
-    wire [31:0] f_in_mask = d[48*32 +: 32];
-    wire [31:0] f_in_str = d[49*32 +: 32];
-    wire [31:0] f_in2_mask = d[50*32 +: 32];
-    wire [31:0] f_in2_str = d[51*32 +: 32];
-    wire [31:0] f_out_mask = d[52*32 +: 32];
-    wire [31:0] f_out_str = d[53*32 +: 32];
-    wire [31:0] f_l_mask = d[54*32 +: 32];
-    wire [31:0] f_l_str = d[55*32 +: 32];
-    wire [31:0] f_dst = d[56*32 +: 32];
-    wire [31:0] f_dx1 = d[57*32 +: 32];
-    wire [31:0] f_dx2 = d[58*32 +: 32];
-    wire [31:0] f_fl_sel = d[59*32 +: 32];
-    wire [31:0] f_fl_ext = d[60*32 +: 32];
-    wire [31:0] f_fl_len = d[61*32 +: 32];
-    wire [31:0] f_fl_hw = d[62*32 +: 32];
-    wire [31:0] f_fl_pw = d[63*32 +: 32];
-    wire [31:0] f_load = d[64*32 +: 32];
-    wire [31:0] f_l_base = d[65*32 +: 32];
-    wire [31:0] f_l_dst = d[66*32 +: 32];
-    wire [31:0] f_l_dx1 = d[67*32 +: 32];
-    wire [31:0] f_l_dx2 = d[68*32 +: 32];
-    wire [31:0] f_store = d[69*32 +: 32];
+    wire [31:0] f_st_ext = d[36*32 +: 32];
+    wire [31:0] f_st_cst = d[37*32 +: 32];
+    wire [31:0] f_out_len = d[38*32 +: 32];
+    wire [31:0] f_padt = d[39*32 +: 32];
+    wire [31:0] f_last = d[40*32 +: 32];
+    wire [31:0] f_st = d[41*32 +: 32];
+    wire [31:0] f_ld0 = d[42*32 +: 32];
+    wire [31:0] f_ld1 = d[43*32 +: 32];
+    wire [31:0] f_l0_ext = d[44*32 +: 32];
+    wire [31:0] f_l1_ext = d[45*32 +: 32];
+    wire [31:0] f_l_cst = d[46*32 +: 32];
+    wire [31:0] f_layer = d[47*32 +: 32];
+    wire [31:0] f_stage = d[48*32 +: 32];
+    wire [31:0] f_dep0 = d[49*32 +: 32];
+    wire [31:0] f_dep1 = d[50*32 +: 32];
+    wire [31:0] f_war0 = d[51*32 +: 32];
+    wire [31:0] f_war1 = d[52*32 +: 32];
+    wire [31:0] f_lwar0 = d[53*32 +: 32];
+    wire [31:0] f_lwar1 = d[54*32 +: 32];
+    wire [31:0] f_sdep = d[55*32 +: 32];
+    wire [31:0] f_soff = d[56*32 +: 32];
+    wire [31:0] f_in_mask = d[57*32 +: 32];
+    wire [31:0] f_in_str = d[58*32 +: 32];
+    wire [31:0] f_in2_mask = d[59*32 +: 32];
+    wire [31:0] f_in2_str = d[60*32 +: 32];
+    wire [31:0] f_out_mask = d[61*32 +: 32];
+    wire [31:0] f_out_str = d[62*32 +: 32];
+    wire [31:0] f_l_mask = d[63*32 +: 32];
+    wire [31:0] f_l_str = d[64*32 +: 32];
+    wire [31:0] f_dst = d[65*32 +: 32];
+    wire [31:0] f_dx1 = d[66*32 +: 32];
+    wire [31:0] f_dx2 = d[67*32 +: 32];
+    wire [31:0] f_fl_sel = d[68*32 +: 32];
+    wire [31:0] f_fl_ext = d[69*32 +: 32];
+    wire [31:0] f_fl_len = d[70*32 +: 32];
+    wire [31:0] f_fl_hw = d[71*32 +: 32];
+    wire [31:0] f_fl_pw = d[72*32 +: 32];
+    wire [31:0] f_load = d[73*32 +: 32];
+    wire [31:0] f_l_base = d[74*32 +: 32];
+    wire [31:0] f_l_dst = d[75*32 +: 32];
+    wire [31:0] f_l_dx1 = d[76*32 +: 32];
+    wire [31:0] f_l_dx2 = d[77*32 +: 32];
+    wire [31:0] f_store = d[78*32 +: 32];
     /* verilator lint_on UNUSEDSIGNAL */
     wire signed [63:0] lo64 = sext(f_lo);
     wire signed [63:0] hi64 = sext(f_hi);
@@ -216,6 +228,7 @@ module nasa_engine_adder (
                      S_FLIN = 5'd24;
     reg [4:0] st;
     reg flush_q;
+
     // Where a tensor store returns to.
     reg [4:0] o_ret;
     // ---------------------------------------------------------------- rounds
@@ -298,7 +311,7 @@ module nasa_engine_adder (
     reg [31:0] o, padc;
     wire idle = padc != 32'd0;
     wire [31:0] lch = (f_dw != 0) ? lm0 : lgb + lci;
-    wire signed [31:0] l_iy = $signed(loy * f_stride + lky) - $signed(f_pad);
+    wire signed [31:0] l_iy = $signed(loy * f_stride + lky) - $signed(f_padt);
     wire signed [31:0] l_ix = $signed(lox * f_stride + o * CW) - $signed(f_pad);
     wire l_row_ok = l_iy >= 0 && l_iy < $signed(f_h);
     /* verilator lint_off UNUSEDSIGNAL */
@@ -488,7 +501,7 @@ module nasa_engine_adder (
     // its last read.
     reg [31:0] pc, poy, pox, pky, pkx;
     wire p_add = f_op == OP_ADD;
-    wire signed [31:0] p_iy = $signed(poy * f_stride + pky) - $signed(f_pad);
+    wire signed [31:0] p_iy = $signed(poy * f_stride + pky) - $signed(f_padt);
     wire signed [31:0] p_ix = $signed(pox * f_stride + pkx) - $signed(f_pad);
     wire p_inr = p_iy >= 0 && p_ix >= 0 && p_iy < $signed(f_h) && p_ix < $signed(f_w);
     /* verilator lint_off UNUSEDSIGNAL */
@@ -587,17 +600,27 @@ module nasa_engine_adder (
     /* verilator lint_on UNUSEDSIGNAL */
 
     // ---------------------------------------------------------------- external memory
-    // Weights after reset; the input at start; a tensor store (the output
-    // at the end, every layer's output in a debugging run).
-    reg [31:0] g, q, e, bk, ch, px;
+    // Weights after reset; then loads (the input at start, an entry's
+    // streamed input bands) and stores (the output at the end, an entry's
+    // streamed output band, every layer's output in a debugging run). A
+    // load or store walks x_runs (o_runs) runs of x_len (o_len) bytes, the
+    // first from external address x_run (o_run), each next one x_cst
+    // (o_cst) bytes on, a line request per line and a byte per cycle; byte
+    // by byte, px counts the pixels of channel ch (wrapping at x_hw, o_hw),
+    // which lives at x_sp (o_sp) + (ch / NB) * x_pw (o_pw) + px in bank
+    // ch mod NB. A store of whole lines (o_pad) reads on to its last line's
+    // end; its writes store only the run's bytes.
+    reg [31:0] g, q, e, bk, ch, px, rn;
     reg [63:0] linebuf;
+    reg [LB-1:0] strb;
     // A weight word being assembled from memory lines (its low NB bytes are used).
     /* verilator lint_off UNUSEDSIGNAL */
     reg [63:0] rowbuf;
     /* verilator lint_on UNUSEDSIGNAL */
-    // The tensor being stored: external address, bytes, scratchpad base,
-    // plane bytes, pixels per plane.
-    reg [31:0] o_ext, o_len, o_sp, o_pw, o_hw;
+    reg [31:0] x_run, x_cst, x_runs, x_len, x_hw, x_sp, x_pw;
+    reg [4:0] x_ret;
+    reg [31:0] o_run, o_cst, o_runs, o_len, o_sp, o_pw, o_hw;
+    reg o_pad;
     // Store pipeline: a byte read this cycle lands in linebuf next cycle.
     reg ob_v;
     reg [31:0] ob_k;
@@ -605,8 +628,11 @@ module nasa_engine_adder (
         ob_v <= st == S_OUT_RD && e < o_len;
         ob_k <= bk;
         if (st == S_IN_REQ && mem_ack) linebuf <= mem_rdata;
-        else if (st == S_OUT_RD && bk == 32'd0) linebuf <= 64'd0;
-        if (ob_v) linebuf[ob_k*8 +: 8] <= rbyte;
+        if (rst || (st == S_OUT_WR && mem_ack)) strb <= {LB{1'b0}};
+        else if (ob_v) begin
+            linebuf[ob_k*8 +: 8] <= rbyte;
+            strb[ob_k +: 1] <= 1'b1;
+        end
     end
     wire w_req = st == S_W_REQ;
     wire in_req = st == S_IN_REQ;
@@ -614,13 +640,17 @@ module nasa_engine_adder (
     assign mem_req = w_req || in_req || out_req;
     assign mem_we = out_req;
     /* verilator lint_off UNUSEDSIGNAL */
+    // The byte a load is at, and the last byte a store has read.
+    wire [31:0] x_at = x_run + e;
+    wire [31:0] o_at = o_run + e - 32'd1;
     wire [31:0] ext_a = w_req ? WEXT_BASE + (g * RL + q) * LB
-                      : in_req ? IN_EXT + img * IN_STRIDE + e
-                      : o_ext + e - LB;
+                      : in_req ? x_at - x_at % LB
+                      : o_at - o_at % LB;
+    wire [31:0] o_next = o_run + o_cst;
     /* verilator lint_on UNUSEDSIGNAL */
     assign mem_addr = ext_a[16:0];
     assign mem_wdata = linebuf;
-    assign mem_wstrb = 8'd0 - 8'd1;
+    assign mem_wstrb = strb;
     always @(posedge clk)
         if (st == S_W_STORE && g >= 32'd316 && g < 32'd1220)
             wgt_adder[(g - 32'd316)] <= rowbuf[15:0];
@@ -659,7 +689,7 @@ module nasa_engine_adder (
             wr_m = { {(CW-1){1'b0}}, 1'b1 };
             for (bi = 0; bi < NB; bi = bi + 1) wr_en[bi] = (pp_c & (NB - 32'd1)) == bi;
         end else if (st == S_IN_PUT) begin
-            wr_a = f_l_base + (ch >> LGNB) * IN_PW + px;
+            wr_a = x_sp + (ch >> LGNB) * x_pw + px;
             wr_d = { {((CW-1)*8){1'b0}}, linebuf[bk*8 +: 8] };
             wr_m = { {(CW-1){1'b0}}, 1'b1 };
             for (bi = 0; bi < NB; bi = bi + 1) wr_en[bi] = (ch & (NB - 32'd1)) == bi;
@@ -693,15 +723,17 @@ module nasa_engine_adder (
                 st <= S_DESC;
             end
 
-            // ---- the input: a line from external memory, then a byte per cycle
-            S_IN_REQ: if (mem_ack) begin bk <= 32'd0; st <= S_IN_PUT; end
+            // ---- a load: a line from external memory, then its run's bytes, a byte per cycle
+            S_IN_REQ: if (mem_ack) begin bk <= x_at % LB; st <= S_IN_PUT; end
             S_IN_PUT: begin
                 e <= e + 32'd1;
                 bk <= bk + 32'd1;
-                if (px + 32'd1 == IN_HW) begin px <= 32'd0; ch <= ch + 32'd1; end
+                if (px + 32'd1 == x_hw) begin px <= 32'd0; ch <= ch + 32'd1; end
                 else px <= px + 32'd1;
-                if (e + 32'd1 == IN_LEN) st <= S_DISPATCH;
-                else if (bk + 32'd1 == LB) st <= S_IN_REQ;
+                if (e + 32'd1 == x_len) begin
+                    e <= 32'd0; rn <= rn + 32'd1; x_run <= x_run + x_cst;
+                    st <= (rn + 32'd1 == x_runs) ? x_ret : S_IN_REQ;
+                end else if (bk + 32'd1 == LB) st <= S_IN_REQ;
             end
             S_DESC: st <= S_DESC_WAIT;
             S_DESC_WAIT: begin d <= desc_mem[layer[2:0]]; st <= S_ROUND; end
@@ -716,15 +748,18 @@ module nasa_engine_adder (
                 d[3*32 +: 32] <= f_in_base + (img & f_in_mask) * f_in_str;
                 d[4*32 +: 32] <= f_in2_base + (img & f_in2_mask) * f_in2_str;
                 d[5*32 +: 32] <= f_out_base + (img & f_out_mask) * f_out_str;
-                d[65*32 +: 32] <= f_l_base + (img & f_l_mask) * f_l_str;
-                e <= 32'd0; ch <= 32'd0; px <= 32'd0;
+                d[74*32 +: 32] <= f_l_base + (img & f_l_mask) * f_l_str;
+                e <= 32'd0; rn <= 32'd0; ch <= 32'd0; px <= 32'd0;
+                x_run <= IN_EXT + img * IN_STRIDE; x_cst <= 32'd0; x_runs <= 32'd1; x_len <= IN_LEN;
+                x_hw <= IN_HW; x_sp <= f_l_base; x_pw <= IN_PW; x_ret <= S_DISPATCH;
                 st <= (flush_q && f_fl_sel != 0) ? S_FLIN : (f_load != 0) ? S_IN_REQ : S_DISPATCH;
             end
             // ---- a debugging run: first store the input no engine reads where it was made
             S_FLIN: begin
-                o_ext <= f_fl_ext; o_len <= f_fl_len; o_pw <= f_fl_pw; o_hw <= f_fl_hw;
+                o_run <= f_fl_ext; o_cst <= 32'd0; o_runs <= 32'd1; o_len <= f_fl_len; o_pw <= f_fl_pw;
+                o_hw <= f_fl_hw; o_pad <= 1'b1;
                 o_sp <= (f_fl_sel == 32'd1) ? f_in_base : f_in2_base; o_ret <= S_DISPATCH;
-                e <= 32'd0; bk <= 32'd0; ch <= 32'd0; px <= 32'd0;
+                e <= 32'd0; rn <= 32'd0; bk <= 32'd0; ch <= 32'd0; px <= 32'd0;
                 st <= S_OUT_RD;
             end
 
@@ -798,17 +833,19 @@ module nasa_engine_adder (
                     end
                 end
             end
+            // ---- the output band to external memory: streamed, or a debugging run's
             S_LEND: if (flush_q && f_dst[0]) begin
-                o_ext <= f_ext_out; o_len <= f_out_len; o_sp <= f_out_base; o_pw <= f_out_pw;
-                o_hw <= f_oh * f_ow; o_ret <= S_STORE;
-                e <= 32'd0; bk <= 32'd0; ch <= 32'd0; px <= 32'd0;
+                o_run <= f_st_ext; o_cst <= f_st_cst; o_runs <= f_m; o_len <= f_oh * f_ow;
+                o_hw <= f_oh * f_ow; o_sp <= f_out_base; o_pw <= f_out_pw; o_pad <= 1'b0;
+                o_ret <= S_STORE;
+                e <= 32'd0; rn <= 32'd0; bk <= f_st_ext % LB; ch <= 32'd0; px <= 32'd0;
                 st <= S_OUT_RD;
             end else st <= S_STORE;
             // ---- the network's output: this image's slot in external memory
             S_STORE: if (f_store != 0) begin
-                o_ext <= OUT_EXT + img * OUT_STRIDE; o_len <= f_out_len; o_sp <= f_out_base;
-                o_pw <= f_out_pw; o_hw <= f_oh * f_ow; o_ret <= S_FIN;
-                e <= 32'd0; bk <= 32'd0; ch <= 32'd0; px <= 32'd0;
+                o_run <= OUT_EXT + img * OUT_STRIDE; o_cst <= 32'd0; o_runs <= 32'd1; o_len <= f_out_len;
+                o_sp <= f_out_base; o_pw <= f_out_pw; o_hw <= f_oh * f_ow; o_pad <= 1'b1; o_ret <= S_FIN;
+                e <= 32'd0; rn <= 32'd0; bk <= 32'd0; ch <= 32'd0; px <= 32'd0;
                 st <= S_OUT_RD;
             end else st <= S_FIN;
             S_FIN: begin fin <= 1'b1; fin_layer <= f_layer[15:0]; st <= S_NEXT; end
@@ -828,13 +865,17 @@ module nasa_engine_adder (
                 bk <= bk + 32'd1;
                 if (px + 32'd1 == o_hw) begin px <= 32'd0; ch <= ch + 32'd1; end
                 else px <= px + 32'd1;
-                if (bk + 32'd1 == LB) st <= S_OUT_LAST;
+                if (bk + 32'd1 == LB || (e + 32'd1 == o_len && !o_pad)) st <= S_OUT_LAST;
             end
             S_OUT_LAST: st <= S_OUT_WR;
             S_OUT_WR: if (mem_ack) begin
-                bk <= 32'd0;
-                if (e < o_len) st <= S_OUT_RD;
-                else st <= o_ret;
+                if (e < o_len) begin bk <= 32'd0; st <= S_OUT_RD; end
+                else if (rn + 32'd1 == o_runs) st <= o_ret;
+                else begin
+                    e <= 32'd0; rn <= rn + 32'd1; o_run <= o_next;
+                    bk <= o_next % LB;
+                    st <= S_OUT_RD;
+                end
             end
             S_DONE: begin busy <= 1'b0; st <= S_IDLE; end
             default: st <= S_IDLE;

@@ -4,10 +4,12 @@
 // architecture sha256 3ba61d534fe52067f32ab1659fea6a7f43c40ff3ca45077ff2b13d5199dfd694
 //
 // Tile engine (src/hw/tile/, docs/accelerator.md). Chunks: SLP 4x3
-// PEs (rows: output channels, columns: output pixels). Every activation
-// lives in an on-chip scratchpad of 4 banks (channel c in bank
-// c mod 4) of 4-byte words; weights stay resident in each
-// chunk's weight memory, loaded from external memory once after reset.
+// PEs (rows: output channels, columns: output pixels). Activations live
+// in an on-chip scratchpad of 4 banks (channel c in bank
+// c mod 4) of 4-byte words, except streamed ones
+// (src/hw/tile/stream.rs), which an entry loads and stores a band of rows
+// at a time; weights stay resident in each chunk's weight memory, loaded
+// from external memory once after reset.
 // A layer is a run of segments (an input row segment for one tile, input
 // channel and kernel row) of f_per cycles each; the next segment loads
 // while the array takes one tap per cycle from a shift register, and a
@@ -31,7 +33,8 @@ module nasa_top (
     output wire        loading,
     // External memory port: hold mem_req (and the other fields) until
     // mem_ack; a read's line is on mem_rdata in the mem_ack cycle. Lines are
-    // 8 bytes; writes are whole lines (mem_wstrb all ones).
+    // 8 bytes, addresses line-aligned; a write stores the bytes
+    // whose mem_wstrb bit is set.
     output wire        mem_req,
     output wire        mem_we,
     output wire [11:0] mem_addr,
@@ -41,6 +44,7 @@ module nasa_top (
     input  wire [63:0] mem_rdata
 );
     // ---------------------------------------------------------------- sizes
+    // Descriptor entries: a layer each, or a band of a layer's output rows.
     localparam integer NL = 10;
     // Rows of every array = scratchpad banks.
     localparam [31:0] NB = 32'd4;
@@ -82,9 +86,9 @@ module nasa_top (
     localparam [31:0] OP_AVGPOOL = 32'd3;
     /* verilator lint_on UNUSEDPARAM */
     // ---------------------------------------------------------------- descriptors
-    reg [1215:0] desc_mem [0:NL-1];
+    reg [1503:0] desc_mem [0:NL-1];
     initial $readmemh("desc.hex", desc_mem);
-    reg [1215:0] d;
+    reg [1503:0] d;
     // Fields (src/hw/tile/mod.rs `Desc`, and in a pipeline `pipe::Sync`, rendered from the same lists).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] f_op = d[0*32 +: 32];
@@ -123,8 +127,17 @@ module nasa_top (
     wire [31:0] f_shift = d[33*32 +: 32];
     wire [31:0] f_lo = d[34*32 +: 32];
     wire [31:0] f_hi = d[35*32 +: 32];
-    wire [31:0] f_ext_out = d[36*32 +: 32];
-    wire [31:0] f_out_len = d[37*32 +: 32];
+    wire [31:0] f_st_ext = d[36*32 +: 32];
+    wire [31:0] f_st_cst = d[37*32 +: 32];
+    wire [31:0] f_out_len = d[38*32 +: 32];
+    wire [31:0] f_padt = d[39*32 +: 32];
+    wire [31:0] f_last = d[40*32 +: 32];
+    wire [31:0] f_st = d[41*32 +: 32];
+    wire [31:0] f_ld0 = d[42*32 +: 32];
+    wire [31:0] f_ld1 = d[43*32 +: 32];
+    wire [31:0] f_l0_ext = d[44*32 +: 32];
+    wire [31:0] f_l1_ext = d[45*32 +: 32];
+    wire [31:0] f_l_cst = d[46*32 +: 32];
     /* verilator lint_on UNUSEDSIGNAL */
     wire signed [63:0] lo64 = sext(f_lo);
     wire signed [63:0] hi64 = sext(f_hi);
@@ -158,6 +171,9 @@ module nasa_top (
                      S_OUT_LAST = 5'd16, S_OUT_WR = 5'd17, S_DONE = 5'd18, S_VPOST = 5'd19;
     reg [4:0] st;
     reg flush_q;
+    // The descriptor entry being run.
+    reg [15:0] ent;
+
     // Where a tensor store returns to.
     reg [4:0] o_ret;
 
@@ -208,7 +224,7 @@ module nasa_top (
     reg [31:0] o, padc;
     wire idle = padc != 32'd0;
     wire [31:0] lch = (f_dw != 0) ? lm0 : lgb + lci;
-    wire signed [31:0] l_iy = $signed(loy * f_stride + lky) - $signed(f_pad);
+    wire signed [31:0] l_iy = $signed(loy * f_stride + lky) - $signed(f_padt);
     wire signed [31:0] l_ix = $signed(lox * f_stride + o * CW) - $signed(f_pad);
     wire l_row_ok = l_iy >= 0 && l_iy < $signed(f_h);
     /* verilator lint_off UNUSEDSIGNAL */
@@ -437,7 +453,7 @@ module nasa_top (
     // its last read.
     reg [31:0] pc, poy, pox, pky, pkx;
     wire p_add = f_op == OP_ADD;
-    wire signed [31:0] p_iy = $signed(poy * f_stride + pky) - $signed(f_pad);
+    wire signed [31:0] p_iy = $signed(poy * f_stride + pky) - $signed(f_padt);
     wire signed [31:0] p_ix = $signed(pox * f_stride + pkx) - $signed(f_pad);
     wire p_inr = p_iy >= 0 && p_ix >= 0 && p_iy < $signed(f_h) && p_ix < $signed(f_w);
     /* verilator lint_off UNUSEDSIGNAL */
@@ -536,17 +552,27 @@ module nasa_top (
     /* verilator lint_on UNUSEDSIGNAL */
 
     // ---------------------------------------------------------------- external memory
-    // Weights after reset; the input at start; a tensor store (the output
-    // at the end, every layer's output in a debugging run).
-    reg [31:0] g, q, e, bk, ch, px;
+    // Weights after reset; then loads (the input at start, an entry's
+    // streamed input bands) and stores (the output at the end, an entry's
+    // streamed output band, every layer's output in a debugging run). A
+    // load or store walks x_runs (o_runs) runs of x_len (o_len) bytes, the
+    // first from external address x_run (o_run), each next one x_cst
+    // (o_cst) bytes on, a line request per line and a byte per cycle; byte
+    // by byte, px counts the pixels of channel ch (wrapping at x_hw, o_hw),
+    // which lives at x_sp (o_sp) + (ch / NB) * x_pw (o_pw) + px in bank
+    // ch mod NB. A store of whole lines (o_pad) reads on to its last line's
+    // end; its writes store only the run's bytes.
+    reg [31:0] g, q, e, bk, ch, px, rn;
     reg [63:0] linebuf;
+    reg [LB-1:0] strb;
     // A weight word being assembled from memory lines (its low NB bytes are used).
     /* verilator lint_off UNUSEDSIGNAL */
     reg [63:0] rowbuf;
     /* verilator lint_on UNUSEDSIGNAL */
-    // The tensor being stored: external address, bytes, scratchpad base,
-    // plane bytes, pixels per plane.
-    reg [31:0] o_ext, o_len, o_sp, o_pw, o_hw;
+    reg [31:0] x_run, x_cst, x_runs, x_len, x_hw, x_sp, x_pw;
+    reg [4:0] x_ret;
+    reg [31:0] o_run, o_cst, o_runs, o_len, o_sp, o_pw, o_hw;
+    reg o_pad;
     // Store pipeline: a byte read this cycle lands in linebuf next cycle.
     reg ob_v;
     reg [31:0] ob_k;
@@ -554,23 +580,31 @@ module nasa_top (
         ob_v <= st == S_OUT_RD && e < o_len;
         ob_k <= bk;
         if (st == S_IN_REQ && mem_ack) linebuf <= mem_rdata;
-        else if (st == S_OUT_RD && bk == 32'd0) linebuf <= 64'd0;
-        if (ob_v) linebuf[ob_k*8 +: 8] <= rbyte;
+        if (rst || (st == S_OUT_WR && mem_ack)) strb <= {LB{1'b0}};
+        else if (ob_v) begin
+            linebuf[ob_k*8 +: 8] <= rbyte;
+            strb[ob_k +: 1] <= 1'b1;
+        end
     end
-    assign loading = st == S_IN_REQ || st == S_IN_PUT;
+    // The input's load at start (before layer 0), not a band's.
+    assign loading = (st == S_IN_REQ || st == S_IN_PUT) && x_ret == S_DESC;
     wire w_req = st == S_W_REQ;
     wire in_req = st == S_IN_REQ;
     wire out_req = st == S_OUT_WR;
     assign mem_req = w_req || in_req || out_req;
     assign mem_we = out_req;
     /* verilator lint_off UNUSEDSIGNAL */
+    // The byte a load is at, and the last byte a store has read.
+    wire [31:0] x_at = x_run + e;
+    wire [31:0] o_at = o_run + e - 32'd1;
     wire [31:0] ext_a = w_req ? WEXT_BASE + (g * RL + q) * LB
-                      : in_req ? IN_EXT + e
-                      : o_ext + e - LB;
+                      : in_req ? x_at - x_at % LB
+                      : o_at - o_at % LB;
+    wire [31:0] o_next = o_run + o_cst;
     /* verilator lint_on UNUSEDSIGNAL */
     assign mem_addr = ext_a[11:0];
     assign mem_wdata = linebuf;
-    assign mem_wstrb = 8'd0 - 8'd1;
+    assign mem_wstrb = strb;
     always @(posedge clk)
         if (st == S_W_STORE && g < 32'd185)
             wgt_shift[(g - 32'd0)] <= rowbuf[31:0];
@@ -614,7 +648,7 @@ module nasa_top (
             wr_m = { {(CW-1){1'b0}}, 1'b1 };
             for (bi = 0; bi < NB; bi = bi + 1) wr_en[bi] = (pp_c & (NB - 32'd1)) == bi;
         end else if (st == S_IN_PUT) begin
-            wr_a = IN_SP + (ch >> LGNB) * IN_PW + px;
+            wr_a = x_sp + (ch >> LGNB) * x_pw + px;
             wr_d = { {((CW-1)*8){1'b0}}, linebuf[bk*8 +: 8] };
             wr_m = { {(CW-1){1'b0}}, 1'b1 };
             for (bi = 0; bi < NB; bi = bi + 1) wr_en[bi] = (ch & (NB - 32'd1)) == bi;
@@ -645,23 +679,27 @@ module nasa_top (
             end
             S_IDLE: if (start) begin
                 busy <= 1'b1; done <= 1'b0; flush_q <= flush_all;
-                cycles <= 32'd0; layer <= 16'd0;
-                e <= 32'd0; ch <= 32'd0; px <= 32'd0;
+                cycles <= 32'd0; layer <= 16'd0; ent <= 16'd0;
+                x_run <= IN_EXT; x_cst <= 32'd0; x_runs <= 32'd1; x_len <= IN_LEN; x_hw <= IN_HW;
+                x_sp <= IN_SP; x_pw <= IN_PW; x_ret <= S_DESC;
+                e <= 32'd0; rn <= 32'd0; ch <= 32'd0; px <= 32'd0;
                 st <= S_IN_REQ;
             end
 
-            // ---- the input: a line from external memory, then a byte per cycle
-            S_IN_REQ: if (mem_ack) begin bk <= 32'd0; st <= S_IN_PUT; end
+            // ---- a load: a line from external memory, then its run's bytes, a byte per cycle
+            S_IN_REQ: if (mem_ack) begin bk <= x_at % LB; st <= S_IN_PUT; end
             S_IN_PUT: begin
                 e <= e + 32'd1;
                 bk <= bk + 32'd1;
-                if (px + 32'd1 == IN_HW) begin px <= 32'd0; ch <= ch + 32'd1; end
+                if (px + 32'd1 == x_hw) begin px <= 32'd0; ch <= ch + 32'd1; end
                 else px <= px + 32'd1;
-                if (e + 32'd1 == IN_LEN) st <= S_DESC;
-                else if (bk + 32'd1 == LB) st <= S_IN_REQ;
+                if (e + 32'd1 == x_len) begin
+                    e <= 32'd0; rn <= rn + 32'd1; x_run <= x_run + x_cst;
+                    st <= (rn + 32'd1 == x_runs) ? x_ret : S_IN_REQ;
+                end else if (bk + 32'd1 == LB) st <= S_IN_REQ;
             end
             S_DESC: st <= S_DESC_WAIT;
-            S_DESC_WAIT: begin d <= desc_mem[layer[3:0]]; st <= S_DISPATCH; end
+            S_DESC_WAIT: begin d <= desc_mem[ent[3:0]]; st <= S_DISPATCH; end
 
             S_DISPATCH: begin
                 lm0 <= 32'd0; lmt <= 32'd0; lgb <= 32'd0; lgm <= 32'd0; loy <= 32'd0; lox <= 32'd0; lci <= 32'd0; lky <= 32'd0; lval <= 1'b1;
@@ -733,18 +771,24 @@ module nasa_top (
                     end
                 end
             end
+            // ---- the output band to external memory: streamed, or a debugging run's
             S_LEND: if (flush_q) begin
-                o_ext <= f_ext_out; o_len <= f_out_len; o_sp <= f_out_base; o_pw <= f_out_pw;
-                o_hw <= f_oh * f_ow; o_ret <= S_NEXT;
-                e <= 32'd0; bk <= 32'd0; ch <= 32'd0; px <= 32'd0;
+                o_run <= f_st_ext; o_cst <= f_st_cst; o_runs <= f_m; o_len <= f_oh * f_ow;
+                o_hw <= f_oh * f_ow; o_sp <= f_out_base; o_pw <= f_out_pw; o_pad <= 1'b0;
+                o_ret <= S_NEXT;
+                e <= 32'd0; rn <= 32'd0; bk <= f_st_ext % LB; ch <= 32'd0; px <= 32'd0;
                 st <= S_OUT_RD;
             end else st <= S_NEXT;
+            // The layer count moves on after a layer's last entry.
             S_NEXT: begin
-                if ({16'd0, layer} + 32'd1 < NL) begin layer <= layer + 16'd1; st <= S_DESC; end
-                else begin
-                    o_ext <= OUT_EXT; o_len <= OUT_LEN; o_sp <= OUT_SP; o_pw <= OUT_PW;
-                    o_hw <= OUT_HW; o_ret <= S_DONE;
-                    e <= 32'd0; bk <= 32'd0; ch <= 32'd0; px <= 32'd0;
+                if ({16'd0, ent} + 32'd1 < NL) begin
+                    ent <= ent + 16'd1;
+                    if (f_last != 0) layer <= layer + 16'd1;
+                    st <= S_DESC;
+                end else begin
+                    o_run <= OUT_EXT; o_cst <= 32'd0; o_runs <= 32'd1; o_len <= OUT_LEN; o_sp <= OUT_SP;
+                    o_pw <= OUT_PW; o_hw <= OUT_HW; o_pad <= 1'b1; o_ret <= S_DONE;
+                    e <= 32'd0; rn <= 32'd0; bk <= 32'd0; ch <= 32'd0; px <= 32'd0;
                     st <= S_OUT_RD;
                 end
             end
@@ -755,13 +799,17 @@ module nasa_top (
                 bk <= bk + 32'd1;
                 if (px + 32'd1 == o_hw) begin px <= 32'd0; ch <= ch + 32'd1; end
                 else px <= px + 32'd1;
-                if (bk + 32'd1 == LB) st <= S_OUT_LAST;
+                if (bk + 32'd1 == LB || (e + 32'd1 == o_len && !o_pad)) st <= S_OUT_LAST;
             end
             S_OUT_LAST: st <= S_OUT_WR;
             S_OUT_WR: if (mem_ack) begin
-                bk <= 32'd0;
-                if (e < o_len) st <= S_OUT_RD;
-                else st <= o_ret;
+                if (e < o_len) begin bk <= 32'd0; st <= S_OUT_RD; end
+                else if (rn + 32'd1 == o_runs) st <= o_ret;
+                else begin
+                    e <= 32'd0; rn <= rn + 32'd1; o_run <= o_next;
+                    bk <= o_next % LB;
+                    st <= S_OUT_RD;
+                end
             end
             S_DONE: begin busy <= 1'b0; done <= 1'b1; st <= S_IDLE; end
             default: st <= S_IDLE;
