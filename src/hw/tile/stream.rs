@@ -113,10 +113,25 @@ pub fn dma_lines(d: &Desc, memory: &Memory) -> (u64, u64) {
     (reads, writes)
 }
 
-/// Cycles of an entry's band transfers: per load, a dispatch cycle and per
-/// channel a line request per line plus a byte per cycle; the store, per
-/// channel a byte per cycle plus, per line, a cycle and the write.
-fn dma_cycles(d: &Desc, memory: &Memory) -> u64 {
+/// Cycles to move a run of `len` bytes from external address `a`, `word`
+/// bytes at most per cycle and never across a line: per line, its request
+/// (`per_line` cycles) and its bytes' cycles.
+fn run_cycles(a: u64, len: u64, lb: u64, word: u64, per_line: u64) -> u64 {
+    let n = lines(a, len, lb);
+    if n == 1 {
+        return per_line + len.div_ceil(word);
+    }
+    // The first and last lines' parts, and whole lines between.
+    let first = lb - a % lb;
+    let last = (a + len - 1) % lb + 1;
+    n * per_line + first.div_ceil(word) + last.div_ceil(word) + (n - 2) * lb.div_ceil(word)
+}
+
+/// Cycles of an entry's band transfers on an engine of `word`-byte
+/// scratchpad words: per load, a dispatch cycle and per channel, per line,
+/// its request and a cycle per word of its bytes; the store likewise, a
+/// cycle more per line before its write.
+fn dma_cycles(d: &Desc, memory: &Memory, word: u64) -> u64 {
     let lb = memory.line_bytes;
     let acc = memory.access_cycles();
     let len = (d.h * d.w) as u64;
@@ -125,14 +140,20 @@ fn dma_cycles(d: &Desc, memory: &Memory) -> u64 {
         if on != 0 {
             c += 1;
             for ch in 0..d.c as u64 {
-                c += len + lines(ext as u64 + ch * d.l_cst as u64, len, lb) * acc;
+                c += run_cycles(ext as u64 + ch * d.l_cst as u64, len, lb, word, acc);
             }
         }
     }
     if d.st != 0 {
         let len = (d.oh * d.ow) as u64;
         for ch in 0..d.m as u64 {
-            c += len + lines(d.st_ext as u64 + ch * d.st_cst as u64, len, lb) * (1 + acc);
+            c += run_cycles(
+                d.st_ext as u64 + ch * d.st_cst as u64,
+                len,
+                lb,
+                word,
+                1 + acc,
+            );
         }
     }
     c
@@ -170,8 +191,11 @@ pub fn plan(
                 }
             }
         }
-        match bands(net, ext_base, memory, cap, &whole, &streamed) {
-            Ok((places, depth, entries, layers)) => {
+        match bands(net, ext_base, cap, &whole, &streamed) {
+            Ok((places, depth, mut entries, layers)) => {
+                for e in &mut entries {
+                    e.dma = dma_cycles(&e.desc, memory, geom.word as u64);
+                }
                 return Ok(Plan {
                     places,
                     depth,
@@ -179,7 +203,7 @@ pub fn plan(
                     layers,
                     streamed,
                     ..whole
-                })
+                });
             }
             Err(m) => why = m,
         }
@@ -193,7 +217,6 @@ pub fn plan(
 fn bands(
     net: &Network,
     ext_base: &[u64],
-    memory: &Memory,
     cap: u64,
     whole: &Plan,
     streamed: &[bool],
@@ -334,7 +357,7 @@ fn bands(
             d.last = u32::from(y1 == o.h);
             entries.push(Entry {
                 layer: i,
-                dma: dma_cycles(&d, memory),
+                dma: 0,
                 band: band.map(|v| v as u32),
                 desc: d,
             });

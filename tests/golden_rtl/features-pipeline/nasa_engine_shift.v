@@ -609,7 +609,10 @@ module nasa_engine_shift (
     // by byte, px counts the pixels of channel ch (wrapping at x_hw, o_hw),
     // which lives at x_sp (o_sp) + (ch / NB) * x_pw (o_pw) + px in bank
     // ch mod NB. A store of whole lines (o_pad) reads on to its last line's
-    // end; its writes store only the run's bytes.
+    // end; its writes store only the run's bytes. A band's load or store
+    // (x_wide, o_wide: one channel per run) moves up to a scratchpad word a
+    // cycle, to the line's end or the run's; the input's load and the
+    // output's store a byte.
     reg [31:0] g, q, e, bk, ch, px, rn;
     reg [63:0] linebuf;
     reg [LB-1:0] strb;
@@ -620,20 +623,42 @@ module nasa_engine_shift (
     reg [31:0] x_run, x_cst, x_runs, x_len, x_hw, x_sp, x_pw;
     reg [4:0] x_ret;
     reg [31:0] o_run, o_cst, o_runs, o_len, o_sp, o_pw, o_hw;
-    reg o_pad;
-    // Store pipeline: a byte read this cycle lands in linebuf next cycle.
+    reg o_pad, x_wide, o_wide;
+    function automatic [31:0] min3(input [31:0] a, input [31:0] b, input [31:0] c);
+        min3 = (a < b) ? ((a < c) ? a : c) : ((b < c) ? b : c);
+    endfunction
+    // Bytes the load (store) moves this cycle.
+    wire [31:0] x_n = x_wide ? min3(CW, LB - bk, x_len - e) : 32'd1;
+    wire [31:0] o_n = o_wide ? min3(CW, LB - bk, o_len - e) : 32'd1;
+    // Store pipeline: the bytes read this cycle land in linebuf next cycle,
+    // from byte ob_k on.
     reg ob_v;
-    reg [31:0] ob_k;
+    reg [31:0] ob_k, ob_n;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [(CW+LB)*8-1:0] ob_sh = { {(LB*8){1'b0}}, rsel } << (ob_k * 8);
+    /* verilator lint_on UNUSEDSIGNAL */
+    integer ok;
     always @(posedge clk) begin
         ob_v <= st == S_OUT_RD && e < o_len;
         ob_k <= bk;
+        ob_n <= o_n;
         if (st == S_IN_REQ && mem_ack) linebuf <= mem_rdata;
         if (rst || (st == S_OUT_WR && mem_ack)) strb <= {LB{1'b0}};
         else if (ob_v) begin
-            linebuf[ob_k*8 +: 8] <= rbyte;
-            strb[ob_k +: 1] <= 1'b1;
+            for (ok = 0; ok < LB; ok = ok + 1)
+                if (ok >= ob_k && ok < ob_k + ob_n) begin
+                    linebuf[ok*8 +: 8] <= ob_sh[ok*8 +: 8];
+                    strb[ok] <= 1'b1;
+                end
         end
     end
+    // The load's bytes from byte bk of its line on.
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [(CW+LB)*8-1:0] x_sh = { {(CW*8){1'b0}}, linebuf } >> (bk * 8);
+    /* verilator lint_on UNUSEDSIGNAL */
+    reg [CW-1:0] x_m;
+    integer xm;
+    always @(*) for (xm = 0; xm < CW; xm = xm + 1) x_m[xm] = xm < x_n;
     wire w_req = st == S_W_REQ;
     wire in_req = st == S_IN_REQ;
     wire out_req = st == S_OUT_WR;
@@ -690,8 +715,8 @@ module nasa_engine_shift (
             for (bi = 0; bi < NB; bi = bi + 1) wr_en[bi] = (pp_c & (NB - 32'd1)) == bi;
         end else if (st == S_IN_PUT) begin
             wr_a = x_sp + (ch >> LGNB) * x_pw + px;
-            wr_d = { {((CW-1)*8){1'b0}}, linebuf[bk*8 +: 8] };
-            wr_m = { {(CW-1){1'b0}}, 1'b1 };
+            wr_d = x_sh[CW*8-1:0];
+            wr_m = x_m;
             for (bi = 0; bi < NB; bi = bi + 1) wr_en[bi] = (ch & (NB - 32'd1)) == bi;
         end
         if (!(drain && f_tr == 0)) wr_db = {NB{wr_d}};
@@ -726,14 +751,14 @@ module nasa_engine_shift (
             // ---- a load: a line from external memory, then its run's bytes, a byte per cycle
             S_IN_REQ: if (mem_ack) begin bk <= x_at % LB; st <= S_IN_PUT; end
             S_IN_PUT: begin
-                e <= e + 32'd1;
-                bk <= bk + 32'd1;
-                if (px + 32'd1 == x_hw) begin px <= 32'd0; ch <= ch + 32'd1; end
-                else px <= px + 32'd1;
-                if (e + 32'd1 == x_len) begin
+                e <= e + x_n;
+                bk <= bk + x_n;
+                if (px + x_n == x_hw) begin px <= 32'd0; ch <= ch + 32'd1; end
+                else px <= px + x_n;
+                if (e + x_n == x_len) begin
                     e <= 32'd0; rn <= rn + 32'd1; x_run <= x_run + x_cst;
                     st <= (rn + 32'd1 == x_runs) ? x_ret : S_IN_REQ;
-                end else if (bk + 32'd1 == LB) st <= S_IN_REQ;
+                end else if (bk + x_n == LB) st <= S_IN_REQ;
             end
             S_DESC: st <= S_DESC_WAIT;
             S_DESC_WAIT: begin d <= desc_mem[layer[1:0]]; st <= S_ROUND; end
@@ -751,13 +776,13 @@ module nasa_engine_shift (
                 d[74*32 +: 32] <= f_l_base + (img & f_l_mask) * f_l_str;
                 e <= 32'd0; rn <= 32'd0; ch <= 32'd0; px <= 32'd0;
                 x_run <= IN_EXT + img * IN_STRIDE; x_cst <= 32'd0; x_runs <= 32'd1; x_len <= IN_LEN;
-                x_hw <= IN_HW; x_sp <= f_l_base; x_pw <= IN_PW; x_ret <= S_DISPATCH;
+                x_hw <= IN_HW; x_sp <= f_l_base; x_pw <= IN_PW; x_ret <= S_DISPATCH; x_wide <= 1'b0;
                 st <= (flush_q && f_fl_sel != 0) ? S_FLIN : (f_load != 0) ? S_IN_REQ : S_DISPATCH;
             end
             // ---- a debugging run: first store the input no engine reads where it was made
             S_FLIN: begin
                 o_run <= f_fl_ext; o_cst <= 32'd0; o_runs <= 32'd1; o_len <= f_fl_len; o_pw <= f_fl_pw;
-                o_hw <= f_fl_hw; o_pad <= 1'b1;
+                o_hw <= f_fl_hw; o_pad <= 1'b1; o_wide <= 1'b0;
                 o_sp <= (f_fl_sel == 32'd1) ? f_in_base : f_in2_base; o_ret <= S_DISPATCH;
                 e <= 32'd0; rn <= 32'd0; bk <= 32'd0; ch <= 32'd0; px <= 32'd0;
                 st <= S_OUT_RD;
@@ -836,7 +861,7 @@ module nasa_engine_shift (
             // ---- the output band to external memory: streamed, or a debugging run's
             S_LEND: if (flush_q && f_dst[0]) begin
                 o_run <= f_st_ext; o_cst <= f_st_cst; o_runs <= f_m; o_len <= f_oh * f_ow;
-                o_hw <= f_oh * f_ow; o_sp <= f_out_base; o_pw <= f_out_pw; o_pad <= 1'b0;
+                o_hw <= f_oh * f_ow; o_sp <= f_out_base; o_pw <= f_out_pw; o_pad <= 1'b0; o_wide <= 1'b1;
                 o_ret <= S_STORE;
                 e <= 32'd0; rn <= 32'd0; bk <= f_st_ext % LB; ch <= 32'd0; px <= 32'd0;
                 st <= S_OUT_RD;
@@ -844,7 +869,7 @@ module nasa_engine_shift (
             // ---- the network's output: this image's slot in external memory
             S_STORE: if (f_store != 0) begin
                 o_run <= OUT_EXT + img * OUT_STRIDE; o_cst <= 32'd0; o_runs <= 32'd1; o_len <= f_out_len;
-                o_sp <= f_out_base; o_pw <= f_out_pw; o_hw <= f_oh * f_ow; o_pad <= 1'b1; o_ret <= S_FIN;
+                o_sp <= f_out_base; o_pw <= f_out_pw; o_hw <= f_oh * f_ow; o_pad <= 1'b1; o_wide <= 1'b0; o_ret <= S_FIN;
                 e <= 32'd0; rn <= 32'd0; bk <= 32'd0; ch <= 32'd0; px <= 32'd0;
                 st <= S_OUT_RD;
             end else st <= S_FIN;
@@ -861,11 +886,11 @@ module nasa_engine_shift (
 
             // ---- a tensor store: a line's bytes read one per cycle, then the line written
             S_OUT_RD: begin
-                e <= e + 32'd1;
-                bk <= bk + 32'd1;
-                if (px + 32'd1 == o_hw) begin px <= 32'd0; ch <= ch + 32'd1; end
-                else px <= px + 32'd1;
-                if (bk + 32'd1 == LB || (e + 32'd1 == o_len && !o_pad)) st <= S_OUT_LAST;
+                e <= e + o_n;
+                bk <= bk + o_n;
+                if (px + o_n == o_hw) begin px <= 32'd0; ch <= ch + 32'd1; end
+                else px <= px + o_n;
+                if (bk + o_n == LB || (e + o_n == o_len && !o_pad)) st <= S_OUT_LAST;
             end
             S_OUT_LAST: st <= S_OUT_WR;
             S_OUT_WR: if (mem_ack) begin
