@@ -346,7 +346,12 @@ fn streamed_case(seed: u64) -> Option<(Network, Arch, nasa::hw::tile::Plan)> {
     let text = crate::property::description(1 + (seed % 3) as u32, 40, 36, 8, &choices);
     let net = random_net(&text, seed);
     let rows = [1u32, 2, 4][rng.next_u64() as usize % 3];
-    let mut arch_text = "[accelerator]\nname = \"s\"\n[schedule]\nengine = \"tiles\"\n".to_string();
+    // Lines of 4 or 8 bytes: a band's loads burst where a scratchpad word
+    // holds a line, and go line by line where it does not.
+    let bits = [32u32, 64][rng.next_u64() as usize % 2];
+    let mut arch_text = format!(
+        "[accelerator]\nname = \"s\"\n[schedule]\nengine = \"tiles\"\n[memory]\ndata_bits = {bits}\n"
+    );
     for section in ["clp", "slp", "alp"] {
         let cols = 1 + rng.next_u64() % 5;
         arch_text += &format!("[{section}]\nrows = {rows}\ncols = {cols}\n");
@@ -371,14 +376,14 @@ fn streamed_case(seed: u64) -> Option<(Network, Arch, nasa::hw::tile::Plan)> {
 }
 
 /// Random networks whose activations do not fit the buffer: their largest
-/// tensors stream through the scratchpad in bands of rows (loaded and
-/// stored over the external memory port). Bit-exact, every layer of the
+/// tensors stream through the scratchpad in bands of rows (loaded in read
+/// bursts or line by line, stored a word a cycle). Bit-exact, every layer of the
 /// first and last image as predicted (one also in Icarus), and a wrong
 /// layer behind a streamed tensor is traced to that layer.
 #[test]
 #[ignore = "slow tier (Verilator and Icarus runs); scripts/test.sh runs it"]
 fn random_networks_streamed_through_a_small_buffer() {
-    let mut banded = 0;
+    let (mut banded, mut bursts) = (0, std::collections::BTreeSet::new());
     // The first three seeds whose networks stream.
     let cases: Vec<_> = (0u64..64)
         .filter_map(|seed| streamed_case(seed).map(|c| (seed, c)))
@@ -388,6 +393,10 @@ fn random_networks_streamed_through_a_small_buffer() {
     for (k, (seed, (net, arch, plan))) in cases.into_iter().enumerate() {
         // Layers cut into bands of rows, each a descriptor entry.
         banded += plan.entries.len() - net.layers.len();
+        bursts.insert(nasa::hw::tile::stream::bursts(
+            &plan,
+            &nasa::hw::layout::Memory::of(&arch),
+        ));
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("design");
         generate(&net, &arch, &arch.to_toml(), "streamed", &dir).unwrap();
@@ -422,6 +431,8 @@ fn random_networks_streamed_through_a_small_buffer() {
         }
     }
     assert!(banded > 0, "no layer was cut into bands");
+    // Both transfer modes: read bursts and line by line.
+    assert_eq!(bursts.len(), 2, "{bursts:?}");
 }
 
 /// Random networks on tile pipelines (one engine per kind, images in

@@ -524,6 +524,7 @@ pub fn generate(
     ctx.insert("multi", &false);
     ctx.insert("tiles", &false);
     ctx.insert("dual", &false);
+    ctx.insert("burst", &false);
     ctx.insert("in_stride", &0);
     ctx.insert("out_stride", &0);
     let mut tera = tera::Tera::default();

@@ -352,6 +352,7 @@ pub fn files(
     ctx.insert("pipe", &false);
     ctx.insert("entries", &plan.entries.len());
     ctx.insert("streams", &plan.streamed.iter().any(|&s| s));
+    ctx.insert("burst", &tile::stream::bursts(plan, memory));
     ctx.insert("load_input", &!plan.streamed[0]);
     ctx.insert("store_output", &!plan.streamed[net.output]);
     ctx.insert("desc_file", "desc.hex");
@@ -519,6 +520,7 @@ pub fn pipe_files(
         ctx.insert("module", &module);
         ctx.insert("pipe", &true);
         ctx.insert("streams", &false);
+        ctx.insert("burst", &false);
         ctx.insert("load_input", &true);
         ctx.insert("store_output", &true);
         ctx.insert("engine", &e);

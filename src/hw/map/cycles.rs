@@ -526,7 +526,7 @@ pub fn tile_costs(net: &Network, plan: &crate::hw::tile::Plan, memory: &Memory) 
                     )
                 })
                 .collect();
-            tile_bands_cost(net, i, l.mode, &l.desc, &bands, &plan.geometry, memory)
+            tile_bands_cost(net, i, l.mode, &l.desc, &bands, &plan.geometry)
         })
         .collect();
     let (head, tail) = tile::frame_cycles(net, plan, memory);
@@ -551,7 +551,8 @@ pub fn tile_costs(net: &Network, plan: &crate::hw::tile::Plan, memory: &Memory) 
 pub type Band = (crate::hw::tile::Desc, u64, (u64, u64));
 
 /// The cost of layer `i` (its whole descriptor `whole`, walked as `mode`)
-/// run as `bands`: the bands' walks (halo rows read again) and transfers.
+/// run as `bands`: the bands' walks (halo rows read again) and transfers
+/// (their cycles counted as waiting on memory).
 pub fn tile_bands_cost(
     net: &Network,
     i: usize,
@@ -559,7 +560,6 @@ pub fn tile_bands_cost(
     whole: &crate::hw::tile::Desc,
     bands: &[Band],
     geom: &crate::hw::tile::Geometry,
-    memory: &Memory,
 ) -> LayerCost {
     let mut c = tile_layer_cost(net, i, mode, whole, geom);
     (c.cycles, c.buffer_reads, c.noc_bytes, c.tiles) = (0, 0, 0, 0);
@@ -571,7 +571,7 @@ pub fn tile_bands_cost(
         c.tiles += b.tiles;
         c.dram_line_reads += r;
         c.dram_line_writes += w;
-        c.memory_cycles += (r + w) * memory.access_cycles();
+        c.memory_cycles += dma;
     }
     c
 }

@@ -358,7 +358,7 @@ fn search_tiles(
                 for &(i, c0, e0) in &post_part[ni] {
                     let l = &sp.layers[i];
                     let bands = stream_bands(net, sp, i, l.mode, &l.desc, &mem);
-                    let c = cycles::tile_bands_cost(net, i, l.mode, &l.desc, &bands, &g, &mem);
+                    let c = cycles::tile_bands_cost(net, i, l.mode, &l.desc, &bands, &g);
                     let bits = net.tensor(net.layers[i].inputs[0]).bits;
                     d.0 += c.cycles as i64 - c0 as i64;
                     d.1 += layer_energy(&opts.energy, None, bits, &c, mem.line_bytes).total() - e0;
@@ -382,7 +382,7 @@ fn search_tiles(
                             None => cycles::tile_layer_cost(net, i, mode, &d, &g),
                             Some(sp) => {
                                 let bands = stream_bands(net, sp, i, mode, &d, &mem);
-                                cycles::tile_bands_cost(net, i, mode, &d, &bands, &g, &mem)
+                                cycles::tile_bands_cost(net, i, mode, &d, &bands, &g)
                             }
                         };
                         let e = layer_energy(&opts.energy, Some(c.kind), bits, &lc, mem.line_bytes);

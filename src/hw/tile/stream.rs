@@ -127,10 +127,18 @@ fn run_cycles(a: u64, len: u64, lb: u64, word: u64, per_line: u64) -> u64 {
     n * per_line + first.div_ceil(word) + last.div_ceil(word) + (n - 2) * lb.div_ceil(word)
 }
 
+/// Whether a plan's band loads read each run in one burst: it streams,
+/// and a scratchpad word holds a line (each line written as it arrives).
+pub fn bursts(plan: &Plan, memory: &Memory) -> bool {
+    plan.streamed.iter().any(|&s| s) && plan.geometry.word as u64 >= memory.line_bytes
+}
+
 /// Cycles of an entry's band transfers on an engine of `word`-byte
-/// scratchpad words: per load, a dispatch cycle and per channel, per line,
-/// its request and a cycle per word of its bytes; the store likewise, a
-/// cycle more per line before its write.
+/// scratchpad words: per load, a dispatch cycle and per channel either one
+/// burst (where a word holds a line: the request, a cycle per further
+/// line, and a cycle to close the run) or, per line, its request and a
+/// cycle per word of its bytes; the store per line a cycle per word, a
+/// cycle, and its write.
 fn dma_cycles(d: &Desc, memory: &Memory, word: u64) -> u64 {
     let lb = memory.line_bytes;
     let acc = memory.access_cycles();
@@ -140,7 +148,11 @@ fn dma_cycles(d: &Desc, memory: &Memory, word: u64) -> u64 {
         if on != 0 {
             c += 1;
             for ch in 0..d.c as u64 {
-                c += run_cycles(ext as u64 + ch * d.l_cst as u64, len, lb, word, acc);
+                let a = ext as u64 + ch * d.l_cst as u64;
+                c += match word >= lb {
+                    true => acc + lines(a, len, lb),
+                    false => run_cycles(a, len, lb, word, acc),
+                };
             }
         }
     }

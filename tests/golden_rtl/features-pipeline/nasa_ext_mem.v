@@ -7,6 +7,9 @@
 // LATENCY cycles later with a one-cycle `ack` (read data valid in the same
 // cycle), and the next request is accepted once `ack` has dropped. A write
 // stores the bytes whose `wstrb` bit is set; a read beyond EXT_BYTES reads 0.
+// A read burst (`len` > 0, the lines after the first) answers its lines at
+// consecutive addresses in consecutive cycles, `ack` high for each; the
+// requester holds `req` only until the first.
 //
 // A second, write-only channel (`w*`, the write channel of a tile
 // pipeline; tied low elsewhere) works the same way on the same bytes,
@@ -24,6 +27,7 @@ module nasa_ext_mem #(
     input wire [AW-1:0] addr,
     input wire [DW-1:0] wdata,
     input wire [DW/8-1:0] wstrb,
+    input wire [15:0] len,
     output reg ack,
     output reg [DW-1:0] rdata,
     input wire wreq,
@@ -33,12 +37,14 @@ module nasa_ext_mem #(
     output reg wack
 );
     localparam integer LB = DW / 8;
+    localparam [AW-1:0] LB_A = LB;
     reg [7:0] ext [0:EXT_BYTES-1];
     reg pending;
     reg q_we;
     reg [AW-1:0] q_addr;
     reg [DW-1:0] q_wdata;
     reg [LB-1:0] q_wstrb;
+    reg [15:0] q_left;
     integer lat, b;
     initial begin
         ack = 1'b0;
@@ -49,8 +55,12 @@ module nasa_ext_mem #(
         ack <= 1'b0;
         if (pending) begin
             if (lat == 0) begin
-                pending <= 1'b0;
                 ack <= 1'b1;
+                if (q_left == 16'd0) pending <= 1'b0;
+                else begin
+                    q_left <= q_left - 16'd1;
+                    q_addr <= q_addr + LB_A;
+                end
                 for (b = 0; b < LB; b = b + 1) begin
                     if (q_we) begin
                         if (q_wstrb[b]) ext[q_addr + b] = q_wdata[b*8 +: 8];
@@ -66,6 +76,7 @@ module nasa_ext_mem #(
             q_addr <= addr;
             q_wdata <= wdata;
             q_wstrb <= wstrb;
+            q_left <= we ? 16'd0 : len;
         end
     end
     // The write channel.
