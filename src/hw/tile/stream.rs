@@ -127,7 +127,7 @@ fn run_cycles(a: u64, len: u64, lb: u64, word: u64, per_line: u64) -> u64 {
     n * per_line + first.div_ceil(word) + last.div_ceil(word) + (n - 2) * lb.div_ceil(word)
 }
 
-/// Whether a plan's band loads read each run in one burst: it streams,
+/// Whether a plan's band transfers move each run in one burst: it streams,
 /// and a scratchpad word holds a line (each line written as it arrives).
 pub fn bursts(plan: &Plan, memory: &Memory) -> bool {
     plan.streamed.iter().any(|&s| s) && plan.geometry.word as u64 >= memory.line_bytes
@@ -138,7 +138,8 @@ pub fn bursts(plan: &Plan, memory: &Memory) -> bool {
 /// burst (where a word holds a line: the request, a cycle per further
 /// line, and a cycle to close the run) or, per line, its request and a
 /// cycle per word of its bytes; the store per line a cycle per word, a
-/// cycle, and its write.
+/// cycle, and its write (in a burst, 2 cycles for each line after the
+/// first).
 fn dma_cycles(d: &Desc, memory: &Memory, word: u64) -> u64 {
     let lb = memory.line_bytes;
     let acc = memory.access_cycles();
@@ -159,13 +160,13 @@ fn dma_cycles(d: &Desc, memory: &Memory, word: u64) -> u64 {
     if d.st != 0 {
         let len = (d.oh * d.ow) as u64;
         for ch in 0..d.m as u64 {
-            c += run_cycles(
-                d.st_ext as u64 + ch * d.st_cst as u64,
-                len,
-                lb,
-                word,
-                1 + acc,
-            );
+            let a = d.st_ext as u64 + ch * d.st_cst as u64;
+            c += match word >= lb {
+                // A burst: the first line waits for the request, each
+                // further one is offered and taken in 2 cycles.
+                true => run_cycles(a, len, lb, word, 3) + acc - 2,
+                false => run_cycles(a, len, lb, word, 1 + acc),
+            };
         }
     }
     c

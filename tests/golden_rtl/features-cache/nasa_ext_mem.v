@@ -9,7 +9,10 @@
 // stores the bytes whose `wstrb` bit is set; a read beyond EXT_BYTES reads 0.
 // A read burst (`len` > 0, the lines after the first) answers its lines at
 // consecutive addresses in consecutive cycles, `ack` high for each; the
-// requester holds `req` only until the first.
+// requester holds `req` only until the first. A write burst takes its lines
+// as the requester offers them (`wvalid` with `wdata` and `wstrb`, held
+// until that line's `ack`), the first with the request; a single write
+// stores what came with the request.
 //
 // A second, write-only channel (`w*`, the write channel of a tile
 // pipeline; tied low elsewhere) works the same way on the same bytes,
@@ -28,6 +31,7 @@ module nasa_ext_mem #(
     input wire [DW-1:0] wdata,
     input wire [DW/8-1:0] wstrb,
     input wire [15:0] len,
+    input wire wvalid,
     output reg ack,
     output reg [DW-1:0] rdata,
     input wire wreq,
@@ -45,6 +49,10 @@ module nasa_ext_mem #(
     reg [DW-1:0] q_wdata;
     reg [LB-1:0] q_wstrb;
     reg [15:0] q_left;
+    reg q_wb;
+    // A write burst's line: the one offered now.
+    wire [DW-1:0] b_wdata = q_wb ? wdata : q_wdata;
+    wire [LB-1:0] b_wstrb = q_wb ? wstrb : q_wstrb;
     integer lat, b;
     initial begin
         ack = 1'b0;
@@ -54,7 +62,7 @@ module nasa_ext_mem #(
     always @(posedge clk) begin
         ack <= 1'b0;
         if (pending) begin
-            if (lat == 0) begin
+            if (lat == 0 && (!q_wb || (wvalid && !ack))) begin
                 ack <= 1'b1;
                 if (q_left == 16'd0) pending <= 1'b0;
                 else begin
@@ -63,12 +71,12 @@ module nasa_ext_mem #(
                 end
                 for (b = 0; b < LB; b = b + 1) begin
                     if (q_we) begin
-                        if (q_wstrb[b]) ext[q_addr + b] = q_wdata[b*8 +: 8];
+                        if (b_wstrb[b]) ext[q_addr + b] = b_wdata[b*8 +: 8];
                     end else begin
                         rdata[b*8 +: 8] <= (q_addr + b < EXT_BYTES) ? ext[q_addr + b] : 8'd0;
                     end
                 end
-            end else lat <= lat - 1;
+            end else if (lat != 0) lat <= lat - 1;
         end else if (req && !ack) begin
             pending <= 1'b1;
             lat <= LATENCY;
@@ -76,7 +84,8 @@ module nasa_ext_mem #(
             q_addr <= addr;
             q_wdata <= wdata;
             q_wstrb <= wstrb;
-            q_left <= we ? 16'd0 : len;
+            q_left <= len;
+            q_wb <= we && len != 16'd0;
         end
     end
     // The write channel.

@@ -643,7 +643,7 @@ module nasa_engine_shift (
         ob_k <= bk;
         ob_n <= o_n;
         if (st == S_IN_REQ && mem_ack) linebuf <= mem_rdata;
-        if (rst || (st == S_OUT_WR && mem_ack)) strb <= {LB{1'b0}};
+        if (rst || ((st == S_OUT_WR) && mem_ack)) strb <= {LB{1'b0}};
         else if (ob_v) begin
             for (ok = 0; ok < LB; ok = ok + 1)
                 if (ok >= ob_k && ok < ob_k + ob_n) begin

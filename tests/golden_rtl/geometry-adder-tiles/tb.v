@@ -40,6 +40,7 @@ module tb;
     wire mem_ack;
     wire [31:0] mem_rdata;
     wire [15:0] mem_len = 16'd0;
+    wire mem_wvalid = 1'b1;
     wire mw_req = 1'b0;
     wire [12:0] mw_addr = 13'd0;
     wire [31:0] mw_wdata = 32'd0;
@@ -59,7 +60,7 @@ module tb;
     // External memory: the network-independent model of sim/nasa_ext_mem.v.
     nasa_ext_mem #(.AW(13), .DW(32), .EXT_BYTES(EXT_BYTES), .LATENCY(LATENCY)) mem (
         .clk(clk), .req(mem_req), .we(mem_we), .addr(mem_addr),
-        .wdata(mem_wdata), .wstrb(mem_wstrb), .len(mem_len), .ack(mem_ack), .rdata(mem_rdata),
+        .wdata(mem_wdata), .wstrb(mem_wstrb), .len(mem_len), .wvalid(mem_wvalid), .ack(mem_ack), .rdata(mem_rdata),
         .wreq(mw_req), .waddr(mw_addr), .wwdata(mw_wdata), .wwstrb(mw_wstrb), .wack(mw_ack)
     );
 

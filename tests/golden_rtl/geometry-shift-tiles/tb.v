@@ -40,6 +40,7 @@ module tb;
     wire mem_ack;
     wire [63:0] mem_rdata;
     wire [15:0] mem_len = 16'd0;
+    wire mem_wvalid = 1'b1;
     wire mw_req = 1'b0;
     wire [11:0] mw_addr = 12'd0;
     wire [63:0] mw_wdata = 64'd0;
@@ -59,7 +60,7 @@ module tb;
     // External memory: the network-independent model of sim/nasa_ext_mem.v.
     nasa_ext_mem #(.AW(12), .DW(64), .EXT_BYTES(EXT_BYTES), .LATENCY(LATENCY)) mem (
         .clk(clk), .req(mem_req), .we(mem_we), .addr(mem_addr),
-        .wdata(mem_wdata), .wstrb(mem_wstrb), .len(mem_len), .ack(mem_ack), .rdata(mem_rdata),
+        .wdata(mem_wdata), .wstrb(mem_wstrb), .len(mem_len), .wvalid(mem_wvalid), .ack(mem_ack), .rdata(mem_rdata),
         .wreq(mw_req), .waddr(mw_addr), .wwdata(mw_wdata), .wwstrb(mw_wstrb), .wack(mw_ack)
     );
 
