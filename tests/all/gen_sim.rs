@@ -393,10 +393,9 @@ fn random_networks_streamed_through_a_small_buffer() {
     for (k, (seed, (net, arch, plan))) in cases.into_iter().enumerate() {
         // Layers cut into bands of rows, each a descriptor entry.
         banded += plan.entries.len() - net.layers.len();
-        bursts.insert(nasa::hw::tile::stream::bursts(
-            &plan,
-            &nasa::hw::layout::Memory::of(&arch),
-        ));
+        let burst = nasa::hw::tile::stream::bursts(&plan, &nasa::hw::layout::Memory::of(&arch));
+        // Icarus runs the first case of each transfer mode.
+        let icarus = bursts.insert(burst);
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("design");
         generate(&net, &arch, &arch.to_toml(), "streamed", &dir).unwrap();
@@ -404,10 +403,12 @@ fn random_networks_streamed_through_a_small_buffer() {
         let report = simulate(&dir, &opts(3, None, Simulator::Verilator)).unwrap();
         assert!(report.pass, "seed {seed}: {report:?}");
         assert_predicted(&report);
-        if k == 0 {
+        if icarus {
             let report = simulate(&dir, &opts(1, None, Simulator::Icarus)).unwrap();
             assert!(report.pass, "seed {seed}, Icarus: {report:?}");
             assert_predicted(&report);
+        }
+        if k == 0 {
             // A golden model that disagrees in the first conv layer whose
             // output is streamed is traced to that layer.
             let i = (0..net.layers.len())
