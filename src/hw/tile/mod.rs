@@ -295,7 +295,7 @@ pub struct Plan {
     /// Scratchpad words per bank.
     pub depth: u64,
     /// Per layer: its walk, and its descriptor as one entry with every
-    /// tensor on chip.
+    /// tensor on chip (a streamed plan's addresses are its entries').
     pub layers: Vec<LayerPlan>,
     /// What the engine runs, in order: one entry per layer, or (a layer
     /// reading or writing a streamed tensor) one per band of output rows.

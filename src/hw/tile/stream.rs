@@ -205,7 +205,7 @@ pub fn plan(
             }
         }
         match bands(net, ext_base, cap, &whole, &streamed) {
-            Ok((places, depth, mut entries, layers)) => {
+            Ok((places, depth, mut entries)) => {
                 for e in &mut entries {
                     e.dma = dma_cycles(&e.desc, memory, geom.word as u64);
                 }
@@ -213,7 +213,6 @@ pub fn plan(
                     places,
                     depth,
                     entries,
-                    layers,
                     streamed,
                     ..whole
                 });
@@ -225,7 +224,7 @@ pub fn plan(
 }
 
 /// What changes with the tensors `streamed` in external memory (places,
-/// scratchpad words per bank, entries, the layers' own descriptors), or
+/// scratchpad words per bank, entries), or
 /// why it does not fit.
 fn bands(
     net: &Network,
@@ -377,19 +376,11 @@ fn bands(
             y0 = y1;
         }
     }
-    let mut layers = whole.layers.clone();
-    // A layer's own descriptor (what the mapper reports) on the new places.
-    for (i, l) in layers.iter_mut().enumerate() {
-        if let Some(e) = entries.iter().find(|e| e.layer == i) {
-            l.desc.in_base = e.desc.in_base;
-            l.desc.out_base = e.desc.out_base;
-        }
-    }
-    Ok((places, depth / word, entries, layers))
+    Ok((places, depth / word, entries))
 }
 
-/// A streamed plan's places, depth, entries and layers.
-type Bands = (Vec<Place>, u64, Vec<Entry>, Vec<super::LayerPlan>);
+/// A streamed plan's places, depth and entries.
+type Bands = (Vec<Place>, u64, Vec<Entry>);
 
 /// Cuts a layer's walk (descriptor `d`, walked as `mode`, input `x`,
 /// output `o`) down to output rows `[y0, y1)` reading input rows
