@@ -530,18 +530,16 @@ pub fn tile_costs(net: &Network, plan: &crate::hw::tile::Plan, memory: &Memory) 
         })
         .collect();
     let (head, tail) = tile::frame_cycles(net, plan, memory);
-    let lines = |len: usize| (len as u64).div_ceil(memory.line_bytes);
-    if let Some(first) = costs.first_mut().filter(|_| !plan.streamed[0]) {
+    let (reads, writes) = tile::frame_lines(net, plan, memory);
+    if let Some(first) = costs.first_mut() {
         first.cycles += head;
-        first.dram_line_reads += lines(net.input.tensor.shape.len());
-        first.memory_cycles += lines(net.input.tensor.shape.len()) * memory.access_cycles();
+        first.dram_line_reads += reads;
+        first.memory_cycles += reads * memory.access_cycles();
     }
     if let Some(last) = costs.last_mut() {
         last.cycles += tail;
-        if !plan.streamed[net.output] {
-            last.dram_line_writes += lines(net.output_info().shape.len());
-            last.memory_cycles += lines(net.output_info().shape.len()) * memory.access_cycles();
-        }
+        last.dram_line_writes += writes;
+        last.memory_cycles += writes * memory.access_cycles();
     }
     costs
 }

@@ -274,9 +274,10 @@ fn search_tiles(
                 }
             }
         }
+        let (reads, writes) = tile::frame_lines(net, &plan, &mem);
         let frame = LayerCost {
-            dram_line_reads: (net.input.tensor.shape.len() as u64).div_ceil(mem.line_bytes),
-            dram_line_writes: (net.output_info().shape.len() as u64).div_ceil(mem.line_bytes),
+            dram_line_reads: reads,
+            dram_line_writes: writes,
             ..LayerCost::default()
         };
         let frame_energy = layer_energy(&opts.energy, None, 8, &frame, mem.line_bytes).total();
@@ -340,15 +341,10 @@ fn search_tiles(
                 let net = &nets[ni];
                 let g = geom(1);
                 let (head, tail) = tile::frame_cycles(net, sp, &mem);
+                let (reads, writes) = tile::frame_lines(net, sp, &mem);
                 let frame = LayerCost {
-                    dram_line_reads: match sp.streamed[0] {
-                        true => 0,
-                        false => (net.input.tensor.shape.len() as u64).div_ceil(mem.line_bytes),
-                    },
-                    dram_line_writes: match sp.streamed[net.output] {
-                        true => 0,
-                        false => (net.output_info().shape.len() as u64).div_ceil(mem.line_bytes),
-                    },
+                    dram_line_reads: reads,
+                    dram_line_writes: writes,
                     ..LayerCost::default()
                 };
                 let fe = layer_energy(&opts.energy, None, 8, &frame, mem.line_bytes).total();

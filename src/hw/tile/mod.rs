@@ -745,6 +745,20 @@ pub fn frame_cycles(net: &Network, plan: &Plan, memory: &Memory) -> (u64, u64) {
     (head, store + 1)
 }
 
+/// Lines of external memory the run's input load reads and its output
+/// store writes (none for a streamed input or output: its bands move inside
+/// its layers' entries).
+pub fn frame_lines(net: &Network, plan: &Plan, memory: &Memory) -> (u64, u64) {
+    let lines = |streamed: bool, len: usize| match streamed {
+        true => 0,
+        false => (len as u64).div_ceil(memory.line_bytes),
+    };
+    (
+        lines(plan.streamed[0], net.input.tensor.shape.len()),
+        lines(plan.streamed[net.output], net.output_info().shape.len()),
+    )
+}
+
 /// Cycles to store a tensor of `len` bytes in external memory: per line,
 /// a byte read per cycle, one more for the last byte, and the write.
 pub fn store_cycles(len: u64, memory: &Memory) -> u64 {
