@@ -212,7 +212,7 @@ fn default_network_tile_pipeline() {
     let dir = tmp.path().join("d");
     generate(&net, arch, &arch.to_toml(), "tpiped", &dir).unwrap();
     lint(&dir);
-    let images = 6;
+    let images = 4;
     let serial = simulate(&dir, &opts(images, Simulator::Verilator, true)).unwrap();
     assert!(serial.pass, "{serial:?}");
     assert_pipeline_exact(&serial);
