@@ -246,9 +246,39 @@ pub struct SearchCmd {
     /// Initial weight of the hardware (energy) term.
     #[arg(long, default_value_t = SearchOptions::default().lambda)]
     pub lambda: f32,
-    /// Compute-energy target per inference (nJ); adapts the hardware term.
+    /// Energy target per inference (nJ) that adapts the hardware term:
+    /// compute energy with `--cost unit`, the system's with `--cost mapper`.
     #[arg(long, value_name = "NJ")]
     pub energy_target: Option<f64>,
+    /// What the hardware term charges a sampled path: `unit` (compute
+    /// energy of each candidate by the unit table) or `mapper` (the
+    /// mapper's prediction for the whole network on an accelerator it
+    /// sizes for `--budget`).
+    #[arg(long, value_enum, default_value = "unit")]
+    pub cost: CostKind,
+    /// With `--cost mapper`: the accelerator's area budget in
+    /// multiply-accumulate PEs.
+    #[arg(long, value_name = "AREA")]
+    pub budget: Option<f64>,
+    /// With `--cost mapper`: what it charges (and sizes the design for).
+    #[arg(long, value_enum)]
+    pub objective: Option<nasa::hw::map::Objective>,
+    /// With `--cost mapper`: price layer pipelines (cycles are the period)
+    /// where the buffer holds them, else layer by layer.
+    #[arg(long)]
+    pub pipeline: bool,
+    /// With `--cost mapper`: the global buffer's size in bytes.
+    #[arg(long, value_parser = RangedU64ValueParser::<u32>::new().range(16..))]
+    pub buffer_words: Option<u32>,
+}
+
+/// The search's hardware term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum CostKind {
+    /// Compute energy of each candidate by the unit-energy table.
+    Unit,
+    /// The mapper's cycles, energy or EDP of the whole network.
+    Mapper,
 }
 
 #[derive(Subcommand)]

@@ -167,6 +167,30 @@ fn search_cmd(a: SearchCmd, json: bool) -> Result<()> {
     let c = &a.common;
     let train_set = data::load_train(c.dataset, c.data.as_deref())?;
     let test_set = data::load_test(c.dataset, c.data.as_deref())?;
+    let mapper = match a.cost {
+        args::CostKind::Unit => {
+            if a.budget.is_some() || a.objective.is_some() || a.pipeline || a.buffer_words.is_some()
+            {
+                bail!("--budget, --objective, --pipeline and --buffer-words price the search's networks with the mapper: add `--cost mapper`");
+            }
+            None
+        }
+        args::CostKind::Mapper => Some(map::price::MapperCost {
+            options: map::MapOptions {
+                budget: map::Budget::PeArea(a.budget.unwrap_or(arch::DEFAULT_BUDGET as f64)),
+                objective: a.objective.unwrap_or(map::Objective::Edp),
+                buffer: a.buffer_words.map_or_else(Default::default, |w| {
+                    arch::Buffer::with_words(w, arch::Memory::default().data_bits)
+                }),
+                memory: Default::default(),
+                clock_mhz: arch::DEFAULT_CLOCK_MHZ,
+                energy: Default::default(),
+                name: "searched".into(),
+                pipeline: a.pipeline,
+                engine: Default::default(),
+            },
+        }),
+    };
     let run = search::SearchRun {
         train: &train_set,
         out: &c.out,
@@ -187,6 +211,9 @@ fn search_cmd(a: SearchCmd, json: bool) -> Result<()> {
         },
         resume: c.resume,
         stop_after: c.stop_after,
+        hardware: mapper
+            .as_ref()
+            .map(|m| m as &dyn nasa::model::cost::CostModel),
     };
     let train_options = train::TrainOptions {
         epochs: c.epochs,

@@ -45,8 +45,12 @@ impl nasa::learn::search::Progress for TrainBars {
     fn epoch_done(&self, e: &nasa::learn::search::SearchLog) {
         self.bar.finish_and_clear();
         if !self.quiet {
+            let predicted = match (e.predicted_cycles, e.predicted_energy_nj) {
+                (Some(c), Some(nj)) => format!(" ({c} cycles, {nj:.1} nJ on its accelerator)"),
+                _ => String::new(),
+            };
             eprintln!(
-                "search epoch {:>3} {:<10} tau {:.2}  lambda {:.3}  loss {:.4}  train {:.2}%  derived {:.1} nJ: {}",
+                "search epoch {:>3} {:<10} tau {:.2}  lambda {:.3}  loss {:.4}  train {:.2}%  derived {:.1} nJ{predicted}: {}",
                 e.epoch,
                 serde_json::to_value(e.stage).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default(),
                 e.tau,

@@ -384,8 +384,15 @@ pub struct Searched<'a> {
 impl Report for Searched<'_> {
     fn text(&self) -> String {
         let (found, trained) = (&self.report.search, &self.report.train);
+        let predicted = match (found.predicted_cycles, found.predicted_energy_nj) {
+            (Some(c), Some(nj)) => format!(
+                "; {c} cycles and {nj:.1} nJ per inference by the {}",
+                found.cost_model
+            ),
+            _ => String::new(),
+        };
         format!(
-            "{}: integer accuracy {:.2}% on {} {} test images, compute energy {:.1} nJ per inference; wrote {}\n",
+            "{}: integer accuracy {:.2}% on {} {} test images, compute energy {:.1} nJ per inference{predicted}; wrote {}\n",
             trained.network,
             100.0 * trained.integer_accuracy,
             trained.test_images,

@@ -5,7 +5,7 @@
 //! One accumulation term costs, at the layer's input width:
 //! conv `mult + add`, shift `shift + add`, adder `add + add` (the
 //! subtraction and the accumulation). Memory traffic belongs to the
-//! mapper's model (a later issue); [`CostModel`] is the seam it plugs into.
+//! mapper's model, which implements [`CostModel`] too (`hw::map::price`).
 
 use serde::{Deserialize, Serialize};
 
@@ -56,10 +56,42 @@ impl UnitEnergy {
     }
 }
 
-/// Anything that can price a layer: the unit table now, the mapper later.
+/// What one inference of a whole network costs by a [`CostModel`].
+#[derive(Debug, Clone, Copy, PartialEq, Serialize)]
+pub struct Price {
+    /// The quantity a search minimises: pJ for energy, cycles for latency,
+    /// cycles x pJ for the energy-delay product.
+    pub cost: f64,
+    /// Energy of one inference (pJ): compute alone by the unit table, the
+    /// whole system (memory levels included) by the mapper.
+    pub energy_pj: f64,
+    /// Cycles of one inference, where the model predicts them.
+    pub cycles: Option<u64>,
+}
+
+/// Anything that can price a network: the unit table (compute energy of
+/// each term) and the mapper's model of a sized accelerator
+/// (`hw::map::MapperCost`), which `nasa search --cost mapper` charges.
 pub trait CostModel: Sync {
     /// Energy (pJ) of `ops` accumulation terms of `kind` on `bits`-bit inputs.
     fn compute_energy(&self, kind: Kind, bits: u32, ops: u64) -> f64;
+
+    /// One line saying what [`CostModel::price`] charges (logs, checkpoints).
+    fn describe(&self) -> String {
+        "unit table: compute energy".into()
+    }
+
+    /// One inference of `net`; by default its compute energy alone. An
+    /// error says why the network cannot be priced (for the mapper: no
+    /// design fits the budget).
+    fn price(&self, net: &Network) -> Result<Price, String> {
+        let (_, e) = network_energy(net, self);
+        Ok(Price {
+            cost: e,
+            energy_pj: e,
+            cycles: None,
+        })
+    }
 }
 
 impl CostModel for UnitEnergy {
@@ -69,7 +101,7 @@ impl CostModel for UnitEnergy {
 }
 
 /// Compute energy of one inference of `net` (pJ), per kind and in total.
-pub fn network_energy(net: &Network, model: &dyn CostModel) -> ([f64; 3], f64) {
+pub fn network_energy<M: CostModel + ?Sized>(net: &Network, model: &M) -> ([f64; 3], f64) {
     let mut per = [0f64; 3];
     for (layer, op) in net.conv_layers() {
         let bits = net.tensor(layer.inputs[0]).bits;

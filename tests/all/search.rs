@@ -173,3 +173,88 @@ fn tiny_search_runs_through_export_check_and_golden_and_resumes_exactly() {
         log_without_timing(&a.join("search-log.csv"))[1]
     );
 }
+
+/// `--cost mapper`: the hardware term is the mapper's prediction for the
+/// whole network. Every epoch's log line carries the argmax network's
+/// predicted cycles and system energy; the derived network's figures are
+/// exactly what `nasa map` predicts for `arch.toml` on the same budget; a
+/// checkpoint made with one hardware term is not resumed with another; the
+/// mapper's options without `--cost mapper` are refused.
+#[test]
+#[ignore = "slow tier (a search and training run); scripts/test.sh runs it"]
+fn tiny_search_priced_by_the_mapper() {
+    require_fashion();
+    let tmp = tempfile::tempdir().unwrap();
+    let a = tmp.path().join("a");
+    let a_s = a.to_str().unwrap();
+    let mapper = [
+        "--cost",
+        "mapper",
+        "--budget",
+        "24",
+        "--objective",
+        "latency",
+    ];
+    let result = ok_json(&search_args(a_s, &mapper));
+    let search = &result["search"];
+    assert!(
+        search["cost_model"]
+            .as_str()
+            .unwrap()
+            .starts_with("mapper: cycles at 24 MAC-PE areas"),
+        "{search}"
+    );
+
+    let text = std::fs::read_to_string(a.join("search-log.csv")).unwrap();
+    let mut lines = text.lines();
+    let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).unwrap();
+    let (cycles_at, energy_at) = (col("predicted_cycles"), col("predicted_energy_nj"));
+    let rows: Vec<Vec<&str>> = lines.map(|l| l.split(',').collect()).collect();
+    assert_eq!(rows.len(), 8);
+    for r in &rows {
+        let cycles: u64 = r[cycles_at].parse().unwrap();
+        let nj: f64 = r[energy_at].parse().unwrap();
+        assert!(cycles > 0 && nj > 0.0, "{r:?}");
+    }
+
+    // The last epoch's argmax is the derived network: its figures are the
+    // mapper's for arch.toml.
+    let mapped = ok_json(&[
+        "--json",
+        "map",
+        a.join("arch.toml").to_str().unwrap(),
+        "--budget",
+        "24",
+        "--objective",
+        "latency",
+    ]);
+    let net = &mapped["mapping"]["networks"][0];
+    assert_eq!(search["predicted_cycles"], net["cycles"], "{search}");
+    let (p, m) = (
+        search["predicted_energy_nj"].as_f64().unwrap(),
+        net["energy_nj"].as_f64().unwrap(),
+    );
+    assert!((p - m).abs() <= 1e-9 * m, "{p} against {m}");
+    let last = rows.last().unwrap();
+    assert_eq!(last[cycles_at], net["cycles"].to_string());
+
+    // A checkpoint of the mapper's term is not resumed with the unit table.
+    let b = tmp.path().join("b");
+    let b_s = b.to_str().unwrap();
+    let mut stop = mapper.to_vec();
+    stop.extend(["--stop-after", "1"]);
+    assert_eq!(ok_json(&search_args(b_s, &stop))["stopped"], true);
+    let out = crate::common::nasa(&search_args(b_s, &["--resume"]));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("hardware term"), "{err}");
+
+    // The mapper's options alone are refused, before any work.
+    let c = tmp.path().join("c");
+    let out = crate::common::nasa(&search_args(c.to_str().unwrap(), &["--budget", "24"]));
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("--cost mapper"), "{err}");
+    assert!(!c.exists());
+}

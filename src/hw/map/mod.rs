@@ -21,6 +21,7 @@
 pub mod area;
 pub mod cycles;
 pub mod energy;
+pub mod price;
 
 use serde::Serialize;
 

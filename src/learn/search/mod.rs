@@ -14,11 +14,11 @@ use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::Path;
 
-use anyhow::{bail, Context, Result};
+use anyhow::{anyhow, bail, Context, Result};
 use serde::{Deserialize, Serialize};
 
 use crate::learn::train::{self, model::Mode};
-use crate::model::cost::{CostModel, UnitEnergy};
+use crate::model::cost::{CostModel, Price, UnitEnergy};
 use crate::model::data::Dataset;
 use crate::model::fsutil;
 use crate::model::quant::Kind;
@@ -148,6 +148,13 @@ pub struct SearchLog {
     /// Compute energy (nJ) of the argmax network after the epoch.
     pub derived_energy_nj: f64,
     pub derived: String,
+    /// The argmax network's cycles and system energy (nJ) by the cost
+    /// model that prices whole networks (`--cost mapper`); absent with the
+    /// unit table.
+    #[serde(default)]
+    pub predicted_cycles: Option<u64>,
+    #[serde(default)]
+    pub predicted_energy_nj: Option<f64>,
     pub seconds: f64,
     pub images_per_second: f64,
 }
@@ -158,6 +165,12 @@ pub struct SearchSummary {
     pub blocks: Vec<BlockChoice>,
     pub derived_energy_nj: f64,
     pub all_conv_energy_nj: f64,
+    /// What the hardware term charged (`CostModel::describe`).
+    pub cost_model: String,
+    /// The derived network's cycles and system energy (nJ) by that model,
+    /// where it predicts them (`--cost mapper`).
+    pub predicted_cycles: Option<u64>,
+    pub predicted_energy_nj: Option<f64>,
     pub ops_per_kind: BTreeMap<String, u64>,
     pub arch: String,
     pub seconds: f64,
@@ -191,6 +204,13 @@ struct Meta {
     epochs_done: usize,
     lambda: f32,
     log: Vec<SearchLog>,
+    /// `CostModel::describe` of the hardware term.
+    #[serde(default = "unit_cost_name")]
+    cost: String,
+}
+
+fn unit_cost_name() -> String {
+    UnitEnergy::default().describe()
 }
 
 /// Softmax probabilities of a block's alphas.
@@ -317,6 +337,63 @@ pub struct SearchRun<'a> {
     pub options: SearchOptions,
     pub resume: bool,
     pub stop_after: Option<usize>,
+    /// Prices whole networks for the hardware term (`--cost mapper`):
+    /// each candidate of a block is charged what the argmax network costs
+    /// with that candidate in the block, less what the argmax costs.
+    /// `None`: the unit table's compute energy of each candidate alone.
+    pub hardware: Option<&'a dyn CostModel>,
+}
+
+/// The network of one candidate per block, parsed as `nasa train` would
+/// read it, priced by `model`.
+fn price_choice(space: &Space, choice: &[Candidate], model: &dyn CostModel) -> Result<Price> {
+    let text = space.describe("priced", choice, "");
+    let named = choice
+        .iter()
+        .map(|c| c.to_string())
+        .collect::<Vec<_>>()
+        .join(" ");
+    let net = crate::model::net::Network::parse(&text, Path::new("<searched network>"))
+        .map_err(|e| anyhow!("the search space described an invalid network ({named}): {e}"))?;
+    model.price(&net).map_err(|e| {
+        anyhow!(
+            "{}: cannot price the network {named}: {e}",
+            model.describe()
+        )
+    })
+}
+
+/// The hardware term of every candidate of every block around the argmax
+/// `choice`: the price of `choice` with that candidate in the block, less
+/// the price of `choice` (so the argmax's own candidates cost 0), and the
+/// argmax's price.
+fn network_table(
+    space: &Space,
+    choice: &[Candidate],
+    model: &dyn CostModel,
+) -> Result<(Vec<Vec<f64>>, Price)> {
+    use rayon::prelude::*;
+    let derived = price_choice(space, choice, model)?;
+    // Every (block, candidate) priced in parallel, collected in order.
+    let jobs: Vec<(usize, Candidate)> = (0..choice.len())
+        .flat_map(|b| space.candidates(b).into_iter().map(move |c| (b, c)))
+        .collect();
+    let costs = jobs
+        .par_iter()
+        .map(|&(b, c)| {
+            if c == choice[b] {
+                return Ok(0.0);
+            }
+            let mut other = choice.to_vec();
+            other[b] = c;
+            Ok(price_choice(space, &other, model)?.cost - derived.cost)
+        })
+        .collect::<Result<Vec<f64>>>()?;
+    let mut table: Vec<Vec<f64>> = vec![Vec::new(); choice.len()];
+    for (&(b, _), v) in jobs.iter().zip(costs) {
+        table[b].push(v);
+    }
+    Ok((table, derived))
 }
 
 /// Runs PGP and the search, writes `arch.toml` (with its all-multiplier
@@ -337,11 +414,32 @@ pub fn search(run: &SearchRun<'_>, progress: &dyn Progress) -> Result<Option<Sea
     let cost = UnitEnergy::default();
     let energy = candidate_energy(&space, &cost);
     let fixed = cost.compute_energy(Kind::Conv, 8, space.fixed_ops());
-    let e_ref: f64 = energy
+    let unit_ref: f64 = energy
         .iter()
         .map(|b| b.iter().cloned().fold(0.0, f64::max))
         .sum::<f64>()
         .max(1.0);
+    let cost_name = run.hardware.map_or_else(unit_cost_name, |m| m.describe());
+    // The hardware term's scale: what the largest choice costs (the most
+    // compute-energy candidate of every block), by the unit table or by
+    // the whole-network model.
+    let e_ref = match run.hardware {
+        None => unit_ref,
+        Some(model) => {
+            let largest: Vec<Candidate> = (0..space.blocks().len())
+                .map(|b| {
+                    let cands = space.candidates(b);
+                    let i =
+                        (0..cands.len())
+                            .fold(0, |m, i| if energy[b][i] > energy[b][m] { i } else { m });
+                    cands[i]
+                })
+                .collect();
+            price_choice(&space, &largest, model)?.cost.max(1.0)
+        }
+    };
+    // The whole-network model's table, kept while the argmax stays.
+    let mut priced: Option<(Vec<Candidate>, Vec<Vec<f64>>, Price)> = None;
     let mut net = Supernet::new(&space, o.seed, o.sharing);
     std::fs::create_dir_all(run.out).with_context(|| format!("creating {}", run.out.display()))?;
 
@@ -357,6 +455,13 @@ pub fn search(run: &SearchRun<'_>, progress: &dyn Progress) -> Result<Option<Sea
                 "{}: format `{}`, expected `{FORMAT}`",
                 meta_path.display(),
                 meta.format
+            );
+        }
+        if meta.cost != cost_name {
+            bail!(
+                "{}: the checkpoint's hardware term was `{}`, this run's is `{cost_name}`; rerun with the same cost options",
+                meta_path.display(),
+                meta.cost
             );
         }
         if &meta.options != o {
@@ -395,6 +500,17 @@ pub fn search(run: &SearchRun<'_>, progress: &dyn Progress) -> Result<Option<Sea
         let order = train::permutation(weight_half.len(), o.seed ^ 0x5ea7c4, epoch);
         let arch_order = train::permutation(arch_half.len(), o.seed ^ 0xa4c4, epoch);
         let mut rng = SplitMix64::new(o.seed ^ 0x6761_6d62 ^ ((epoch as u64) << 24));
+        if let (Some(model), Stage::Search) = (run.hardware, stage) {
+            let choice = derive(&net);
+            if priced.as_ref().map(|p| &p.0) != Some(&choice) {
+                let (table, price) = network_table(&space, &choice, model)?;
+                priced = Some((choice, table, price));
+            }
+        }
+        let term = match (&priced, run.hardware) {
+            (Some((_, table, _)), Some(_)) => table,
+            _ => &energy,
+        };
         let (mut loss_sum, mut correct, mut seen) = (0f64, 0usize, 0usize);
         let mode = Mode {
             train: true,
@@ -443,7 +559,7 @@ pub fn search(run: &SearchRun<'_>, progress: &dyn Progress) -> Result<Option<Sea
                         block,
                         &paths[bi],
                         &dweights[bi],
-                        &energy[bi],
+                        &term[bi],
                         lambda as f64 / e_ref,
                         tau,
                         o.arch_lr,
@@ -455,11 +571,21 @@ pub fn search(run: &SearchRun<'_>, progress: &dyn Progress) -> Result<Option<Sea
         }
         let choice = derive(&net);
         let derived_energy = fixed + choice_energy(&space, &choice, &energy);
+        let predicted = match run.hardware {
+            Some(model) => Some(match &priced {
+                Some((c, _, p)) if *c == choice => *p,
+                _ => price_choice(&space, &choice, model)?,
+            }),
+            None => None,
+        };
+        // The target is on the energy the hardware term prices: compute
+        // energy by the unit table, the system's by the mapper.
+        let targeted = predicted.map_or(derived_energy, |p| p.energy_pj);
         if stage == Stage::Search {
             if let Some(target) = o.energy_target_nj {
-                if derived_energy / 1000.0 > target {
+                if targeted / 1000.0 > target {
                     lambda *= 2.0;
-                } else if derived_energy / 1000.0 < 0.9 * target {
+                } else if targeted / 1000.0 < 0.9 * target {
                     lambda /= 2.0;
                 }
             }
@@ -478,6 +604,8 @@ pub fn search(run: &SearchRun<'_>, progress: &dyn Progress) -> Result<Option<Sea
                 .map(|c| c.to_string())
                 .collect::<Vec<_>>()
                 .join(" "),
+            predicted_cycles: predicted.and_then(|p| p.cycles),
+            predicted_energy_nj: predicted.map(|p| p.energy_pj / 1000.0),
             seconds,
             images_per_second: seen as f64 / seconds.max(1e-9),
         };
@@ -490,6 +618,7 @@ pub fn search(run: &SearchRun<'_>, progress: &dyn Progress) -> Result<Option<Sea
             epochs_done: epoch + 1,
             lambda,
             log: log.clone(),
+            cost: cost_name.clone(),
         };
         fsutil::write_atomic(&meta_path, serde_json::to_string_pretty(&meta)?.as_bytes())?;
         write_log(run.out, &log)?;
@@ -497,6 +626,10 @@ pub fn search(run: &SearchRun<'_>, progress: &dyn Progress) -> Result<Option<Sea
 
     let choice = derive(&net);
     let derived_energy = fixed + choice_energy(&space, &choice, &energy);
+    let predicted = match run.hardware {
+        Some(model) => Some(price_choice(&space, &choice, model)?),
+        None => None,
+    };
     // The all-multiplier twin: the same blocks with every kind a multiplier.
     let twin: Vec<Candidate> = choice
         .iter()
@@ -567,6 +700,9 @@ pub fn search(run: &SearchRun<'_>, progress: &dyn Progress) -> Result<Option<Sea
         blocks,
         derived_energy_nj: derived_energy / 1000.0,
         all_conv_energy_nj: all_conv / 1000.0,
+        cost_model: cost_name,
+        predicted_cycles: predicted.and_then(|p| p.cycles),
+        predicted_energy_nj: predicted.map(|p| p.energy_pj / 1000.0),
         ops_per_kind: ops,
         arch: run.out.join("arch.toml").display().to_string(),
         seconds: start.elapsed().as_secs_f64(),
@@ -689,12 +825,12 @@ fn write_log(dir: &Path, log: &[SearchLog]) -> Result<()> {
     let mut s = Vec::new();
     writeln!(
         s,
-        "epoch,stage,tau,lambda,loss,accuracy,derived_energy_nj,derived,seconds,images_per_second"
+        "epoch,stage,tau,lambda,loss,accuracy,derived_energy_nj,derived,predicted_cycles,predicted_energy_nj,seconds,images_per_second"
     )?;
     for e in log {
         writeln!(
             s,
-            "{},{},{:.4},{:.4},{:.6},{:.6},{:.3},{},{:.2},{:.1}",
+            "{},{},{:.4},{:.4},{:.6},{:.6},{:.3},{},{},{},{:.2},{:.1}",
             e.epoch,
             serde_json::to_value(e.stage)?.as_str().unwrap_or("?"),
             e.tau,
@@ -703,9 +839,52 @@ fn write_log(dir: &Path, log: &[SearchLog]) -> Result<()> {
             e.accuracy,
             e.derived_energy_nj,
             e.derived,
+            e.predicted_cycles.map_or(String::new(), |c| c.to_string()),
+            e.predicted_energy_nj
+                .map_or(String::new(), |v| format!("{v:.3}")),
             e.seconds,
             e.images_per_second
         )?;
     }
     fsutil::write_atomic(&dir.join("search-log.csv"), &s)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::data::DatasetKind;
+
+    /// Priced as whole networks by the unit table, every candidate's
+    /// hardware term is its own compute energy less the argmax's: the
+    /// whole-network path (`--cost mapper`'s) and the per-candidate path
+    /// agree wherever a model is additive, so the table is indexed right.
+    #[test]
+    fn whole_network_prices_agree_with_the_unit_table() {
+        let space = Space::for_dataset(DatasetKind::FashionMnist, SpaceName::Compact, 1.0, 1.0);
+        let unit = UnitEnergy::default();
+        let energy = candidate_energy(&space, &unit);
+        // An argmax of several kinds: each block's third candidate.
+        let choice: Vec<Candidate> = (0..space.blocks().len())
+            .map(|b| space.candidates(b)[2])
+            .collect();
+        let (table, derived) = network_table(&space, &choice, &unit).unwrap();
+        let fixed = unit.compute_energy(Kind::Conv, 8, space.fixed_ops());
+        let whole = fixed + choice_energy(&space, &choice, &energy);
+        assert!(
+            (derived.cost - whole).abs() < 1e-6 * whole,
+            "{derived:?} {whole}"
+        );
+        assert_eq!(table.len(), choice.len());
+        for (b, row) in table.iter().enumerate() {
+            assert_eq!(row.len(), energy[b].len());
+            for (i, &v) in row.iter().enumerate() {
+                let expect = energy[b][i] - energy[b][2];
+                assert!(
+                    (v - expect).abs() < 1e-6 * whole,
+                    "block {b} candidate {i}: {v} {expect}"
+                );
+            }
+            assert_eq!(row[2], 0.0);
+        }
+    }
 }
