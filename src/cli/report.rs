@@ -242,6 +242,16 @@ impl Report for Mapped {
                 "  hybrid against all-multiply: throughput x{:.3}, energy x{:.3}, EDP x{:.3}",
                 m.throughput_ratio, m.energy_ratio, m.edp_ratio
             );
+            let _ = writeln!(
+                t,
+                "  steady state (cycles/image between the first and the last image's output: hybrid {:.0}, predicted {:.0}; all-multiply {:.0}, predicted {:.0}): throughput x{:.3}, EDP x{:.3}",
+                m.hybrid.steady_cycles,
+                m.hybrid.predicted_steady_cycles,
+                m.all_multiply.steady_cycles,
+                m.all_multiply.predicted_steady_cycles,
+                m.steady_throughput_ratio,
+                m.steady_edp_ratio
+            );
         }
         t
     }

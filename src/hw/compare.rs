@@ -46,6 +46,13 @@ pub struct Measured {
     /// The model's energy per inference and energy x time per inference.
     pub energy_nj: f64,
     pub edp_nj_us: f64,
+    /// Cycles per image in the steady state, measured: a pipeline's cycles
+    /// from the first image's output to the last's over the images between
+    /// (its filling and draining left out; at least two images), else
+    /// `cycles_per_inference` (one image at a time, every image alike)...
+    pub steady_cycles: f64,
+    /// ...and the model's figure for the same span.
+    pub predicted_steady_cycles: f64,
 }
 
 /// A network measured on both designs (ratios: hybrid over all-multiply).
@@ -56,6 +63,9 @@ pub struct MeasuredComparison {
     pub throughput_ratio: f64,
     pub energy_ratio: f64,
     pub edp_ratio: f64,
+    /// The same in the steady state (`Measured::steady_cycles`).
+    pub steady_throughput_ratio: f64,
+    pub steady_edp_ratio: f64,
 }
 
 /// The networks `nasa map` mapped, with their weights (a description
@@ -102,6 +112,17 @@ fn run(
     )
     .with_context(|| format!("simulating {}", dir.display()))?;
     let us = report.cycles_per_inference / arch.accelerator.clock_mhz;
+    let span = |ends: &[u64]| match ends {
+        [first, .., last] => Some((last - first) as f64 / (ends.len() - 1) as f64),
+        _ => None,
+    };
+    let (steady, predicted_steady) = match &report.pipeline {
+        Some(p) => (
+            span(&p.image_ends).unwrap_or(report.cycles_per_inference),
+            span(&p.predicted_image_ends).unwrap_or(report.predicted_cycles),
+        ),
+        None => (report.cycles_per_inference, report.predicted_cycles),
+    };
     Ok(Measured {
         network: net.name.clone(),
         dir: dir.display().to_string(),
@@ -112,6 +133,8 @@ fn run(
         inferences_per_s: 1e6 / us,
         energy_nj: model.energy_nj,
         edp_nj_us: model.energy_nj * us,
+        steady_cycles: steady,
+        predicted_steady_cycles: predicted_steady,
     })
 }
 
@@ -149,7 +172,14 @@ pub fn measure(
             &opts.dir.join(format!("all-multiply-{}", net.name)),
             opts,
         )?;
+        // Images per microsecond, hybrid over all-multiply.
+        let rate = |m: &Measured, d: &crate::hw::map::MappedDesign| {
+            d.architecture.accelerator.clock_mhz / m.steady_cycles
+        };
+        let steady = rate(&hybrid, &report.design) / rate(&all, base);
         out.push(MeasuredComparison {
+            steady_throughput_ratio: steady,
+            steady_edp_ratio: hybrid.energy_nj / all.energy_nj / steady,
             throughput_ratio: hybrid.inferences_per_s / all.inferences_per_s,
             energy_ratio: hybrid.energy_nj / all.energy_nj,
             edp_ratio: hybrid.edp_nj_us / all.edp_nj_us,

@@ -399,6 +399,20 @@ fn measured_comparison_through_the_cli() {
     let f = |d: &str, k: &str| m[d][k].as_f64().unwrap();
     let ratio = f("all_multiply", "cycles_per_inference") / f("hybrid", "cycles_per_inference");
     assert!((m["throughput_ratio"].as_f64().unwrap() - ratio).abs() < 1e-9);
+    // The steady state: the pipeline's span between its two outputs, as
+    // predicted, shorter than its average with the filling; the
+    // layer-by-layer design's every image alike.
+    assert_eq!(
+        m["hybrid"]["steady_cycles"], m["hybrid"]["predicted_steady_cycles"],
+        "{m}"
+    );
+    assert!(f("hybrid", "steady_cycles") < f("hybrid", "cycles_per_inference"));
+    assert_eq!(
+        m["all_multiply"]["steady_cycles"], m["all_multiply"]["cycles_per_inference"],
+        "{m}"
+    );
+    let steady = f("all_multiply", "steady_cycles") / f("hybrid", "steady_cycles");
+    assert!((m["steady_throughput_ratio"].as_f64().unwrap() - steady).abs() < 1e-9);
     // The twin's design was generated from an all-multiply description.
     let twin = std::fs::read_to_string(dir.join("all-multiply-features/network.toml")).unwrap();
     assert!(
