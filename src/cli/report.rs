@@ -244,7 +244,7 @@ impl Report for Mapped {
             );
             let _ = writeln!(
                 t,
-                "  steady state (cycles/image between the first and the last image's output: hybrid {:.0}, predicted {:.0}; all-multiply {:.0}, predicted {:.0}): throughput x{:.3}, EDP x{:.3}",
+                "  steady state (the longest interval between two outputs: hybrid {:.0}, predicted {:.0}; all-multiply {:.0}, predicted {:.0}): throughput x{:.3}, EDP x{:.3}",
                 m.hybrid.steady_cycles,
                 m.hybrid.predicted_steady_cycles,
                 m.all_multiply.steady_cycles,

@@ -46,10 +46,12 @@ pub struct Measured {
     /// The model's energy per inference and energy x time per inference.
     pub energy_nj: f64,
     pub edp_nj_us: f64,
-    /// Cycles per image in the steady state, measured: a pipeline's cycles
-    /// from the first image's output to the last's over the images between
-    /// (its filling and draining left out; at least two images), else
-    /// `cycles_per_inference` (one image at a time, every image alike)...
+    /// Cycles per image in the steady state, measured: a pipeline's longest
+    /// interval between consecutive images' outputs (a round with every
+    /// engine busy; the steady state when the run has more images than the
+    /// pipeline has stages, else a draining round; at least two images),
+    /// else `cycles_per_inference` (one image at a time, every image
+    /// alike)...
     pub steady_cycles: f64,
     /// ...and the model's figure for the same span.
     pub predicted_steady_cycles: f64,
@@ -112,10 +114,10 @@ fn run(
     )
     .with_context(|| format!("simulating {}", dir.display()))?;
     let us = report.cycles_per_inference / arch.accelerator.clock_mhz;
-    let span = |ends: &[u64]| match ends {
-        [first, .., last] => Some((last - first) as f64 / (ends.len() - 1) as f64),
-        _ => None,
-    };
+    // The longest interval between consecutive outputs: a round in which
+    // every engine has an image (the drain's last rounds are shorter, and
+    // the filling comes before the first output).
+    let span = |ends: &[u64]| ends.windows(2).map(|w| (w[1] - w[0]) as f64).reduce(f64::max);
     let (steady, predicted_steady) = match &report.pipeline {
         Some(p) => (
             span(&p.image_ends).unwrap_or(report.cycles_per_inference),

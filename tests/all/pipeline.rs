@@ -399,8 +399,8 @@ fn measured_comparison_through_the_cli() {
     let f = |d: &str, k: &str| m[d][k].as_f64().unwrap();
     let ratio = f("all_multiply", "cycles_per_inference") / f("hybrid", "cycles_per_inference");
     assert!((m["throughput_ratio"].as_f64().unwrap() - ratio).abs() < 1e-9);
-    // The steady state: the pipeline's span between its two outputs, as
-    // predicted, shorter than its average with the filling; the
+    // The steady state: the pipeline's interval between its two outputs,
+    // as predicted, shorter than its average with the filling; the
     // layer-by-layer design's every image alike.
     assert_eq!(
         m["hybrid"]["steady_cycles"], m["hybrid"]["predicted_steady_cycles"],
