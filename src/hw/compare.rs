@@ -117,7 +117,11 @@ fn run(
     // The longest interval between consecutive outputs: a round in which
     // every engine has an image (the drain's last rounds are shorter, and
     // the filling comes before the first output).
-    let span = |ends: &[u64]| ends.windows(2).map(|w| (w[1] - w[0]) as f64).reduce(f64::max);
+    let span = |ends: &[u64]| {
+        ends.windows(2)
+            .map(|w| (w[1] - w[0]) as f64)
+            .reduce(f64::max)
+    };
     let (steady, predicted_steady) = match &report.pipeline {
         Some(p) => (
             span(&p.image_ends).unwrap_or(report.cycles_per_inference),
