@@ -145,6 +145,11 @@ pub struct MapArgs {
     /// (tiles where they can run every network).
     #[arg(long, value_enum, default_value_t = arch::Engine::Auto)]
     pub engine: arch::Engine,
+    /// With `--pipeline`: let the multiply engine take whole shift layers
+    /// where that improves the objective (a multiply PE computes a shift
+    /// term exactly; `[schedule] shift_on_multiply`).
+    #[arg(long, requires = "pipeline")]
+    pub share: bool,
     /// Also map each network's all-multiply version on an all-multiply
     /// accelerator of the same budget, and compare.
     #[arg(long)]

@@ -144,6 +144,7 @@ fn map_cmd(a: MapArgs, json: bool) -> Result<()> {
         name: a.name,
         pipeline: a.pipeline,
         engine: a.engine,
+        share: a.share,
     };
     let report = map::map_report(&a.nets, &opts, a.compare, a.output.as_deref())?;
     let measured = match a.sim {
@@ -188,6 +189,7 @@ fn search_cmd(a: SearchCmd, json: bool) -> Result<()> {
                 name: "searched".into(),
                 pipeline: a.pipeline,
                 engine: Default::default(),
+                share: a.pipeline,
             },
         }),
     };

@@ -128,7 +128,7 @@ impl Default for Memory {
 }
 
 /// How the chunks share the work.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Schedule {
     /// `false` (default): one controller runs the network layer by layer,
@@ -142,6 +142,12 @@ pub struct Schedule {
     /// Which controller runs a layer-by-layer design (`src/hw/tile/`).
     #[serde(default)]
     pub engine: Engine,
+    /// Shift layers, by name, that run on the multiply chunk instead (a
+    /// multiply PE computes a shift term exactly: docs/arithmetic.md, K4;
+    /// `model::net::as_multiply`), so that the multiply chunk shares the
+    /// shift chunk's work.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub shift_on_multiply: Vec<String>,
 }
 
 /// The controller of a layer-by-layer design.
@@ -314,6 +320,34 @@ impl Arch {
             .filter(|(k, o)| *o > 0 && self.chunk(**k).is_none())
             .map(|(k, _)| *k)
             .collect()
+    }
+
+    /// The network as this design's models see it (planning, cycles,
+    /// energy; never the golden model): the shift layers
+    /// `schedule.shift_on_multiply` names as multiply layers whose weights
+    /// are codes, or `net` itself when it names none. An error names this
+    /// file's field and the layer that cannot move.
+    pub fn runs<'n>(
+        &self,
+        net: &'n Network,
+    ) -> Result<std::borrow::Cow<'n, Network>, crate::model::error::InputError> {
+        crate::model::net::as_multiply::check_movable(net, &self.schedule.shift_on_multiply)
+            .map_err(|m| {
+                crate::model::error::InputError::new(&self.path, m)
+                    .field("schedule.shift_on_multiply")
+            })?;
+        Ok(self.runs_shapes(net))
+    }
+
+    /// [`Arch::runs`] without the checks, for models that price shapes.
+    pub fn runs_shapes<'n>(&self, net: &'n Network) -> std::borrow::Cow<'n, Network> {
+        if self.schedule.shift_on_multiply.is_empty() {
+            return std::borrow::Cow::Borrowed(net);
+        }
+        std::borrow::Cow::Owned(crate::model::net::as_multiply::kinds_as_multiply(
+            net,
+            &self.schedule.shift_on_multiply,
+        ))
     }
 
     /// An error naming the chunk section a network's kind lacks, if any.

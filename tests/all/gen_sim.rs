@@ -558,6 +558,7 @@ fn default_network_on_fashion_mnist_and_failing_bench() {
         name: "default".into(),
         pipeline: false,
         engine: Default::default(),
+        share: false,
     };
     let mapping = nasa::hw::map::map(std::slice::from_ref(&net), &options).unwrap();
     assert_eq!(mapping.engine, "tiles");

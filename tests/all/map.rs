@@ -29,6 +29,7 @@ fn options(budget: f64, objective: Objective) -> MapOptions {
         name: "t".into(),
         pipeline: false,
         engine: Engine::Auto,
+        share: false,
     }
 }
 
@@ -424,4 +425,48 @@ fn lut_budget() {
     assert!((small.luts - m.luts(small.pes)).abs() < 1e-9);
     let err = map::map(&nets, &with(m.base + 100.0)).unwrap_err();
     assert!(err.contains("LUTs"), "{err}");
+}
+
+/// `--pipeline --share` on the default network at 24 MAC-PE areas and a
+/// 256 KiB buffer: the
+/// mapper moves shift layers onto the multiply engine where that improves
+/// the objective, writes the moves into the architecture (which reads back
+/// the same), reports the moved layers on the conv chunk, and ends with a
+/// better objective than the pipeline without moves.
+#[test]
+fn a_shared_pipeline_moves_shift_layers_to_the_multiply_engine() {
+    let net = nasa::model::models::default_network().unwrap();
+    let mut o = options(24.0, Objective::Edp);
+    o.pipeline = true;
+    // Moved layers cross engines, so more copies: the 128 KiB buffer
+    // holds no pipeline with a move; 256 KiB does.
+    o.buffer = Buffer::with_words(262144, 64);
+    let plain = nasa::hw::map::map(std::slice::from_ref(&net), &o).unwrap();
+    assert!(plain.arch.schedule.shift_on_multiply.is_empty());
+    o.share = true;
+    let shared = nasa::hw::map::map(std::slice::from_ref(&net), &o).unwrap();
+    let moved = &shared.arch.schedule.shift_on_multiply;
+    assert!(!moved.is_empty());
+    let score = |m: &nasa::hw::map::Mapping| {
+        let n = &m.networks[0];
+        n.pipeline.as_ref().unwrap().period as f64 * n.energy_nj
+    };
+    assert!(
+        score(&shared) < score(&plain),
+        "{} {}",
+        score(&shared),
+        score(&plain)
+    );
+    for name in moved {
+        let l = shared.networks[0]
+            .layers
+            .iter()
+            .find(|l| &l.layer == name)
+            .unwrap();
+        assert_eq!(l.chunk, Some(nasa::model::quant::Kind::Conv), "{name}");
+    }
+    let text = shared.arch.to_toml();
+    assert!(text.contains("shift_on_multiply"), "{text}");
+    let back = nasa::hw::arch::Arch::parse(&text, std::path::Path::new("a.toml")).unwrap();
+    assert_eq!(&back.schedule.shift_on_multiply, moved);
 }

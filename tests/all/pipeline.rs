@@ -202,6 +202,7 @@ fn default_network_tile_pipeline() {
         name: "tpiped".into(),
         pipeline: true,
         engine: Default::default(),
+        share: false,
     };
     let mapping = map::map(std::slice::from_ref(&net), &options).unwrap();
     assert_eq!(mapping.engine, "tiles");
@@ -300,6 +301,7 @@ fn tile_pipeline_search_is_exhaustive() {
         name: "b".into(),
         pipeline: true,
         engine: Default::default(),
+        share: false,
     };
     let mapping = map::map(std::slice::from_ref(&net), &options).unwrap();
     assert_eq!(mapping.engine, "tiles");
@@ -596,6 +598,7 @@ fn what_a_tile_pipeline_cannot_run_is_refused() {
         name: "b".into(),
         pipeline: true,
         engine: nasa::hw::arch::Engine::Auto,
+        share: false,
     };
     let err = map::map(std::slice::from_ref(&net), &options).unwrap_err();
     assert!(
@@ -606,4 +609,88 @@ fn what_a_tile_pipeline_cannot_run_is_refused() {
     options.engine = nasa::hw::arch::Engine::Cache;
     let err = map::map(std::slice::from_ref(&net), &options).unwrap_err();
     assert!(err.contains("--engine cache"), "{err}");
+}
+
+/// Sets channel 0 of `layer` (a shift layer) to hold the weights +128
+/// (code 8) and -128 (code -8), first and last.
+fn force_128(net: &mut Network, layer: &str) {
+    let l = net.layers.iter_mut().find(|l| l.name == layer).unwrap();
+    let Op::Conv(c) = &mut l.op else { panic!() };
+    let per = c.weights.len() / c.out_ch;
+    c.weights[0] = 8;
+    c.weights[per - 1] = -8;
+    let bytes = nasa::model::net::weights::serialize(net);
+    net.attach_weights(&bytes, Path::new("forced.safetensors"))
+        .unwrap();
+}
+
+/// Docs/arithmetic.md K4 in hardware: `models/features` with its block's
+/// depthwise and project layers (shift) on the multiply engine, the
+/// project layer's channel 0 holding both +128 and -128, is bit-exact
+/// against the network as described, pipelined and serial in Verilator
+/// and pipelined in Icarus, every layer of every image ending when the
+/// model says; the multiply engine runs the moved layers; the same moves
+/// on a layer-by-layer tile design are exact too; a layer that is not a
+/// shift layer is refused by name before anything is written.
+#[test]
+#[ignore = "slow tier (Verilator and Icarus runs); scripts/test.sh runs it"]
+fn shift_layers_on_the_multiply_engine_bit_exact() {
+    let mut net = features();
+    force_128(&mut net, "b1.project");
+    let moves = "shift_on_multiply = [\"b1.dw\", \"b1.project\"]\n";
+    let chunks = "[accelerator]\nname = \"shared\"\n[clp]\nrows = 2\ncols = 2\n[slp]\nrows = 2\ncols = 3\n[alp]\nrows = 2\ncols = 2\n";
+    let arch = Arch::parse(
+        &format!("{chunks}[schedule]\npipeline = true\n{moves}"),
+        Path::new("shared.toml"),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("p");
+    generate(&net, &arch, &arch.to_toml(), "shared", &dir).unwrap();
+    lint(&dir);
+    for serial in [true, false] {
+        let r = simulate(&dir, &opts(3, Simulator::Verilator, serial)).unwrap();
+        assert!(r.pass, "{r:?}");
+        assert_pipeline_exact(&r);
+        let engines = &r.pipeline.as_ref().unwrap().engines;
+        let conv = engines.iter().find(|e| e.chunk == Kind::Conv).unwrap();
+        assert!(
+            conv.layers.iter().any(|l| l == "b1.project")
+                && conv.layers.iter().any(|l| l == "b1.dw"),
+            "{engines:?}"
+        );
+        let shift = engines.iter().find(|e| e.chunk == Kind::Shift).unwrap();
+        assert_eq!(shift.layers, ["b1.expand"], "{engines:?}");
+    }
+    let icarus = simulate(&dir, &opts(2, Simulator::Icarus, false)).unwrap();
+    assert!(icarus.pass, "{icarus:?}");
+    assert_pipeline_exact(&icarus);
+    // The bench fails when one expected value is wrong.
+    assert_bench_fails_on_one_value(&dir, &net, 2, 1, 4);
+
+    let serial_arch = Arch::parse(
+        &format!("{chunks}[schedule]\nengine = \"tiles\"\n{moves}"),
+        Path::new("shared-serial.toml"),
+    )
+    .unwrap();
+    let sdir = tmp.path().join("s");
+    generate(&net, &serial_arch, &serial_arch.to_toml(), "shared", &sdir).unwrap();
+    lint(&sdir);
+    let r = simulate(&sdir, &opts(2, Simulator::Verilator, false)).unwrap();
+    assert!(r.pass, "{r:?}");
+    crate::common::assert_predicted(&r);
+
+    let bad_arch = Arch::parse(
+        &format!("{chunks}[schedule]\npipeline = true\nshift_on_multiply = [\"b2.dw\"]\n"),
+        Path::new("bad.toml"),
+    )
+    .unwrap();
+    let bad = tmp.path().join("bad");
+    let err = generate(&net, &bad_arch, &bad_arch.to_toml(), "bad", &bad).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("schedule.shift_on_multiply") && msg.contains("`b2.dw` is not a shift layer"),
+        "{msg}"
+    );
+    assert!(!bad.exists());
 }

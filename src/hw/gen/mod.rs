@@ -440,11 +440,35 @@ pub fn generate(
         weights_sha256: sha256_hex(&weights_bytes),
         arch_sha256: sha256_hex(arch_text.as_bytes()),
     };
-    if let Some(plan) = crate::hw::tile::choose(net, arch)? {
+    // The description and weights written beside the design are the
+    // network's own; the hardware runs it as the architecture places it.
+    let ran = arch.runs(net)?;
+    let net: &Network = &ran;
+    let moved = &arch.schedule.shift_on_multiply;
+    // A moved layer's descriptor tells the multiply chunk its weights are codes.
+    let codes = |i: usize| moved.contains(&net.layers[i].name) as u32;
+    if let Some(mut plan) = crate::hw::tile::choose(net, arch)? {
+        for e in &mut plan.entries {
+            e.desc.codes = codes(e.layer);
+        }
         return generate_tiles(net, arch, arch_text, &plan, stamp, weights_bytes, dir);
     }
-    if let Some(pipe) = crate::hw::tile::choose_pipe(net, arch)? {
+    if let Some(mut pipe) = crate::hw::tile::choose_pipe(net, arch)? {
+        for e in &mut pipe.tile.entries {
+            e.desc.codes = codes(e.layer);
+        }
+        for (i, d) in pipe.descs.iter_mut().enumerate() {
+            d.codes = codes(i);
+        }
         return generate_pipe(net, arch, arch_text, &pipe, stamp, weights_bytes, dir);
+    }
+    if !moved.is_empty() {
+        return Err(crate::model::error::InputError::new(
+            &arch.path,
+            "shift layers run on the multiply chunk only in tile-engine designs; this design uses the cache controller".to_string(),
+        )
+        .field("schedule.shift_on_multiply")
+        .into());
     }
     let prog = program(net, arch)?;
     let chunks: Vec<ChunkCtx> = Kind::ALL

@@ -78,6 +78,8 @@ struct ChunkCtx {
     wwords: u64,
     /// Bytes of its weight words: max(rows, columns).
     wb: u32,
+    /// The multiply chunk runs shift layers too (descriptor field `codes`).
+    codes: bool,
 }
 
 #[derive(Serialize)]
@@ -229,6 +231,7 @@ fn chunk_ctxs(plan: &Plan) -> Vec<ChunkCtx> {
                 woff,
                 wwords,
                 wb: geom.rows.max(geom.cols_of(k)),
+                codes: k == Kind::Conv && plan.entries.iter().any(|e| e.desc.codes != 0),
             };
             woff += wwords;
             c

@@ -60,6 +60,11 @@ pub struct MapOptions {
     /// The controller to design for: `Auto` searches tile-engine designs
     /// where the tile engine can run every network, else cache designs.
     pub engine: Engine,
+    /// A pipeline may move whole shift layers onto the multiply engine
+    /// (`schedule.shift_on_multiply`): the search adds, one at a time, the
+    /// move that most improves the objective while one does (layers of
+    /// exponent width up to 3: docs/arithmetic.md, K4).
+    pub share: bool,
 }
 
 /// The largest chunk the generator accepts (a 64 x 64 array).
@@ -179,6 +184,7 @@ pub fn design(opts: &MapOptions, pes: [u64; 3]) -> Arch {
         schedule: crate::hw::arch::Schedule {
             pipeline: opts.pipeline,
             engine: Engine::Cache,
+            shift_on_multiply: Vec::new(),
         },
         path: std::path::PathBuf::from(format!("<nasa map, budget {}>", opts.budget)),
     }
@@ -195,6 +201,7 @@ pub fn tile_design(opts: &MapOptions, rows: u32, cols: [u32; 3]) -> Arch {
         schedule: crate::hw::arch::Schedule {
             pipeline: opts.pipeline,
             engine: Engine::Tiles,
+            shift_on_multiply: Vec::new(),
         },
         ..design(opts, [0, 0, 0])
     }
@@ -498,6 +505,76 @@ fn stream_bands(
 /// the chosen design.
 pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
     let started = std::time::Instant::now();
+    let mut best = map_placed(nets, opts)?;
+    if !(opts.share && opts.pipeline && nets.len() == 1) {
+        return Ok(best);
+    }
+    // Greedy: each round tries every shift layer not yet moved, on the
+    // design the search sizes for the network with it moved, and keeps the
+    // best move if it improves the objective.
+    let score = |m: &Mapping| {
+        let n = &m.networks[0];
+        let cycles = n.pipeline.as_ref().map_or(n.cycles, |p| p.period) as f64;
+        match opts.objective {
+            Objective::Latency => cycles,
+            Objective::Energy => n.energy_nj,
+            Objective::Edp => cycles * n.energy_nj,
+        }
+    };
+    let net = &nets[0];
+    let shift: Vec<String> = net
+        .conv_layers()
+        .filter(|(_, c)| c.kind == Kind::Shift)
+        .map(|(l, _)| l.name.clone())
+        .collect();
+    let mut moved: Vec<String> = Vec::new();
+    let mut evaluated = best.designs_evaluated;
+    loop {
+        // The trials in parallel, kept in order: the first best wins a tie.
+        use rayon::prelude::*;
+        let trials: Vec<(String, Mapping)> = shift
+            .par_iter()
+            .filter(|n| !moved.contains(n))
+            .filter_map(|name| {
+                let mut trial = moved.clone();
+                trial.push(name.clone());
+                crate::model::net::as_multiply::check_movable(net, &trial).ok()?;
+                let placed = crate::model::net::as_multiply::kinds_as_multiply(net, &trial);
+                let m = map_placed(std::slice::from_ref(&placed), opts).ok()?;
+                Some((name.clone(), m))
+            })
+            .collect();
+        let mut round: Option<(f64, String, Mapping)> = None;
+        for (name, m) in trials {
+            evaluated += m.designs_evaluated;
+            let s = score(&m);
+            if s < round.as_ref().map_or(score(&best), |r| r.0) {
+                round = Some((s, name, m));
+            }
+        }
+        let Some((_, name, m)) = round else { break };
+        moved.push(name);
+        best = m;
+    }
+    if moved.is_empty() {
+        best.designs_evaluated = evaluated;
+        return Ok(best);
+    }
+    // The answer for the network as described, on the design with the moves.
+    let mut arch = best.arch.clone();
+    arch.schedule.shift_on_multiply = moved;
+    let engines = best.networks[0]
+        .pipeline
+        .as_ref()
+        .map_or(1, |p| p.engines.len());
+    Ok(answer(
+        nets, opts, arch, best.pes, engines, evaluated, started,
+    ))
+}
+
+/// [`map`] without moving work between kinds.
+fn map_placed(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
+    let started = std::time::Instant::now();
     if nets.is_empty() {
         return Err("no network to map".into());
     }
@@ -689,6 +766,8 @@ fn answer(
 /// Cycles, energy and traffic of `net` on `arch`, layer by layer, with the
 /// exact cache walk.
 pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> NetworkMap {
+    let ran = arch.runs_shapes(net);
+    let net: &Network = &ran;
     let mem = crate::hw::layout::Memory::of(arch);
     let costs: Vec<LayerCost> = cycles::predict_layers(net, arch);
     let mut total = Energy::default();

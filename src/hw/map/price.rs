@@ -97,6 +97,7 @@ mod tests {
             name: "priced".into(),
             pipeline: false,
             engine: Default::default(),
+            share: false,
         }
     }
 

@@ -115,6 +115,9 @@ descriptor! {
         /// External-memory address of the input's (second input's) band in
         /// channel 0, and bytes between channels there.
         l0_ext, l1_ext, l_cst,
+        /// 1: a shift layer on the multiply chunk: its weights are shift
+        /// codes, which the chunk decodes (docs/arithmetic.md, K4).
+        codes,
     }
 }
 

@@ -9,6 +9,7 @@
 //! derived from the fan-in, so no integer operation of the golden model or
 //! the hardware can overflow.
 
+pub mod as_multiply;
 pub mod parse;
 pub mod schema;
 pub mod weights;

@@ -109,9 +109,9 @@ module nasa_engine_conv (
     localparam [31:0] OP_AVGPOOL = 32'd3;
     /* verilator lint_on UNUSEDPARAM */
     // ---------------------------------------------------------------- descriptors
-    reg [2527:0] desc_mem [0:NL-1];
+    reg [2559:0] desc_mem [0:NL-1];
     initial $readmemh("desc_conv.hex", desc_mem);
-    reg [2527:0] d;
+    reg [2559:0] d;
     // Fields (src/hw/tile/mod.rs `Desc`, and in a pipeline `pipe::Sync`, rendered from the same lists).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] f_op = d[0*32 +: 32];
@@ -161,38 +161,39 @@ module nasa_engine_conv (
     wire [31:0] f_l0_ext = d[44*32 +: 32];
     wire [31:0] f_l1_ext = d[45*32 +: 32];
     wire [31:0] f_l_cst = d[46*32 +: 32];
-    wire [31:0] f_layer = d[47*32 +: 32];
-    wire [31:0] f_stage = d[48*32 +: 32];
-    wire [31:0] f_dep0 = d[49*32 +: 32];
-    wire [31:0] f_dep1 = d[50*32 +: 32];
-    wire [31:0] f_war0 = d[51*32 +: 32];
-    wire [31:0] f_war1 = d[52*32 +: 32];
-    wire [31:0] f_lwar0 = d[53*32 +: 32];
-    wire [31:0] f_lwar1 = d[54*32 +: 32];
-    wire [31:0] f_sdep = d[55*32 +: 32];
-    wire [31:0] f_soff = d[56*32 +: 32];
-    wire [31:0] f_in_mask = d[57*32 +: 32];
-    wire [31:0] f_in_str = d[58*32 +: 32];
-    wire [31:0] f_in2_mask = d[59*32 +: 32];
-    wire [31:0] f_in2_str = d[60*32 +: 32];
-    wire [31:0] f_out_mask = d[61*32 +: 32];
-    wire [31:0] f_out_str = d[62*32 +: 32];
-    wire [31:0] f_l_mask = d[63*32 +: 32];
-    wire [31:0] f_l_str = d[64*32 +: 32];
-    wire [31:0] f_dst = d[65*32 +: 32];
-    wire [31:0] f_dx1 = d[66*32 +: 32];
-    wire [31:0] f_dx2 = d[67*32 +: 32];
-    wire [31:0] f_fl_sel = d[68*32 +: 32];
-    wire [31:0] f_fl_ext = d[69*32 +: 32];
-    wire [31:0] f_fl_len = d[70*32 +: 32];
-    wire [31:0] f_fl_hw = d[71*32 +: 32];
-    wire [31:0] f_fl_pw = d[72*32 +: 32];
-    wire [31:0] f_load = d[73*32 +: 32];
-    wire [31:0] f_l_base = d[74*32 +: 32];
-    wire [31:0] f_l_dst = d[75*32 +: 32];
-    wire [31:0] f_l_dx1 = d[76*32 +: 32];
-    wire [31:0] f_l_dx2 = d[77*32 +: 32];
-    wire [31:0] f_store = d[78*32 +: 32];
+    wire [31:0] f_codes = d[47*32 +: 32];
+    wire [31:0] f_layer = d[48*32 +: 32];
+    wire [31:0] f_stage = d[49*32 +: 32];
+    wire [31:0] f_dep0 = d[50*32 +: 32];
+    wire [31:0] f_dep1 = d[51*32 +: 32];
+    wire [31:0] f_war0 = d[52*32 +: 32];
+    wire [31:0] f_war1 = d[53*32 +: 32];
+    wire [31:0] f_lwar0 = d[54*32 +: 32];
+    wire [31:0] f_lwar1 = d[55*32 +: 32];
+    wire [31:0] f_sdep = d[56*32 +: 32];
+    wire [31:0] f_soff = d[57*32 +: 32];
+    wire [31:0] f_in_mask = d[58*32 +: 32];
+    wire [31:0] f_in_str = d[59*32 +: 32];
+    wire [31:0] f_in2_mask = d[60*32 +: 32];
+    wire [31:0] f_in2_str = d[61*32 +: 32];
+    wire [31:0] f_out_mask = d[62*32 +: 32];
+    wire [31:0] f_out_str = d[63*32 +: 32];
+    wire [31:0] f_l_mask = d[64*32 +: 32];
+    wire [31:0] f_l_str = d[65*32 +: 32];
+    wire [31:0] f_dst = d[66*32 +: 32];
+    wire [31:0] f_dx1 = d[67*32 +: 32];
+    wire [31:0] f_dx2 = d[68*32 +: 32];
+    wire [31:0] f_fl_sel = d[69*32 +: 32];
+    wire [31:0] f_fl_ext = d[70*32 +: 32];
+    wire [31:0] f_fl_len = d[71*32 +: 32];
+    wire [31:0] f_fl_hw = d[72*32 +: 32];
+    wire [31:0] f_fl_pw = d[73*32 +: 32];
+    wire [31:0] f_load = d[74*32 +: 32];
+    wire [31:0] f_l_base = d[75*32 +: 32];
+    wire [31:0] f_l_dst = d[76*32 +: 32];
+    wire [31:0] f_l_dx1 = d[77*32 +: 32];
+    wire [31:0] f_l_dx2 = d[78*32 +: 32];
+    wire [31:0] f_store = d[79*32 +: 32];
     /* verilator lint_on UNUSEDSIGNAL */
     wire signed [63:0] lo64 = sext(f_lo);
     wire signed [63:0] hi64 = sext(f_hi);
@@ -418,8 +419,9 @@ module nasa_engine_conv (
                 reg [31:0] acc;
                 reg [31:0] sh;
                 wire [31:0] nxt;
+                wire [31:0] x32 = { {24{x8[7]}}, x8 };
                 nasa_pe_conv pe (
-                    .x({ {24{x8[7]}}, x8 }),
+                    .x(x32),
                     .w(w8),
                     .acc_in(pe_first ? 32'd0 : acc),
                     .acc_out(nxt)
@@ -773,7 +775,7 @@ module nasa_engine_conv (
                 d[3*32 +: 32] <= f_in_base + (img & f_in_mask) * f_in_str;
                 d[4*32 +: 32] <= f_in2_base + (img & f_in2_mask) * f_in2_str;
                 d[5*32 +: 32] <= f_out_base + (img & f_out_mask) * f_out_str;
-                d[74*32 +: 32] <= f_l_base + (img & f_l_mask) * f_l_str;
+                d[75*32 +: 32] <= f_l_base + (img & f_l_mask) * f_l_str;
                 e <= 32'd0; rn <= 32'd0; ch <= 32'd0; px <= 32'd0;
                 x_run <= IN_EXT + img * IN_STRIDE; x_cst <= 32'd0; x_runs <= 32'd1; x_len <= IN_LEN;
                 x_hw <= IN_HW; x_sp <= f_l_base; x_pw <= IN_PW; x_ret <= S_DISPATCH; x_wide <= 1'b0;

@@ -86,9 +86,9 @@ module nasa_top (
     localparam [31:0] OP_AVGPOOL = 32'd3;
     /* verilator lint_on UNUSEDPARAM */
     // ---------------------------------------------------------------- descriptors
-    reg [1503:0] desc_mem [0:NL-1];
+    reg [1535:0] desc_mem [0:NL-1];
     initial $readmemh("desc.hex", desc_mem);
-    reg [1503:0] d;
+    reg [1535:0] d;
     // Fields (src/hw/tile/mod.rs `Desc`, and in a pipeline `pipe::Sync`, rendered from the same lists).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] f_op = d[0*32 +: 32];
@@ -138,6 +138,7 @@ module nasa_top (
     wire [31:0] f_l0_ext = d[44*32 +: 32];
     wire [31:0] f_l1_ext = d[45*32 +: 32];
     wire [31:0] f_l_cst = d[46*32 +: 32];
+    wire [31:0] f_codes = d[47*32 +: 32];
     /* verilator lint_on UNUSEDSIGNAL */
     wire signed [63:0] lo64 = sext(f_lo);
     wire signed [63:0] hi64 = sext(f_hi);
@@ -331,8 +332,9 @@ module nasa_top (
                 reg [31:0] acc;
                 reg [31:0] sh;
                 wire [31:0] nxt;
+                wire [31:0] x32 = { {24{x8[7]}}, x8 };
                 nasa_pe_adder pe (
-                    .x({ {24{x8[7]}}, x8 }),
+                    .x(x32),
                     .w({ {24{w8[7]}}, w8 }),
                     .acc_in(pe_first ? 32'd0 : acc),
                     .acc_out(nxt)
