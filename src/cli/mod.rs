@@ -189,7 +189,7 @@ fn search_cmd(a: SearchCmd, json: bool) -> Result<()> {
                 name: "searched".into(),
                 pipeline: a.pipeline,
                 engine: Default::default(),
-                share: a.pipeline,
+                share: false,
             },
         }),
     };

@@ -244,11 +244,11 @@ impl Report for Mapped {
             );
             let _ = writeln!(
                 t,
-                "  steady state (the longest interval between two outputs: hybrid {:.0}, predicted {:.0}; all-multiply {:.0}, predicted {:.0}): throughput x{:.3}, EDP x{:.3}",
+                "  a continuous stream (cycles per image: hybrid {:.0}, all-multiply {:.0}, the model's period; the longest interval measured between two outputs: {:.0} and {:.0}): throughput x{:.3}, EDP x{:.3}",
+                m.hybrid.stream_cycles,
+                m.all_multiply.stream_cycles,
                 m.hybrid.steady_cycles,
-                m.hybrid.predicted_steady_cycles,
                 m.all_multiply.steady_cycles,
-                m.all_multiply.predicted_steady_cycles,
                 m.steady_throughput_ratio,
                 m.steady_edp_ratio
             );

@@ -413,7 +413,13 @@ fn measured_comparison_through_the_cli() {
         m["all_multiply"]["steady_cycles"], m["all_multiply"]["cycles_per_inference"],
         "{m}"
     );
-    let steady = f("all_multiply", "steady_cycles") / f("hybrid", "steady_cycles");
+    // A stream: the model's period, never below the longest interval.
+    assert!(f("hybrid", "stream_cycles") >= f("hybrid", "steady_cycles"));
+    assert_eq!(
+        m["all_multiply"]["stream_cycles"], m["all_multiply"]["cycles_per_inference"],
+        "{m}"
+    );
+    let steady = f("all_multiply", "stream_cycles") / f("hybrid", "stream_cycles");
     assert!((m["steady_throughput_ratio"].as_f64().unwrap() - steady).abs() < 1e-9);
     // The twin's design was generated from an all-multiply description.
     let twin = std::fs::read_to_string(dir.join("all-multiply-features/network.toml")).unwrap();
