@@ -363,3 +363,45 @@ fn gen_and_sim_through_the_cli() {
     );
     assert!(!out_dir.exists());
 }
+
+/// `[schedule] shift_on_multiply` naming a layer that is not there, or a
+/// cache-controller design: `nasa gen` exits 3 naming the file, the field
+/// and the layer, and writes nothing.
+#[test]
+fn shift_layers_that_cannot_move_are_refused_by_gen() {
+    let dir = tempfile::tempdir().unwrap();
+    let chunks = "[accelerator]\nname = \"m\"\n[clp]\nrows = 2\ncols = 2\n[slp]\nrows = 2\ncols = 3\n[alp]\nrows = 2\ncols = 2\n";
+    for (file, schedule, says) in [
+        (
+            "unknown.toml",
+            "engine = \"tiles\"\nshift_on_multiply = [\"b9.dw\"]\n",
+            "no layer `b9.dw`",
+        ),
+        (
+            "cache.toml",
+            "engine = \"cache\"\nshift_on_multiply = [\"b1.dw\"]\n",
+            "only in tile-engine designs",
+        ),
+    ] {
+        let arch = dir.path().join(file);
+        std::fs::write(&arch, format!("{chunks}[schedule]\n{schedule}")).unwrap();
+        let out_dir = dir.path().join("never");
+        let out = nasa(&[
+            "gen",
+            FEATURES,
+            "--arch",
+            arch.to_str().unwrap(),
+            "-o",
+            out_dir.to_str().unwrap(),
+        ]);
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(out.status.code(), Some(3), "{err}");
+        assert!(
+            err.contains(file)
+                && err.contains("field `schedule.shift_on_multiply`")
+                && err.contains(says),
+            "{err}"
+        );
+        assert!(!out_dir.exists());
+    }
+}

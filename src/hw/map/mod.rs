@@ -61,9 +61,10 @@ pub struct MapOptions {
     /// where the tile engine can run every network, else cache designs.
     pub engine: Engine,
     /// A pipeline may move whole shift layers onto the multiply engine
-    /// (`schedule.shift_on_multiply`): the search adds, one at a time, the
-    /// move that most improves the objective while one does (layers of
-    /// exponent width up to 3: docs/arithmetic.md, K4).
+    /// (`schedule.shift_on_multiply`): while the shift engine sets the
+    /// period, the search adds, one at a time, the move that most improves
+    /// the objective among the three that look best on the current design
+    /// (layers of exponent width up to 3: docs/arithmetic.md, K4).
     pub share: bool,
 }
 
@@ -509,17 +510,27 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
     if !(opts.share && opts.pipeline && nets.len() == 1) {
         return Ok(best);
     }
-    // Greedy: each round tries every shift layer not yet moved, on the
-    // design the search sizes for the network with it moved, and keeps the
-    // best move if it improves the objective.
-    let score = |m: &Mapping| {
-        let n = &m.networks[0];
+    // Greedy, while the shift engine sets the period: each round prices
+    // every shift layer not yet moved on the current design, sizes a design
+    // for the network with each of the `TRIED` most promising moved, and
+    // keeps the best if it improves the objective.
+    const TRIED: usize = 3;
+    let score_of = |n: &NetworkMap| {
         let cycles = n.pipeline.as_ref().map_or(n.cycles, |p| p.period) as f64;
         match opts.objective {
             Objective::Latency => cycles,
             Objective::Energy => n.energy_nj,
             Objective::Edp => cycles * n.energy_nj,
         }
+    };
+    let score = |m: &Mapping| score_of(&m.networks[0]);
+    let shift_bound = |m: &Mapping| {
+        m.networks[0].pipeline.as_ref().is_some_and(|p| {
+            p.engines
+                .iter()
+                .max_by_key(|e| e.cycles)
+                .is_some_and(|e| e.chunk == Kind::Shift)
+        })
     };
     let net = &nets[0];
     let shift: Vec<String> = net
@@ -529,16 +540,31 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
         .collect();
     let mut moved: Vec<String> = Vec::new();
     let mut evaluated = best.designs_evaluated;
-    loop {
-        // The trials in parallel, kept in order: the first best wins a tie.
+    while shift_bound(&best) {
         use rayon::prelude::*;
-        let trials: Vec<(String, Mapping)> = shift
+        // Every move priced on the current design, the best first (ties in
+        // network order).
+        let mut quick: Vec<(f64, String)> = shift
             .par_iter()
             .filter(|n| !moved.contains(n))
             .filter_map(|name| {
                 let mut trial = moved.clone();
                 trial.push(name.clone());
                 crate::model::net::as_multiply::check_movable(net, &trial).ok()?;
+                let placed = crate::model::net::as_multiply::kinds_as_multiply(net, &trial);
+                let n = report_network(&placed, &best.arch, &opts.energy);
+                n.pipeline.as_ref()?;
+                Some((score_of(&n), name.clone()))
+            })
+            .collect();
+        quick.sort_by(|a, b| a.0.total_cmp(&b.0));
+        quick.truncate(TRIED);
+        // The trials in parallel, kept in order: the first best wins a tie.
+        let trials: Vec<(String, Mapping)> = quick
+            .par_iter()
+            .filter_map(|(_, name)| {
+                let mut trial = moved.clone();
+                trial.push(name.clone());
                 let placed = crate::model::net::as_multiply::kinds_as_multiply(net, &trial);
                 let m = map_placed(std::slice::from_ref(&placed), opts).ok()?;
                 Some((name.clone(), m))
