@@ -71,7 +71,7 @@ pub struct Price {
 
 /// Anything that can price a network: the unit table (compute energy of
 /// each term) and the mapper's model of a sized accelerator
-/// (`hw::map::MapperCost`), which `nasa search --cost mapper` charges.
+/// (`hw::map::price::MapperCost`), which `nasa search --cost mapper` charges.
 pub trait CostModel: Sync {
     /// Energy (pJ) of `ops` accumulation terms of `kind` on `bits`-bit inputs.
     fn compute_energy(&self, kind: Kind, bits: u32, ops: u64) -> f64;

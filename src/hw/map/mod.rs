@@ -45,6 +45,17 @@ pub enum Objective {
     Edp,
 }
 
+impl Objective {
+    /// The value minimised for a design of `cycles` and `energy` (any unit).
+    pub fn of(self, cycles: f64, energy: f64) -> f64 {
+        match self {
+            Objective::Latency => cycles,
+            Objective::Energy => energy,
+            Objective::Edp => cycles * energy,
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct MapOptions {
     pub budget: Budget,
@@ -400,11 +411,7 @@ fn search_tiles(
             }
         }
     }
-    let value = |c: u64, e: f64| match opts.objective {
-        Objective::Latency => c as f64,
-        Objective::Energy => e,
-        Objective::Edp => c as f64 * e,
-    };
+    let value = |c: u64, e: f64| opts.objective.of(c as f64, e);
     let mut best: Option<(f64, u32, [u32; 3])> = None;
     let mut evaluated = 0u64;
     for (ri, &rows) in TILE_ROWS.iter().enumerate() {
@@ -517,11 +524,7 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
     const TRIED: usize = 3;
     let score_of = |n: &NetworkMap| {
         let cycles = n.pipeline.as_ref().map_or(n.cycles, |p| p.period) as f64;
-        match opts.objective {
-            Objective::Latency => cycles,
-            Objective::Energy => n.energy_nj,
-            Objective::Edp => cycles * n.energy_nj,
-        }
+        opts.objective.of(cycles, n.energy_nj)
     };
     let score = |m: &Mapping| score_of(&m.networks[0]);
     let shift_bound = |m: &Mapping| {
@@ -533,10 +536,14 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
         })
     };
     let net = &nets[0];
+    // The shift layers a multiply PE can run.
     let shift: Vec<String> = net
         .conv_layers()
         .filter(|(_, c)| c.kind == Kind::Shift)
         .map(|(l, _)| l.name.clone())
+        .filter(|n| {
+            crate::model::net::as_multiply::check_movable(net, std::slice::from_ref(n)).is_ok()
+        })
         .collect();
     let mut moved: Vec<String> = Vec::new();
     let mut evaluated = best.designs_evaluated;
@@ -550,7 +557,6 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
             .filter_map(|name| {
                 let mut trial = moved.clone();
                 trial.push(name.clone());
-                crate::model::net::as_multiply::check_movable(net, &trial).ok()?;
                 let placed = crate::model::net::as_multiply::kinds_as_multiply(net, &trial);
                 let n = report_network(&placed, &best.arch, &opts.energy);
                 n.pipeline.as_ref()?;
@@ -717,11 +723,7 @@ fn map_placed(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
     let range = |i: usize| if used[i] { 1..=max[i] } else { 0..=0 };
     let mut best: Option<(f64, [u64; 3])> = None;
     let mut evaluated = 0u64;
-    let value = |c: u64, e: f64| match opts.objective {
-        Objective::Latency => c as f64,
-        Objective::Energy => e,
-        Objective::Edp => c as f64 * e,
-    };
+    let value = |c: u64, e: f64| opts.objective.of(c as f64, e);
     for pc in range(0) {
         for ps in range(1) {
             let spent2 = pc as f64 * cost[0] + ps as f64 * cost[1];

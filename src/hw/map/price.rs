@@ -70,11 +70,7 @@ impl CostModel for MapperCost {
         let cycles = m.pipeline.as_ref().map_or(m.cycles, |p| p.period);
         let energy_pj = m.energy_nj * 1000.0;
         Ok(Price {
-            cost: match self.options.objective {
-                Objective::Latency => cycles as f64,
-                Objective::Energy => energy_pj,
-                Objective::Edp => cycles as f64 * energy_pj,
-            },
+            cost: self.options.objective.of(cycles as f64, energy_pj),
             energy_pj,
             cycles: Some(cycles),
         })
