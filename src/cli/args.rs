@@ -150,6 +150,17 @@ pub struct MapArgs {
     /// term exactly; `[schedule] shift_on_multiply`).
     #[arg(long, requires = "pipeline")]
     pub share: bool,
+    /// With `--pipeline`: fuse layers with their producers on other
+    /// engines (band by band, on the same image) where that shortens a run
+    /// of N images, filling included (`[schedule] fuse` and `bands`).
+    #[arg(
+        long,
+        value_name = "N",
+        requires = "pipeline",
+        num_args = 0..=1,
+        default_missing_value = "16"
+    )]
+    pub fuse: Option<usize>,
     /// Also map each network's all-multiply version on an all-multiply
     /// accelerator of the same budget, and compare.
     #[arg(long)]

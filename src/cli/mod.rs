@@ -145,6 +145,7 @@ fn map_cmd(a: MapArgs, json: bool) -> Result<()> {
         pipeline: a.pipeline,
         engine: a.engine,
         share: a.share,
+        fuse: a.fuse,
     };
     let report = map::map_report(&a.nets, &opts, a.compare, a.output.as_deref())?;
     let measured = match a.sim {
@@ -190,6 +191,7 @@ fn search_cmd(a: SearchCmd, json: bool) -> Result<()> {
                 pipeline: a.pipeline,
                 engine: Default::default(),
                 share: false,
+                fuse: None,
             },
         }),
     };

@@ -140,6 +140,21 @@ fn mapping_text(t: &mut String, m: &Mapping) {
                 p.period,
                 engines.join(", ")
             );
+            let _ = writeln!(
+                t,
+                "  a run of {} images: {} cycles, {:.0} per image with the filling and draining",
+                p.run_images,
+                p.run_cycles,
+                p.run_cycles as f64 / p.run_images.max(1) as f64
+            );
+            if !m.arch.schedule.fuse.is_empty() {
+                let _ = writeln!(
+                    t,
+                    "  fused with their producers, in bands of rows (at most {}): {}",
+                    m.arch.schedule.bands,
+                    m.arch.schedule.fuse.join(", ")
+                );
+            }
         }
         let _ = writeln!(
             t,
@@ -185,6 +200,13 @@ impl Report for MapReport {
                     "  {}: latency x{:.3}, throughput x{:.3}, energy x{:.3}, EDP x{:.3}",
                     c.network, c.latency_ratio, c.throughput_ratio, c.energy_ratio, c.edp_ratio,
                 );
+                if let (Some(tp), Some(edp)) = (c.run_throughput_ratio, c.run_edp_ratio) {
+                    let _ = writeln!(
+                        t,
+                        "    over a run of {} images, the pipeline's filling and draining included: throughput x{tp:.3}, EDP x{edp:.3}",
+                        nasa::hw::rounds::RUN_IMAGES
+                    );
+                }
             }
         }
         if let Some(path) = &self.output {

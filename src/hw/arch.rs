@@ -148,7 +148,24 @@ pub struct Schedule {
     /// shift chunk's work.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub shift_on_multiply: Vec<String>,
+    /// Pipelined designs: layers, by name, that run in the same round as
+    /// their producers on other engines, band by band as those write their
+    /// rows (`tile::pipe::Fusion`), so that the engines work on one image
+    /// together instead of on consecutive images.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fuse: Vec<String>,
+    /// Bands of output rows each layer of a fused group runs in (at most
+    /// its rows; 0: 4).
+    #[serde(default, skip_serializing_if = "is_zero")]
+    pub bands: u32,
 }
+
+fn is_zero(v: &u32) -> bool {
+    *v == 0
+}
+
+/// Bands of a fused group's layers when `[schedule] bands` is not given.
+pub const DEFAULT_BANDS: u32 = 4;
 
 /// The controller of a layer-by-layer design.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
@@ -337,6 +354,32 @@ impl Arch {
                     .field("schedule.shift_on_multiply")
             })?;
         Ok(self.runs_shapes(net))
+    }
+
+    /// The fused layers of a pipelined design of `net` (`[schedule] fuse`
+    /// and `bands`), or an error naming the field and a layer `net` lacks.
+    pub fn fusion(
+        &self,
+        net: &Network,
+    ) -> Result<crate::hw::tile::pipe::Fusion, crate::model::error::InputError> {
+        let mut fused = vec![false; net.layers.len()];
+        for name in &self.schedule.fuse {
+            let Some(i) = net.layers.iter().position(|l| &l.name == name) else {
+                return Err(crate::model::error::InputError::new(
+                    &self.path,
+                    format!("the network `{}` has no layer `{name}` to fuse", net.name),
+                )
+                .field("schedule.fuse"));
+            };
+            fused[i] = true;
+        }
+        Ok(crate::hw::tile::pipe::Fusion {
+            fused,
+            bands: match self.schedule.bands {
+                0 => DEFAULT_BANDS,
+                b => b,
+            },
+        })
     }
 
     /// [`Arch::runs`] without the checks, for models that price shapes.

@@ -11,9 +11,12 @@
 //! layer's stage is its producers' stage plus one for each producer on
 //! another engine, so every dependency between engines points to an
 //! earlier round and the engines overlap: in steady state each engine
-//! works on a different image. The hardware checks every dependency
-//! (per-layer counters of finished images), so the schedule can only be
-//! slow, never wrong.
+//! works on a different image. A *fused* layer runs in the round of its
+//! producers on other engines instead, band by band as their rows are
+//! written (`tile::pipe`): the engines then work on the same image
+//! together. The hardware checks every dependency (per-layer counters of
+//! finished images and bands), so the schedule can only be slow, never
+//! wrong.
 
 use serde::Serialize;
 
@@ -39,8 +42,9 @@ pub struct Rounds {
 }
 
 impl Rounds {
-    /// Engines and stages of `net`'s layers, or why it cannot be pipelined.
-    pub fn of(net: &Network) -> Result<Rounds, String> {
+    /// Engines and stages of `net`'s layers, or why it cannot be pipelined;
+    /// `fused[i]` (missing: false): layer `i` shares its producers' round.
+    pub fn of(net: &Network, fused: &[bool]) -> Result<Rounds, String> {
         let n = net.layers.len();
         let mut engines: Vec<Kind> = Vec::new();
         for k in Kind::ALL {
@@ -78,7 +82,9 @@ impl Rounds {
                     readers[id].push(i);
                 }
                 if id > 0 {
-                    s = s.max(stage[id - 1] + u32::from(engine[id - 1] != engine[i]));
+                    let cross =
+                        engine[id - 1] != engine[i] && !fused.get(i).copied().unwrap_or(false);
+                    s = s.max(stage[id - 1] + u32::from(cross));
                 }
             }
             stage[i] = s;
@@ -135,7 +141,15 @@ pub struct PipelineEstimate {
     pub period: u64,
     /// One image alone, every layer after the previous (the `serial` mode).
     pub serial: u64,
+    /// Images of the run `run_cycles` is for ([`RUN_IMAGES`]).
+    pub run_images: u64,
+    /// A run of `run_images` images from the start to the last output,
+    /// the pipeline's filling and draining included.
+    pub run_cycles: u64,
 }
+
+/// The run a pipeline's estimate includes: the comparison's 16 images.
+pub const RUN_IMAGES: usize = 16;
 
 /// An engine's control, in the cycles the schedule needs.
 #[derive(Debug, Clone, Copy)]
@@ -147,78 +161,4 @@ pub struct Timing {
     /// Cycles of an entry's control before its dependency check (they
     /// overlap the wait when it waits).
     pub before_check: u64,
-}
-
-/// When each layer of each image ends (cycles from the start of a run of
-/// `images` images), if layer `i` of image `j` keeps its engine busy for
-/// `cycles(j, i)` and tensor `id` has `slots[id]` copies: every engine
-/// takes its entries round by round, each as soon as the engine is free,
-/// the layers it reads have ended and its output's oldest copy is free
-/// (the hardware's rule). The first layer's entry loads its image into
-/// the input's copies, so it also waits for the input's oldest copy to be
-/// free. With `serial`, one layer at a time in network order.
-pub fn schedule(
-    net: &Network,
-    rounds: &Rounds,
-    slots: &[u64],
-    timing: Timing,
-    cycles: &dyn Fn(usize, usize) -> u64,
-    images: usize,
-    serial: bool,
-) -> Vec<Vec<u64>> {
-    let n = net.layers.len();
-    let mut end = vec![vec![0u64; n]; images];
-    let mut free = vec![0u64; rounds.engines.len()];
-    let stage = |i: usize| if serial { 0 } else { rounds.stage[i] as usize };
-    let nrounds = images + if serial { 0 } else { rounds.max_stage as usize };
-    // The earliest an entry can count as starting, given a dependency's end.
-    let ready = |t: u64| (t + timing.handoff).saturating_sub(timing.before_check);
-    // Every dependency points to an earlier round or an earlier layer of
-    // the same round, so rounds in order, layers in network order, is a
-    // valid order to settle them in.
-    for r in 0..nrounds {
-        for i in 0..n {
-            let e = rounds.engine[i];
-            let Some(j) = r.checked_sub(stage(i)).filter(|&j| j < images) else {
-                free[e] += timing.skip;
-                continue;
-            };
-            let mut start = free[e];
-            for &id in &net.layers[i].inputs {
-                // The layer that writes tensor `id` (the input: the first
-                // layer's entry, which loads it).
-                let writer = id.saturating_sub(1);
-                if rounds.engine[writer] != e {
-                    start = start.max(ready(end[j][writer]));
-                }
-            }
-            let mut written = vec![i + 1];
-            if i == 0 {
-                written.push(0);
-            }
-            for id in written {
-                let Some(old) = j.checked_sub(slots[id] as usize) else {
-                    continue;
-                };
-                for &reader in &rounds.readers[id] {
-                    if rounds.engine[reader] != e {
-                        start = start.max(ready(end[old][reader]));
-                    }
-                }
-            }
-            if serial {
-                let prev = match (i, j) {
-                    (0, 0) => None,
-                    (0, _) => Some((j - 1, n - 1)),
-                    _ => Some((j, i - 1)),
-                };
-                if let Some((pj, pi)) = prev.filter(|&(_, pi)| rounds.engine[pi] != e) {
-                    start = start.max(ready(end[pj][pi]));
-                }
-            }
-            end[j][i] = start + cycles(j, i);
-            free[e] = end[j][i];
-        }
-    }
-    end
 }

@@ -348,9 +348,8 @@ pub fn simulate_against(
         let engines = crate::hw::tile::pipe::engine_work(net, arch, p, &memory);
         let period = engines.iter().map(|e| e.cycles).max().unwrap_or(0);
         let last = net.output - 1;
-        // The run ends a fixed number of cycles after its last entry.
-        let done = crate::hw::tile::pipe::DONE_CYCLES;
-        let predicted_total = pred.iter().flatten().copied().max().unwrap_or(0) + done;
+        let predicted_total =
+            crate::hw::tile::pipe::predict_total(net, p, &memory, opts.images, opts.serial);
         // Serial: each layer from the previous layer's end.
         let durations = |img: usize| -> Vec<LayerCycles> {
             let n = net.layers.len();

@@ -559,6 +559,7 @@ fn default_network_on_fashion_mnist_and_failing_bench() {
         pipeline: false,
         engine: Default::default(),
         share: false,
+        fuse: None,
     };
     let mapping = nasa::hw::map::map(std::slice::from_ref(&net), &options).unwrap();
     assert_eq!(mapping.engine, "tiles");

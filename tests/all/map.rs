@@ -30,6 +30,7 @@ fn options(budget: f64, objective: Objective) -> MapOptions {
         pipeline: false,
         engine: Engine::Auto,
         share: false,
+        fuse: None,
     }
 }
 

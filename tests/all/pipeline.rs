@@ -58,7 +58,7 @@ fn check_rounds(net: &Network, rounds: &Rounds) {
 #[test]
 fn rounds_of_the_default_network() {
     let net = nasa::model::models::default_network().unwrap();
-    let rounds = Rounds::of(&net).unwrap();
+    let rounds = Rounds::of(&net, &[]).unwrap();
     check_rounds(&net, &rounds);
     assert_eq!(rounds.engines, vec![Kind::Conv, Kind::Shift, Kind::Adder]);
     let stage = |name: &str| {
@@ -75,7 +75,7 @@ fn rounds_of_the_default_network() {
     assert_eq!(stage("gap"), (1, 3));
     assert_eq!(stage("fc"), (0, 4));
     assert_eq!(rounds.max_stage, 4);
-    check_rounds(&features(), &Rounds::of(&features()).unwrap());
+    check_rounds(&features(), &Rounds::of(&features(), &[]).unwrap());
 }
 
 fn pipelined(text: &str) -> Arch {
@@ -203,6 +203,7 @@ fn default_network_tile_pipeline() {
         pipeline: true,
         engine: Default::default(),
         share: false,
+        fuse: None,
     };
     let mapping = map::map(std::slice::from_ref(&net), &options).unwrap();
     assert_eq!(mapping.engine, "tiles");
@@ -302,6 +303,7 @@ fn tile_pipeline_search_is_exhaustive() {
         pipeline: true,
         engine: Default::default(),
         share: false,
+        fuse: None,
     };
     let mapping = map::map(std::slice::from_ref(&net), &options).unwrap();
     assert_eq!(mapping.engine, "tiles");
@@ -436,10 +438,15 @@ fn measured_comparison_through_the_cli() {
 /// memory (past the guard words a padded read may touch), the copies of a
 /// channel memory disjoint, and in an engine's own memory only one-slot
 /// copies whose lives in the round do not overlap sharing bytes; every
-/// engine that reads a tensor has a copy, every descriptor points at it,
-/// and the write of a tensor reaches every copy (own memory at `out_base`,
-/// the others at `out_base + dx`).
-fn check_tile_pipe(net: &Network, rows: u32, word: u32) {
+/// engine that reads a tensor has a copy, every descriptor points at it
+/// (a band: at its first rows), and the write of a tensor reaches every
+/// copy (own memory at `out_base`, the others at `out_base + dx`). With
+/// layers fused: the bands of each layer cover its rows in order, each
+/// entry waits for the producer bands that write the rows it reads,
+/// every dependency within a round points to an earlier entry (in the
+/// pipelined order and in the serial one), and the serial order is the
+/// pipelined one's permutation, each engine's its own entries'.
+fn check_tile_pipe(net: &Network, rows: u32, word: u32, fusion: &nasa::hw::tile::pipe::Fusion) {
     use nasa::hw::tile::{self, pipe, Geometry};
     let geom = Geometry {
         rows,
@@ -451,7 +458,7 @@ fn check_tile_pipe(net: &Network, rows: u32, word: u32) {
     let Ok(plan) = tile::plan_geometry(net, &geom, &bases) else {
         return;
     };
-    let p = pipe::plan(net, &geom, plan).unwrap();
+    let p = pipe::plan(net, &geom, plan, fusion).unwrap();
     let n = net.layers.len();
     let size = |id: usize| p.tile.places[id].plane * p.tile.places[id].planes;
     let producer = |id: usize| id.saturating_sub(1);
@@ -475,15 +482,34 @@ fn check_tile_pipe(net: &Network, rows: u32, word: u32) {
             );
         }
     }
+    // Per layer: its entries' positions, band by band.
+    let mut of_layer: Vec<Vec<usize>> = vec![Vec::new(); n];
+    for (q, en) in p.entries.iter().enumerate() {
+        assert_eq!(en.band, of_layer[en.layer].len(), "bands in order");
+        of_layer[en.layer].push(q);
+    }
+    for (i, qs) in of_layer.iter().enumerate() {
+        assert_eq!(qs.len(), p.bands[i]);
+        let oh = net.layers[i].out.shape.h as u32;
+        let mut y = 0;
+        for &q in qs {
+            let r = p.entries[q].rows;
+            assert!(r[0] == y && r[1] > r[0], "layer {i}: {r:?}");
+            y = r[1];
+        }
+        assert_eq!(y, oh, "layer {i}'s bands cover its rows");
+    }
     // The entries of a round in which an own one-slot copy is alive.
     let life = |id: usize, e: usize| {
+        let born = of_layer[producer(id)][0];
         let last = p.rounds.readers[id]
             .iter()
             .copied()
             .filter(|&r| p.rounds.engine[r] == e)
+            .filter_map(|r| of_layer[r].last().copied())
             .max()
-            .unwrap_or(producer(id));
-        (producer(id), last.max(producer(id)))
+            .unwrap_or(born);
+        (born, last.max(*of_layer[producer(id)].last().unwrap()))
     };
     for (mi, m) in p.mems.iter().enumerate() {
         let here: Vec<(usize, u64)> = (0..=n)
@@ -516,12 +542,75 @@ fn check_tile_pipe(net: &Network, rows: u32, word: u32) {
         let c = p.copies[id].iter().find(|c| p.mems[c.mem].to == e).unwrap();
         p.mems[c.mem].base + c.offset
     };
-    for (i, layer) in net.layers.iter().enumerate() {
+    // The serial order: a permutation, topological, each engine's the
+    // same entries.
+    let mut sorted = p.serial.clone();
+    sorted.sort_unstable();
+    assert_eq!(sorted, (0..p.entries.len()).collect::<Vec<_>>());
+    for ep in &p.engines {
+        let mine: Vec<usize> = ep.serial.iter().map(|&k| ep.entries[k]).collect();
+        let want: Vec<usize> = p
+            .serial
+            .iter()
+            .copied()
+            .filter(|q| ep.entries.contains(q))
+            .collect();
+        assert_eq!(mine, want);
+    }
+    let spos = |q: usize| p.serial.iter().position(|&v| v == q).unwrap();
+    for (q, en) in p.entries.iter().enumerate() {
+        let i = en.layer;
+        let layer = &net.layers[i];
         let e = p.rounds.engine[i];
-        let (d, s) = (&p.descs[i], &p.syncs[i]);
-        assert_eq!(d.in_base as u64, at(layer.inputs[0], e));
+        let (d, s) = (&en.desc, &en.sync);
+        let x = net.tensor(layer.inputs[0]).shape;
+        let o = layer.out.shape;
+        let [y0, _, r0, r1] = en.rows.map(|v| v as usize);
+        let (in_off, out_off) = match p.bands[i] {
+            1 => (0, 0),
+            _ => ((r0 * x.w) as u64, (y0 * o.w) as u32),
+        };
+        assert_eq!(d.in_base as u64, at(layer.inputs[0], e) + in_off);
         if let Some(&id) = layer.inputs.get(1) {
-            assert_eq!(d.in2_base as u64, at(id, e));
+            assert_eq!(d.in2_base as u64, at(id, e) + in_off);
+        }
+        // What it reads is written before it: by an earlier entry of the
+        // same round (same stage) or an earlier round, and on another
+        // engine the bands it waits for write the rows it reads.
+        for (k, &id) in layer.inputs.iter().enumerate().take(2) {
+            if id == 0 {
+                continue;
+            }
+            let pl = id - 1;
+            // The producer's first band that ends at or past the rows read
+            // (a whole layer reads every row).
+            let upto = match p.bands[i] {
+                1 => net.tensor(id).shape.h,
+                _ => r1,
+            };
+            let covering = of_layer[pl]
+                .iter()
+                .position(|&b| p.entries[b].rows[1] as usize >= upto)
+                .unwrap();
+            let need = match p.rounds.engine[pl] != e {
+                true => {
+                    let (dep, need) = [(s.dep0, s.need0), (s.dep1, s.need1)][k];
+                    assert_eq!(dep as usize, pl, "entry {q}'s dependency");
+                    assert!(need as usize > covering, "entry {q} waits for too few rows");
+                    need as usize
+                }
+                false => covering + 1,
+            };
+            let pq = of_layer[pl][need - 1];
+            if p.rounds.stage[pl] == p.rounds.stage[i] {
+                assert!(pq < q, "entry {q} before its producer {pq}");
+            } else {
+                assert!(p.rounds.stage[pl] < p.rounds.stage[i]);
+            }
+            assert!(
+                spos(pq) < spos(q),
+                "entry {q} before its producer {pq} when serial"
+            );
         }
         let writes = &p.engines[e].writes;
         let mut reached = Vec::new();
@@ -530,7 +619,7 @@ fn check_tile_pipe(net: &Network, rows: u32, word: u32) {
                 continue;
             }
             let dx = [0, s.dx1, s.dx2][port];
-            let off = d.out_base.wrapping_add(dx) as u64;
+            let off = d.out_base.wrapping_sub(out_off).wrapping_add(dx) as u64;
             let c = p.copies[i + 1]
                 .iter()
                 .find(|c| c.mem == m)
@@ -545,13 +634,35 @@ fn check_tile_pipe(net: &Network, rows: u32, word: u32) {
     }
 }
 
+/// Fusion variants of a network: none, every layer, and seeded subsets.
+fn fusions(net: &Network, seed: u64) -> Vec<nasa::hw::tile::pipe::Fusion> {
+    use nasa::hw::tile::pipe::Fusion;
+    let n = net.layers.len();
+    let mut rng = nasa::model::rng::SplitMix64::new(seed);
+    vec![
+        Fusion::default(),
+        Fusion {
+            fused: vec![true; n],
+            bands: 4,
+        },
+        Fusion {
+            fused: (0..n).map(|_| rng.next_u64() % 2 == 0).collect(),
+            bands: 2 + (rng.next_u64() % 6) as u32,
+        },
+    ]
+}
+
 #[test]
 fn tile_pipe_plans_keep_copies_apart() {
     let default = nasa::model::models::default_network().unwrap();
-    for (rows, word) in [(1, 2), (2, 8), (4, 4), (16, 16)] {
-        check_tile_pipe(&default, rows, word);
+    for (k, (rows, word)) in [(1, 2), (2, 8), (4, 4), (16, 16)].into_iter().enumerate() {
+        for f in fusions(&default, k as u64) {
+            check_tile_pipe(&default, rows, word, &f);
+        }
     }
-    check_tile_pipe(&features(), 2, 4);
+    for f in fusions(&features(), 7) {
+        check_tile_pipe(&features(), 2, 4, &f);
+    }
     for seed in 0..12u64 {
         let mut rng = nasa::model::rng::SplitMix64::new(seed);
         let choices: Vec<[u8; 5]> = (0..8)
@@ -559,7 +670,9 @@ fn tile_pipe_plans_keep_copies_apart() {
             .collect();
         let text = crate::property::description(1 + (seed % 3) as u32, 11, 9, 8, &choices);
         let net = Network::parse(&text, Path::new("random.toml")).unwrap();
-        check_tile_pipe(&net, [1, 2, 4][seed as usize % 3], 4);
+        for f in fusions(&net, seed) {
+            check_tile_pipe(&net, [1, 2, 4][seed as usize % 3], 4, &f);
+        }
     }
 }
 
@@ -605,6 +718,7 @@ fn what_a_tile_pipeline_cannot_run_is_refused() {
         pipeline: true,
         engine: nasa::hw::arch::Engine::Auto,
         share: false,
+        fuse: None,
     };
     let err = map::map(std::slice::from_ref(&net), &options).unwrap_err();
     assert!(

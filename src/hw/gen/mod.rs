@@ -457,8 +457,8 @@ pub fn generate(
         for e in &mut pipe.tile.entries {
             e.desc.codes = codes(e.layer);
         }
-        for (i, d) in pipe.descs.iter_mut().enumerate() {
-            d.codes = codes(i);
+        for e in &mut pipe.entries {
+            e.desc.codes = codes(e.layer);
         }
         return generate_pipe(net, arch, arch_text, &pipe, stamp, weights_bytes, dir);
     }

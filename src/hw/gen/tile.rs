@@ -514,7 +514,7 @@ pub fn pipe_files(
             &chunks,
             own.bytes / word as u64,
             has_t,
-            ep.layers.len(),
+            ep.entries.len(),
             ext_bytes,
             pipe.par[e].len(),
         )?;
@@ -535,7 +535,7 @@ pub fn pipe_files(
                 .collect::<Vec<_>>()
                 .join(", "),
         );
-        ctx.insert("entries", &ep.layers.len());
+        ctx.insert("entries", &ep.entries.len());
         ctx.insert("max_stage", &pipe.rounds.max_stage);
         ctx.insert("self_bytes", &own.bytes);
         ctx.insert("desc_file", &desc_file);
@@ -555,14 +555,16 @@ pub fn pipe_files(
             "waits",
             &["dep0", "dep1", "war0", "war1", "lwar0", "lwar1", "sdep"],
         );
+        ctx.insert("band_waits", &["dep0", "dep1", "sdep"]);
+        ctx.insert("serial_perm", &ep.serial);
         ctx.insert("xbits", &clog2(net.layers.len() as u64 + 1));
         let text = tera
             .render("tile.v", &ctx)
             .with_context(|| format!("rendering {module}.v"))?;
         files.push((format!("{module}.v"), text.into_bytes()));
-        let lines = ep.layers.iter().map(|&i| {
-            let mut words = pipe.descs[i].words();
-            words.extend(pipe.syncs[i].words());
+        let lines = ep.entries.iter().map(|&q| {
+            let mut words = pipe.entries[q].desc.words();
+            words.extend(pipe.entries[q].sync.words());
             words
         });
         descs.push((desc_file, desc_hex(header, lines).into_bytes()));

@@ -77,7 +77,16 @@ pub struct MapOptions {
     /// the objective among the three that look best on the current design
     /// (layers of exponent width up to 3: docs/arithmetic.md, K4).
     pub share: bool,
+    /// A pipeline may fuse layers with their producers on other engines
+    /// (`schedule.fuse`, `schedule.bands`) where that shortens a run of
+    /// this many images, filling included: on the chosen design, the
+    /// search adds, one at a time, the fused layer that most shortens the
+    /// run, for each band count it tries, and keeps the best.
+    pub fuse: Option<usize>,
 }
+
+/// Band counts the fusion search tries.
+const FUSE_BANDS: [u32; 3] = [2, 4, 8];
 
 /// The largest chunk the generator accepts (a 64 x 64 array).
 const MAX_PES: u64 = 64 * 64;
@@ -197,6 +206,8 @@ pub fn design(opts: &MapOptions, pes: [u64; 3]) -> Arch {
             pipeline: opts.pipeline,
             engine: Engine::Cache,
             shift_on_multiply: Vec::new(),
+            fuse: Vec::new(),
+            bands: 0,
         },
         path: std::path::PathBuf::from(format!("<nasa map, budget {}>", opts.budget)),
     }
@@ -214,6 +225,8 @@ pub fn tile_design(opts: &MapOptions, rows: u32, cols: [u32; 3]) -> Arch {
             pipeline: opts.pipeline,
             engine: Engine::Tiles,
             shift_on_multiply: Vec::new(),
+            fuse: Vec::new(),
+            bands: 0,
         },
         ..design(opts, [0, 0, 0])
     }
@@ -279,7 +292,7 @@ fn search_tiles(
         let (head, tail) = tile::frame_cycles(net, &plan, &mem);
         fixed_cycles += head + tail;
         if opts.pipeline {
-            let Ok(rounds) = crate::hw::rounds::Rounds::of(net) else {
+            let Ok(rounds) = crate::hw::rounds::Rounds::of(net, &[]) else {
                 return Ok(None);
             };
             let kind = |i: usize| kind_index(rounds.engines[rounds.engine[i]]);
@@ -340,7 +353,7 @@ fn search_tiles(
                 let bases = crate::hw::layout::tensor_bases(n, mem.line_bytes);
                 if opts.pipeline {
                     tile::plan_geometry(n, &g, &bases)
-                        .and_then(|p| tile::pipe::plan(n, &g, p))
+                        .and_then(|p| tile::pipe::plan(n, &g, p, &Default::default()))
                         .is_ok_and(|p| p.bytes() * rows as u64 <= words)
                 } else if tile::scratchpad_bytes(n, &g) <= words {
                     true
@@ -512,6 +525,93 @@ fn stream_bands(
 /// Sizes the chunks for `nets` under `opts` and reports every network on
 /// the chosen design.
 pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
+    let started = std::time::Instant::now();
+    let best = map_shared(nets, opts)?;
+    let Some(images) = opts.fuse.filter(|_| opts.pipeline && nets.len() == 1) else {
+        return Ok(best);
+    };
+    let net = &nets[0];
+    let Some(fused) = fuse_search(net, &best.arch, images.max(1)) else {
+        return Ok(best);
+    };
+    let engines = best.networks[0]
+        .pipeline
+        .as_ref()
+        .map_or(1, |p| p.engines.len());
+    Ok(answer(
+        nets,
+        opts,
+        fused,
+        best.pes,
+        engines,
+        best.designs_evaluated,
+        started,
+    ))
+}
+
+/// Cycles of a run of `images` images of `net` on the pipelined `arch`
+/// (from the start to the last output), or `None` where its pipeline does
+/// not fit.
+pub fn run_cycles(net: &Network, arch: &Arch, images: usize) -> Option<u64> {
+    let ran = arch.runs_shapes(net);
+    let pipe = crate::hw::tile::choose_pipe(&ran, arch).ok()??;
+    let mem = crate::hw::layout::Memory::of(arch);
+    Some(crate::hw::tile::pipe::predict_total(
+        &ran, &pipe, &mem, images, false,
+    ))
+}
+
+/// The fused layers (greedy, per band count in [`FUSE_BANDS`]) that most
+/// shorten a run of `images` images of `net` on `arch`, as the
+/// architecture with them, or `None` where none shortens it. The work and
+/// its energy stay the same, so the run's cycles decide.
+fn fuse_search(net: &Network, arch: &Arch, images: usize) -> Option<Arch> {
+    use rayon::prelude::*;
+    let base = run_cycles(net, arch, images)?;
+    let mut best: Option<(u64, Arch)> = None;
+    for bands in FUSE_BANDS {
+        let mut current = arch.clone();
+        current.schedule.bands = bands;
+        current.schedule.fuse.clear();
+        let mut cycles = base;
+        loop {
+            // Every layer not yet fused, tried in parallel; ties go to the
+            // first in network order.
+            let trials: Vec<(u64, usize)> = net
+                .layers
+                .par_iter()
+                .enumerate()
+                .filter(|(_, l)| !current.schedule.fuse.contains(&l.name))
+                .filter_map(|(i, l)| {
+                    let mut a = current.clone();
+                    a.schedule.fuse.push(l.name.clone());
+                    Some((run_cycles(net, &a, images)?, i))
+                })
+                .collect();
+            let Some(&(c, i)) = trials.iter().min() else {
+                break;
+            };
+            if c >= cycles {
+                break;
+            }
+            cycles = c;
+            current.schedule.fuse.push(net.layers[i].name.clone());
+        }
+        if cycles < best.as_ref().map_or(base, |b| b.0) {
+            best = Some((cycles, current));
+        }
+    }
+    best.map(|(_, mut a)| {
+        // The file lists the fused layers in network order.
+        a.schedule
+            .fuse
+            .sort_by_key(|n| net.layers.iter().position(|l| &l.name == n));
+        a
+    })
+}
+
+/// [`map`] without fusing layers.
+fn map_shared(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
     let started = std::time::Instant::now();
     let mut best = map_placed(nets, opts)?;
     if !(opts.share && opts.pipeline && nets.len() == 1) {
@@ -803,12 +903,15 @@ pub fn report_network(net: &Network, arch: &Arch, table: &EnergyTable) -> Networ
     let tile_pipe = crate::hw::tile::choose_pipe(net, arch).ok().flatten();
     let estimate = tile_pipe.as_ref().map(|tp| {
         let layers: Vec<u64> = (0..net.layers.len())
-            .map(|i| crate::hw::tile::pipe::entry_cycles(net, tp, &mem, i))
+            .map(|i| crate::hw::tile::pipe::layer_cycles(net, tp, &mem, i))
             .collect();
         let engines = crate::hw::tile::pipe::engine_work(net, arch, tp, &mem);
+        let run = crate::hw::rounds::RUN_IMAGES;
         crate::hw::rounds::PipelineEstimate {
             period: engines.iter().map(|e| e.cycles).max().unwrap_or(0),
             serial: layers.iter().sum(),
+            run_images: run as u64,
+            run_cycles: crate::hw::tile::pipe::predict_total(net, tp, &mem, run, false),
             engines,
             layers,
         }
@@ -943,6 +1046,22 @@ pub struct Comparison {
     pub throughput_ratio: f64,
     pub energy_ratio: f64,
     pub edp_ratio: f64,
+    /// Where the hybrid is pipelined: throughput and EDP over a run of
+    /// `RUN_IMAGES` images, its filling and draining included (a
+    /// layer-by-layer design takes every image alike).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_throughput_ratio: Option<f64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run_edp_ratio: Option<f64>,
+}
+
+/// A network's cycles per image over a run of images: a pipeline's run
+/// estimate, else its one image's cycles.
+fn run_cycles_per_image(n: &NetworkMap) -> f64 {
+    match &n.pipeline {
+        Some(p) => p.run_cycles as f64 / p.run_images.max(1) as f64,
+        None => n.cycles as f64,
+    }
 }
 
 /// Compares every network of `hybrid` with the same network of `baseline`.
@@ -957,6 +1076,13 @@ pub fn compare(hybrid: &Mapping, baseline: &Mapping) -> Vec<Comparison> {
             throughput_ratio: x.throughput / y.throughput,
             energy_ratio: x.energy_nj / y.energy_nj,
             edp_ratio: x.edp / y.edp,
+            run_throughput_ratio: x
+                .pipeline
+                .as_ref()
+                .map(|_| run_cycles_per_image(y) / run_cycles_per_image(x)),
+            run_edp_ratio: x.pipeline.as_ref().map(|_| {
+                (x.energy_nj * run_cycles_per_image(x)) / (y.energy_nj * run_cycles_per_image(y))
+            }),
         })
         .collect()
 }

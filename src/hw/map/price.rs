@@ -94,6 +94,7 @@ mod tests {
             pipeline: false,
             engine: Default::default(),
             share: false,
+            fuse: None,
         }
     }
 

@@ -830,8 +830,9 @@ pub fn choose_pipe(
     let bases = crate::hw::layout::tensor_bases(net, memory.line_bytes);
     let geom = Geometry::of(arch)
         .map_err(|m| InputError::new(&arch.path, m).field("schedule.pipeline"))?;
+    let fusion = arch.fusion(net)?;
     let p = plan_geometry(net, &geom, &bases)
-        .and_then(|t| pipe::plan(net, &geom, t))
+        .and_then(|t| pipe::plan(net, &geom, t, &fusion))
         .map_err(|m| InputError::new(&arch.path, m).field("schedule.pipeline"))?;
     let bytes = p.bytes() * geom.rows as u64;
     if bytes > arch.buffer.words as u64 {

@@ -41,14 +41,14 @@ fn staged(channels: usize, pixels: usize, geom: &Geometry) -> u64 {
 /// A layer's rows as bands see them: input rows the window of output row
 /// `y` starts at (`y * stride - pad`) and spans (`kh`).
 #[derive(Clone, Copy)]
-struct Rows {
+pub(super) struct Rows {
     stride: usize,
     kh: usize,
     pad: usize,
 }
 
 impl Rows {
-    fn of(mode: Mode, d: &Desc, x: Shape) -> Rows {
+    pub(super) fn of(mode: Mode, d: &Desc, x: Shape) -> Rows {
         match mode {
             Mode::Row | Mode::Depthwise | Mode::Post => Rows {
                 stride: d.stride as usize,
@@ -70,7 +70,7 @@ impl Rows {
     }
 
     /// Input rows `[r0, r1)` that output rows `[y0, y1)` read, of `h`.
-    fn input(&self, y0: usize, y1: usize, h: usize) -> (usize, usize) {
+    pub(super) fn input(&self, y0: usize, y1: usize, h: usize) -> (usize, usize) {
         let r0 = (y0 * self.stride).saturating_sub(self.pad).min(h - 1);
         let r1 = ((y1 - 1) * self.stride + self.kh)
             .saturating_sub(self.pad)

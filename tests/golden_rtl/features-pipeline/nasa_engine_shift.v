@@ -19,17 +19,19 @@
 
 //
 // Engine 1 of a tile pipeline (nasa_engine_shift, src/hw/tile/pipe.rs):
-// runs its layers (b1.expand, b1.dw, b1.project) for image (round - stage), round
-// after round, each once the counters in `progress` show its inputs written
-// and its output's copy free; `fin` pulses at the end of each. It reads its
+// runs its entries (layers, or bands of a fused group's layers:
+// b1.expand, b1.dw, b1.project) for image (round - stage), round after round, each
+// once the counters in `progress` and `bandp` show the rows it reads
+// written and its output's copy free; `fin` pulses at the end of each
+// (`fin_last` at a layer's last band). It reads its
 // own memory (addresses below SELF_BYTES) and the channels into it (x_*),
 // and writes every copy of a tensor at once: its own memory and (o_wr_*,
 // by o_wr_dst) its channels to other engines.
 module nasa_engine_shift (
     input  wire        clk,
     input  wire        rst,
-    // Run control: start with n_images images; with serial, one layer
-    // at a time in network order. flush_all: every layer's output is also
+    // Run control: start with n_images images; with serial, one entry
+    // at a time in the pipeline's order. flush_all: every layer's output is also
     // written to external memory.
     input  wire        start,
     input  wire        flush_all,
@@ -38,8 +40,11 @@ module nasa_engine_shift (
     // Images finished per layer (16 bits each, layer 0 lowest; the last
     // entry always full).
     input  wire [223:0] progress,
+    // Bands of the next image finished per layer (the same layout).
+    input  wire [223:0] bandp,
     output reg         busy,
     output reg         fin,
+    output reg         fin_last,
     output reg  [15:0] fin_layer,
     // Reads of the channels into this engine, and their data a cycle later.
     output wire [31:0] x_rd_a,
@@ -109,9 +114,9 @@ module nasa_engine_shift (
     localparam [31:0] OP_AVGPOOL = 32'd3;
     /* verilator lint_on UNUSEDPARAM */
     // ---------------------------------------------------------------- descriptors
-    reg [2559:0] desc_mem [0:NL-1];
+    reg [2655:0] desc_mem [0:NL-1];
     initial $readmemh("desc_shift.hex", desc_mem);
-    reg [2559:0] d;
+    reg [2655:0] d;
     // Fields (src/hw/tile/mod.rs `Desc`, and in a pipeline `pipe::Sync`, rendered from the same lists).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] f_op = d[0*32 +: 32];
@@ -172,28 +177,31 @@ module nasa_engine_shift (
     wire [31:0] f_lwar1 = d[55*32 +: 32];
     wire [31:0] f_sdep = d[56*32 +: 32];
     wire [31:0] f_soff = d[57*32 +: 32];
-    wire [31:0] f_in_mask = d[58*32 +: 32];
-    wire [31:0] f_in_str = d[59*32 +: 32];
-    wire [31:0] f_in2_mask = d[60*32 +: 32];
-    wire [31:0] f_in2_str = d[61*32 +: 32];
-    wire [31:0] f_out_mask = d[62*32 +: 32];
-    wire [31:0] f_out_str = d[63*32 +: 32];
-    wire [31:0] f_l_mask = d[64*32 +: 32];
-    wire [31:0] f_l_str = d[65*32 +: 32];
-    wire [31:0] f_dst = d[66*32 +: 32];
-    wire [31:0] f_dx1 = d[67*32 +: 32];
-    wire [31:0] f_dx2 = d[68*32 +: 32];
-    wire [31:0] f_fl_sel = d[69*32 +: 32];
-    wire [31:0] f_fl_ext = d[70*32 +: 32];
-    wire [31:0] f_fl_len = d[71*32 +: 32];
-    wire [31:0] f_fl_hw = d[72*32 +: 32];
-    wire [31:0] f_fl_pw = d[73*32 +: 32];
-    wire [31:0] f_load = d[74*32 +: 32];
-    wire [31:0] f_l_base = d[75*32 +: 32];
-    wire [31:0] f_l_dst = d[76*32 +: 32];
-    wire [31:0] f_l_dx1 = d[77*32 +: 32];
-    wire [31:0] f_l_dx2 = d[78*32 +: 32];
-    wire [31:0] f_store = d[79*32 +: 32];
+    wire [31:0] f_need0 = d[58*32 +: 32];
+    wire [31:0] f_need1 = d[59*32 +: 32];
+    wire [31:0] f_sneed = d[60*32 +: 32];
+    wire [31:0] f_in_mask = d[61*32 +: 32];
+    wire [31:0] f_in_str = d[62*32 +: 32];
+    wire [31:0] f_in2_mask = d[63*32 +: 32];
+    wire [31:0] f_in2_str = d[64*32 +: 32];
+    wire [31:0] f_out_mask = d[65*32 +: 32];
+    wire [31:0] f_out_str = d[66*32 +: 32];
+    wire [31:0] f_l_mask = d[67*32 +: 32];
+    wire [31:0] f_l_str = d[68*32 +: 32];
+    wire [31:0] f_dst = d[69*32 +: 32];
+    wire [31:0] f_dx1 = d[70*32 +: 32];
+    wire [31:0] f_dx2 = d[71*32 +: 32];
+    wire [31:0] f_fl_sel = d[72*32 +: 32];
+    wire [31:0] f_fl_ext = d[73*32 +: 32];
+    wire [31:0] f_fl_len = d[74*32 +: 32];
+    wire [31:0] f_fl_hw = d[75*32 +: 32];
+    wire [31:0] f_fl_pw = d[76*32 +: 32];
+    wire [31:0] f_load = d[77*32 +: 32];
+    wire [31:0] f_l_base = d[78*32 +: 32];
+    wire [31:0] f_l_dst = d[79*32 +: 32];
+    wire [31:0] f_l_dx1 = d[80*32 +: 32];
+    wire [31:0] f_l_dx2 = d[81*32 +: 32];
+    wire [31:0] f_store = d[82*32 +: 32];
     /* verilator lint_on UNUSEDSIGNAL */
     wire signed [63:0] lo64 = sext(f_lo);
     wire signed [63:0] hi64 = sext(f_hi);
@@ -238,6 +246,17 @@ module nasa_engine_shift (
     reg [31:0] rnd, img;
     reg serial_q;
     wire [31:0] eff_stage = serial_q ? 32'd0 : f_stage;
+    // A serial run takes the entries in topological order (a pipelined
+    // one: older images first).
+    function automatic [1:0] serial_at(input [1:0] k);
+        case (k)
+            2'd0: serial_at = 2'd0;
+            2'd1: serial_at = 2'd1;
+            2'd2: serial_at = 2'd2;
+            default: serial_at = k;
+        endcase
+    endfunction
+    wire [1:0] at = serial_q ? serial_at(layer[1:0]) : layer[1:0];
     // Images finished by the layers the entry waits for.
     wire [31:0] n_dep0 = {16'd0, progress[{f_dep0[3:0], 4'd0} +: 16]};
     wire [31:0] n_dep1 = {16'd0, progress[{f_dep1[3:0], 4'd0} +: 16]};
@@ -246,11 +265,18 @@ module nasa_engine_shift (
     wire [31:0] n_lwar0 = {16'd0, progress[{f_lwar0[3:0], 4'd0} +: 16]};
     wire [31:0] n_lwar1 = {16'd0, progress[{f_lwar1[3:0], 4'd0} +: 16]};
     wire [31:0] n_sdep = {16'd0, progress[{f_sdep[3:0], 4'd0} +: 16]};
-    // Inputs written, the copies it writes free, and (serial) the previous layer done.
-    wire deps_ok = n_dep0 > img && n_dep1 > img
+    // Bands of the entry's image finished by the layers it reads (and, serial, the entry before it).
+    wire [31:0] b_dep0 = {16'd0, bandp[{f_dep0[3:0], 4'd0} +: 16]};
+    wire [31:0] b_dep1 = {16'd0, bandp[{f_dep1[3:0], 4'd0} +: 16]};
+    wire [31:0] b_sdep = {16'd0, bandp[{f_sdep[3:0], 4'd0} +: 16]};
+    wire [31:0] s_img = n_sdep + f_soff;
+    // The rows it reads written, the copies it writes free, and (serial)
+    // the entry before it done.
+    wire deps_ok = (n_dep0 > img || (n_dep0 == img && b_dep0 >= f_need0))
+                && (n_dep1 > img || (n_dep1 == img && b_dep1 >= f_need1))
                 && n_war0 + f_out_mask + 32'd1 > img && n_war1 + f_out_mask + 32'd1 > img
                 && n_lwar0 + f_l_mask + 32'd1 > img && n_lwar1 + f_l_mask + 32'd1 > img
-                && (!serial_q || n_sdep + f_soff > img);
+                && (!serial_q || s_img > img || (s_img == img && b_sdep >= f_sneed));
 
     // ---------------------------------------------------------------- scratchpad ports
     // One read port: every bank reads the same byte address; the data of a
@@ -727,7 +753,7 @@ module nasa_engine_shift (
     // ---------------------------------------------------------------- controller
     always @(posedge clk) begin
         if (rst) begin
-            st <= S_RESET; busy <= 1'b1; fin <= 1'b0; layer <= 16'd0; g <= WSTART; q <= 32'd0;
+            st <= S_RESET; busy <= 1'b1; fin <= 1'b0; fin_last <= 1'b0; layer <= 16'd0; g <= WSTART; q <= 32'd0;
         end else begin
             fin <= 1'b0;
             case (st)
@@ -763,7 +789,7 @@ module nasa_engine_shift (
                 end else if (bk + x_n == LB) st <= S_IN_REQ;
             end
             S_DESC: st <= S_DESC_WAIT;
-            S_DESC_WAIT: begin d <= desc_mem[layer[1:0]]; st <= S_ROUND; end
+            S_DESC_WAIT: begin d <= desc_mem[at]; st <= S_ROUND; end
             // ---- this round's image for the entry, if any, and its dependencies
             S_ROUND: begin
                 img <= rnd - eff_stage;
@@ -775,7 +801,7 @@ module nasa_engine_shift (
                 d[3*32 +: 32] <= f_in_base + (img & f_in_mask) * f_in_str;
                 d[4*32 +: 32] <= f_in2_base + (img & f_in2_mask) * f_in2_str;
                 d[5*32 +: 32] <= f_out_base + (img & f_out_mask) * f_out_str;
-                d[75*32 +: 32] <= f_l_base + (img & f_l_mask) * f_l_str;
+                d[78*32 +: 32] <= f_l_base + (img & f_l_mask) * f_l_str;
                 e <= 32'd0; rn <= 32'd0; ch <= 32'd0; px <= 32'd0;
                 x_run <= IN_EXT + img * IN_STRIDE; x_cst <= 32'd0; x_runs <= 32'd1; x_len <= IN_LEN;
                 x_hw <= IN_HW; x_sp <= f_l_base; x_pw <= IN_PW; x_ret <= S_DISPATCH; x_wide <= 1'b0;
@@ -875,7 +901,7 @@ module nasa_engine_shift (
                 e <= 32'd0; rn <= 32'd0; bk <= 32'd0; ch <= 32'd0; px <= 32'd0;
                 st <= S_OUT_RD;
             end else st <= S_FIN;
-            S_FIN: begin fin <= 1'b1; fin_layer <= f_layer[15:0]; st <= S_NEXT; end
+            S_FIN: begin fin <= 1'b1; fin_last <= f_last[0]; fin_layer <= f_layer[15:0]; st <= S_NEXT; end
             S_NEXT: begin
                 if ({16'd0, layer} + 32'd1 < NL) begin layer <= layer + 16'd1; st <= S_DESC; end
                 else begin

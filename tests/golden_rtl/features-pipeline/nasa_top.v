@@ -54,9 +54,13 @@ module nasa_top (
     localparam integer CW = 4;
 
     reg [NL*16-1:0] finished;
+    // Per layer: bands of its next image finished (a fused group's layers
+    // run band by band; others in one entry, so theirs stay 0).
+    reg [NL*16-1:0] banded;
     assign progress = finished;
     // The engines' view: the counters and an always-full "no layer" entry.
     wire [(NL+1)*16-1:0] counts = {16'hffff, finished};
+    wire [(NL+1)*16-1:0] band_counts = {16'h0000, banded};
 
     // ---------------------------------------------------------------- engines' memory ports
     wire [NENG-1:0] req;
@@ -68,6 +72,7 @@ module nasa_top (
     /* verilator lint_on UNUSEDSIGNAL */
     wire [NENG-1:0] eng_busy;
     wire [NENG-1:0] fin;
+    wire [NENG-1:0] fin_last;
     wire [NENG*16-1:0] fin_layer;
     // Each channel: the lowest engine asking, held until its access ends.
     wire [NENG-1:0] rreq = req & ~we;
@@ -128,8 +133,9 @@ module nasa_top (
 
     nasa_engine_conv u_conv (
         .clk(clk), .rst(rst), .start(start && !busy), .flush_all(flush_all), .serial(serial),
-        .n_images(n_images), .progress(counts), .busy(eng_busy[0]),
-        .fin(fin[0]), .fin_layer(fin_layer[0*16 +: 16]),
+        .n_images(n_images), .progress(counts), .bandp(band_counts), .busy(eng_busy[0]),
+        .fin(fin[0]), .fin_last(fin_last[0]),
+        .fin_layer(fin_layer[0*16 +: 16]),
         .mem_req(req[0]), .mem_we(we[0]),
         .mem_addr(addr[0*17 +: 17]),
         .mem_wdata(wdata[0*64 +: 64]),
@@ -146,8 +152,9 @@ module nasa_top (
 
     nasa_engine_shift u_shift (
         .clk(clk), .rst(rst), .start(start && !busy), .flush_all(flush_all), .serial(serial),
-        .n_images(n_images), .progress(counts), .busy(eng_busy[1]),
-        .fin(fin[1]), .fin_layer(fin_layer[1*16 +: 16]),
+        .n_images(n_images), .progress(counts), .bandp(band_counts), .busy(eng_busy[1]),
+        .fin(fin[1]), .fin_last(fin_last[1]),
+        .fin_layer(fin_layer[1*16 +: 16]),
         .mem_req(req[1]), .mem_we(we[1]),
         .mem_addr(addr[1*17 +: 17]),
         .mem_wdata(wdata[1*64 +: 64]),
@@ -164,8 +171,9 @@ module nasa_top (
 
     nasa_engine_adder u_adder (
         .clk(clk), .rst(rst), .start(start && !busy), .flush_all(flush_all), .serial(serial),
-        .n_images(n_images), .progress(counts), .busy(eng_busy[2]),
-        .fin(fin[2]), .fin_layer(fin_layer[2*16 +: 16]),
+        .n_images(n_images), .progress(counts), .bandp(band_counts), .busy(eng_busy[2]),
+        .fin(fin[2]), .fin_last(fin_last[2]),
+        .fin_layer(fin_layer[2*16 +: 16]),
         .mem_req(req[2]), .mem_we(we[2]),
         .mem_addr(addr[2*17 +: 17]),
         .mem_wdata(wdata[2*64 +: 64]),
@@ -256,40 +264,92 @@ module nasa_top (
     always @(posedge clk) begin
         if (rst) begin
             // The engines load their weights after reset (busy meanwhile).
-            busy <= 1'b1; done <= 1'b0; running <= 1'b0; cycles <= 32'd0; finished <= 0;
+            busy <= 1'b1; done <= 1'b0; running <= 1'b0; cycles <= 32'd0; finished <= 0; banded <= 0;
         end else begin
             if (busy) cycles <= cycles + 32'd1;
             if (!busy && start) begin
-                busy <= 1'b1; done <= 1'b0; running <= 1'b1; cycles <= 32'd0; finished <= 0;
+                busy <= 1'b1; done <= 1'b0; running <= 1'b1; cycles <= 32'd0; finished <= 0; banded <= 0;
             end else if (busy && eng_busy == 0 && !start) begin
                 busy <= 1'b0; done <= running; running <= 1'b0;
             end
-            if (fin[0] && fin_layer[0*16 +: 16] == 16'd0)
-                finished[0*16 +: 16] <= finished[0*16 +: 16] + 16'd1;
-            if (fin[0] && fin_layer[0*16 +: 16] == 16'd1)
-                finished[1*16 +: 16] <= finished[1*16 +: 16] + 16'd1;
-            if (fin[1] && fin_layer[1*16 +: 16] == 16'd2)
-                finished[2*16 +: 16] <= finished[2*16 +: 16] + 16'd1;
-            if (fin[1] && fin_layer[1*16 +: 16] == 16'd3)
-                finished[3*16 +: 16] <= finished[3*16 +: 16] + 16'd1;
-            if (fin[1] && fin_layer[1*16 +: 16] == 16'd4)
-                finished[4*16 +: 16] <= finished[4*16 +: 16] + 16'd1;
-            if (fin[0] && fin_layer[0*16 +: 16] == 16'd5)
-                finished[5*16 +: 16] <= finished[5*16 +: 16] + 16'd1;
-            if (fin[2] && fin_layer[2*16 +: 16] == 16'd6)
-                finished[6*16 +: 16] <= finished[6*16 +: 16] + 16'd1;
-            if (fin[2] && fin_layer[2*16 +: 16] == 16'd7)
-                finished[7*16 +: 16] <= finished[7*16 +: 16] + 16'd1;
-            if (fin[2] && fin_layer[2*16 +: 16] == 16'd8)
-                finished[8*16 +: 16] <= finished[8*16 +: 16] + 16'd1;
-            if (fin[2] && fin_layer[2*16 +: 16] == 16'd9)
-                finished[9*16 +: 16] <= finished[9*16 +: 16] + 16'd1;
-            if (fin[2] && fin_layer[2*16 +: 16] == 16'd10)
-                finished[10*16 +: 16] <= finished[10*16 +: 16] + 16'd1;
-            if (fin[2] && fin_layer[2*16 +: 16] == 16'd11)
-                finished[11*16 +: 16] <= finished[11*16 +: 16] + 16'd1;
-            if (fin[0] && fin_layer[0*16 +: 16] == 16'd12)
-                finished[12*16 +: 16] <= finished[12*16 +: 16] + 16'd1;
+            if (fin[0] && fin_layer[0*16 +: 16] == 16'd0) begin
+                if (fin_last[0]) begin
+                    finished[0*16 +: 16] <= finished[0*16 +: 16] + 16'd1;
+                    banded[0*16 +: 16] <= 16'd0;
+                end else banded[0*16 +: 16] <= banded[0*16 +: 16] + 16'd1;
+            end
+            if (fin[0] && fin_layer[0*16 +: 16] == 16'd1) begin
+                if (fin_last[0]) begin
+                    finished[1*16 +: 16] <= finished[1*16 +: 16] + 16'd1;
+                    banded[1*16 +: 16] <= 16'd0;
+                end else banded[1*16 +: 16] <= banded[1*16 +: 16] + 16'd1;
+            end
+            if (fin[1] && fin_layer[1*16 +: 16] == 16'd2) begin
+                if (fin_last[1]) begin
+                    finished[2*16 +: 16] <= finished[2*16 +: 16] + 16'd1;
+                    banded[2*16 +: 16] <= 16'd0;
+                end else banded[2*16 +: 16] <= banded[2*16 +: 16] + 16'd1;
+            end
+            if (fin[1] && fin_layer[1*16 +: 16] == 16'd3) begin
+                if (fin_last[1]) begin
+                    finished[3*16 +: 16] <= finished[3*16 +: 16] + 16'd1;
+                    banded[3*16 +: 16] <= 16'd0;
+                end else banded[3*16 +: 16] <= banded[3*16 +: 16] + 16'd1;
+            end
+            if (fin[1] && fin_layer[1*16 +: 16] == 16'd4) begin
+                if (fin_last[1]) begin
+                    finished[4*16 +: 16] <= finished[4*16 +: 16] + 16'd1;
+                    banded[4*16 +: 16] <= 16'd0;
+                end else banded[4*16 +: 16] <= banded[4*16 +: 16] + 16'd1;
+            end
+            if (fin[0] && fin_layer[0*16 +: 16] == 16'd5) begin
+                if (fin_last[0]) begin
+                    finished[5*16 +: 16] <= finished[5*16 +: 16] + 16'd1;
+                    banded[5*16 +: 16] <= 16'd0;
+                end else banded[5*16 +: 16] <= banded[5*16 +: 16] + 16'd1;
+            end
+            if (fin[2] && fin_layer[2*16 +: 16] == 16'd6) begin
+                if (fin_last[2]) begin
+                    finished[6*16 +: 16] <= finished[6*16 +: 16] + 16'd1;
+                    banded[6*16 +: 16] <= 16'd0;
+                end else banded[6*16 +: 16] <= banded[6*16 +: 16] + 16'd1;
+            end
+            if (fin[2] && fin_layer[2*16 +: 16] == 16'd7) begin
+                if (fin_last[2]) begin
+                    finished[7*16 +: 16] <= finished[7*16 +: 16] + 16'd1;
+                    banded[7*16 +: 16] <= 16'd0;
+                end else banded[7*16 +: 16] <= banded[7*16 +: 16] + 16'd1;
+            end
+            if (fin[2] && fin_layer[2*16 +: 16] == 16'd8) begin
+                if (fin_last[2]) begin
+                    finished[8*16 +: 16] <= finished[8*16 +: 16] + 16'd1;
+                    banded[8*16 +: 16] <= 16'd0;
+                end else banded[8*16 +: 16] <= banded[8*16 +: 16] + 16'd1;
+            end
+            if (fin[2] && fin_layer[2*16 +: 16] == 16'd9) begin
+                if (fin_last[2]) begin
+                    finished[9*16 +: 16] <= finished[9*16 +: 16] + 16'd1;
+                    banded[9*16 +: 16] <= 16'd0;
+                end else banded[9*16 +: 16] <= banded[9*16 +: 16] + 16'd1;
+            end
+            if (fin[2] && fin_layer[2*16 +: 16] == 16'd10) begin
+                if (fin_last[2]) begin
+                    finished[10*16 +: 16] <= finished[10*16 +: 16] + 16'd1;
+                    banded[10*16 +: 16] <= 16'd0;
+                end else banded[10*16 +: 16] <= banded[10*16 +: 16] + 16'd1;
+            end
+            if (fin[2] && fin_layer[2*16 +: 16] == 16'd11) begin
+                if (fin_last[2]) begin
+                    finished[11*16 +: 16] <= finished[11*16 +: 16] + 16'd1;
+                    banded[11*16 +: 16] <= 16'd0;
+                end else banded[11*16 +: 16] <= banded[11*16 +: 16] + 16'd1;
+            end
+            if (fin[0] && fin_layer[0*16 +: 16] == 16'd12) begin
+                if (fin_last[0]) begin
+                    finished[12*16 +: 16] <= finished[12*16 +: 16] + 16'd1;
+                    banded[12*16 +: 16] <= 16'd0;
+                end else banded[12*16 +: 16] <= banded[12*16 +: 16] + 16'd1;
+            end
         end
     end
 endmodule
