@@ -814,3 +814,110 @@ fn shift_layers_on_the_multiply_engine_bit_exact() {
     );
     assert!(!bad.exists());
 }
+
+/// Issue 14's fused block: `models/features`' shift block with its
+/// depthwise layer on the multiply engine and every layer of the block
+/// fused, so one image's rows stream shift -> conv -> shift -> conv in
+/// bands; the residual input (the pool's output, made on the conv engine)
+/// crosses to the shift engine and is held on chip for the add. Bit-exact pipelined and serial in
+/// Verilator and pipelined in Icarus, every layer of every image ending
+/// when the model says; the first image ends sooner than without the
+/// fusion; the bench fails on one wrong expected value; a golden model
+/// that disagrees in one channel is traced to its layer (the debugging
+/// run stores the banded tensors whole); an unknown layer to fuse is
+/// refused by field before anything is written.
+#[test]
+#[ignore = "slow tier (Verilator and Icarus runs); scripts/test.sh runs it"]
+fn fused_block_across_chunks_bit_exact() {
+    use nasa::hw::tile::{choose_pipe, pipe};
+    let net = features();
+    let chunks = "[accelerator]\nname = \"fused\"\n[clp]\nrows = 2\ncols = 2\n[slp]\nrows = 2\ncols = 3\n[alp]\nrows = 2\ncols = 2\n[buffer]\nwords = 262144\n";
+    let moved = "[schedule]\npipeline = true\nshift_on_multiply = [\"b1.dw\"]\n";
+    let fuse = "fuse = [\"b1.expand\", \"b1.dw\", \"b1.project\", \"b1.add\"]\nbands = 4\n";
+    let arch = Arch::parse(&format!("{chunks}{moved}{fuse}"), Path::new("fused.toml")).unwrap();
+    let unfused = Arch::parse(&format!("{chunks}{moved}"), Path::new("moved.toml")).unwrap();
+
+    // The plan: the block's layers share a round, in bands, across engines.
+    let ran = arch.runs(&net).unwrap();
+    let p = choose_pipe(&ran, &arch).unwrap().unwrap();
+    let at = |name: &str| net.layers.iter().position(|l| l.name == name).unwrap();
+    let block = ["b1.expand", "b1.dw", "b1.project", "b1.add"];
+    let kinds: Vec<Kind> = block
+        .iter()
+        .map(|l| p.rounds.engines[p.rounds.engine[at(l)]])
+        .collect();
+    assert_eq!(kinds, [Kind::Shift, Kind::Conv, Kind::Shift, Kind::Conv]);
+    for l in block {
+        assert_eq!(p.rounds.stage[at(l)], p.rounds.stage[at("b1.expand")], "{l}");
+        assert!(p.bands[at(l)] > 1, "{l} runs in bands");
+    }
+    // The residual input: made on the conv engine, read there by the add
+    // (held in its memory while the block's rows go through the shift
+    // engine and back) and by the expand layer on the shift engine.
+    let pool = at("pool");
+    assert_eq!(p.rounds.engines[p.rounds.engine[pool]], Kind::Conv);
+    assert!(net.layers[at("b1.add")].inputs.contains(&(pool + 1)));
+    assert_eq!(net.layers[at("b1.expand")].inputs, [pool + 1]);
+    // Bands of different layers interleave: the depthwise layer's first
+    // band runs before the expand layer's last.
+    let first = |l: usize| p.entries.iter().position(|e| e.layer == l).unwrap();
+    let last = |l: usize| p.entries.iter().rposition(|e| e.layer == l).unwrap();
+    assert!(first(at("b1.dw")) < last(at("b1.expand")));
+    let memory = nasa::hw::layout::Memory::of(&arch);
+    let first_end = |a: &Arch| {
+        let p = choose_pipe(&ran, a).unwrap().unwrap();
+        pipe::predict_run(&ran, &p, &memory, 1, false)[0][net.output - 1]
+    };
+    assert!(
+        first_end(&arch) < first_end(&unfused),
+        "fused {} against {}",
+        first_end(&arch),
+        first_end(&unfused)
+    );
+
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("f");
+    generate(&net, &arch, &arch.to_toml(), "fused", &dir).unwrap();
+    lint(&dir);
+    for serial in [true, false] {
+        let r = simulate(&dir, &opts(3, Simulator::Verilator, serial)).unwrap();
+        assert!(r.pass, "{r:?}");
+        assert_pipeline_exact(&r);
+    }
+    let icarus = simulate(&dir, &opts(2, Simulator::Icarus, false)).unwrap();
+    assert!(icarus.pass, "{icarus:?}");
+    assert_pipeline_exact(&icarus);
+    assert_bench_fails_on_one_value(&dir, &net, 2, 1, 3);
+
+    let mut other = net.clone();
+    let layer = other
+        .layers
+        .iter_mut()
+        .find(|l| l.name == "b1.project")
+        .unwrap();
+    let Op::Conv(c) = &mut layer.op else { panic!() };
+    c.bias[1] += 1 << 20;
+    let report =
+        simulate_against(&dir, &other, &arch, &opts(2, Simulator::Verilator, false)).unwrap();
+    assert!(!report.pass);
+    let m = report.first_mismatch.expect("a located mismatch");
+    assert_eq!(
+        (m.image, m.layer.as_str(), m.channel),
+        (0, "b1.project", 1),
+        "{m:?}"
+    );
+
+    let bad_arch = Arch::parse(
+        &format!("{chunks}[schedule]\npipeline = true\nfuse = [\"b9\"]\n"),
+        Path::new("bad.toml"),
+    )
+    .unwrap();
+    let bad = tmp.path().join("bad");
+    let err = generate(&net, &bad_arch, &bad_arch.to_toml(), "bad", &bad).unwrap_err();
+    let msg = format!("{err:#}");
+    assert!(
+        msg.contains("schedule.fuse") && msg.contains("bad.toml") && msg.contains("`b9`"),
+        "{msg}"
+    );
+    assert!(!bad.exists());
+}

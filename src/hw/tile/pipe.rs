@@ -50,8 +50,8 @@ descriptor! {
         in_mask, in_str, in2_mask, in2_str, out_mask, out_str, l_mask, l_str,
         /// Output copies written: bit 0 the engine's own memory, bits 1 and 2 its channels to other engines; and their addresses (slot 0) less `out_base`'s.
         dst, dx1, dx2,
-        /// Debugging runs: 1 or 2 if the entry first stores its first or second input (which no engine reads where it was made), at this external address, length, pixels per plane and plane bytes.
-        fl_sel, fl_ext, fl_len, fl_hw, fl_pw,
+        /// Debugging runs: 1 or 2 if the entry first stores its first or second input (which no engine reads where it was made), at this external address, length, pixels per plane and plane bytes; and how far past the tensor's start the entry's input base lies (a band's first row).
+        fl_sel, fl_ext, fl_len, fl_hw, fl_pw, fl_off,
         /// 1: the entry first loads the image into the input's copies (own memory at `l_base`), and these.
         load, l_base, l_dst, l_dx1, l_dx2,
         /// 1: the entry ends by storing the output in external memory.
@@ -555,6 +555,7 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan, fusion: &Fusion) -> Resu
                 s.fl_len = t.len() as u32;
                 s.fl_hw = (t.h * t.w) as u32;
                 s.fl_pw = tile.places[id].plane as u32;
+                s.fl_off = in_off;
             }
         }
         if i == 0 && k == 0 {

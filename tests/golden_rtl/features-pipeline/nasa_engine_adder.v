@@ -114,9 +114,9 @@ module nasa_engine_adder (
     localparam [31:0] OP_AVGPOOL = 32'd3;
     /* verilator lint_on UNUSEDPARAM */
     // ---------------------------------------------------------------- descriptors
-    reg [2655:0] desc_mem [0:NL-1];
+    reg [2687:0] desc_mem [0:NL-1];
     initial $readmemh("desc_adder.hex", desc_mem);
-    reg [2655:0] d;
+    reg [2687:0] d;
     // Fields (src/hw/tile/mod.rs `Desc`, and in a pipeline `pipe::Sync`, rendered from the same lists).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] f_op = d[0*32 +: 32];
@@ -196,12 +196,13 @@ module nasa_engine_adder (
     wire [31:0] f_fl_len = d[74*32 +: 32];
     wire [31:0] f_fl_hw = d[75*32 +: 32];
     wire [31:0] f_fl_pw = d[76*32 +: 32];
-    wire [31:0] f_load = d[77*32 +: 32];
-    wire [31:0] f_l_base = d[78*32 +: 32];
-    wire [31:0] f_l_dst = d[79*32 +: 32];
-    wire [31:0] f_l_dx1 = d[80*32 +: 32];
-    wire [31:0] f_l_dx2 = d[81*32 +: 32];
-    wire [31:0] f_store = d[82*32 +: 32];
+    wire [31:0] f_fl_off = d[77*32 +: 32];
+    wire [31:0] f_load = d[78*32 +: 32];
+    wire [31:0] f_l_base = d[79*32 +: 32];
+    wire [31:0] f_l_dst = d[80*32 +: 32];
+    wire [31:0] f_l_dx1 = d[81*32 +: 32];
+    wire [31:0] f_l_dx2 = d[82*32 +: 32];
+    wire [31:0] f_store = d[83*32 +: 32];
     /* verilator lint_on UNUSEDSIGNAL */
     wire signed [63:0] lo64 = sext(f_lo);
     wire signed [63:0] hi64 = sext(f_hi);
@@ -804,7 +805,7 @@ module nasa_engine_adder (
                 d[3*32 +: 32] <= f_in_base + (img & f_in_mask) * f_in_str;
                 d[4*32 +: 32] <= f_in2_base + (img & f_in2_mask) * f_in2_str;
                 d[5*32 +: 32] <= f_out_base + (img & f_out_mask) * f_out_str;
-                d[78*32 +: 32] <= f_l_base + (img & f_l_mask) * f_l_str;
+                d[79*32 +: 32] <= f_l_base + (img & f_l_mask) * f_l_str;
                 e <= 32'd0; rn <= 32'd0; ch <= 32'd0; px <= 32'd0;
                 x_run <= IN_EXT + img * IN_STRIDE; x_cst <= 32'd0; x_runs <= 32'd1; x_len <= IN_LEN;
                 x_hw <= IN_HW; x_sp <= f_l_base; x_pw <= IN_PW; x_ret <= S_DISPATCH; x_wide <= 1'b0;
@@ -814,7 +815,7 @@ module nasa_engine_adder (
             S_FLIN: begin
                 o_run <= f_fl_ext; o_cst <= 32'd0; o_runs <= 32'd1; o_len <= f_fl_len; o_pw <= f_fl_pw;
                 o_hw <= f_fl_hw; o_pad <= 1'b1; o_wide <= 1'b0;
-                o_sp <= (f_fl_sel == 32'd1) ? f_in_base : f_in2_base; o_ret <= S_DISPATCH;
+                o_sp <= ((f_fl_sel == 32'd1) ? f_in_base : f_in2_base) - f_fl_off; o_ret <= S_DISPATCH;
                 e <= 32'd0; rn <= 32'd0; bk <= 32'd0; ch <= 32'd0; px <= 32'd0;
                 st <= S_OUT_RD;
             end

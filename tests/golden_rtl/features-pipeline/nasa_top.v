@@ -41,7 +41,8 @@ module nasa_top (
     output wire [7:0] mem_wstrb,
     input  wire        mem_ack,
     input  wire [63:0] mem_rdata,
-    // Write channel: hold mw_req until mw_ack; whole lines.
+    // Write channel: hold mw_req until mw_ack; the bytes whose mw_wstrb
+    // bit is set.
     output wire        mw_req,
     output wire [16:0] mw_addr,
     output wire [63:0] mw_wdata,
@@ -67,9 +68,7 @@ module nasa_top (
     wire [NENG-1:0] we;
     wire [NENG*17-1:0] addr;
     wire [NENG*64-1:0] wdata;
-    /* verilator lint_off UNUSEDSIGNAL */
     wire [NENG*8-1:0] wstrb;
-    /* verilator lint_on UNUSEDSIGNAL */
     wire [NENG-1:0] eng_busy;
     wire [NENG-1:0] fin;
     wire [NENG-1:0] fin_last;
@@ -98,7 +97,7 @@ module nasa_top (
     assign mw_req = w_owned ? wreq[w_sel] : |wreq;
     assign mw_addr = addr[w_sel*17 +: 17];
     assign mw_wdata = wdata[w_sel*64 +: 64];
-    assign mw_wstrb = 8'd0 - 8'd1;
+    assign mw_wstrb = wstrb[w_sel*8 +: 8];
     always @(posedge clk) begin
         if (rst) begin
             r_owned <= 1'b0; r_owner <= 2'd0;
