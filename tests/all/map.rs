@@ -471,3 +471,34 @@ fn a_shared_pipeline_moves_shift_layers_to_the_multiply_engine() {
     let back = nasa::hw::arch::Arch::parse(&text, std::path::Path::new("a.toml")).unwrap();
     assert_eq!(&back.schedule.shift_on_multiply, moved);
 }
+
+/// `--pipeline --share --fuse` on the default network at 24 MAC-PE areas
+/// and a 256 KiB buffer: the mapper fuses layers with their producers
+/// where that shortens a 16-image run; the run it reports is the one
+/// `run_cycles` predicts for the architecture it writes (which reads back
+/// the same fused layers and bands), and it is shorter than the same
+/// design's run without them.
+#[test]
+fn a_fused_pipeline_shortens_a_run_of_images() {
+    let net = nasa::model::models::default_network().unwrap();
+    let mut o = options(24.0, Objective::Edp);
+    o.pipeline = true;
+    o.share = true;
+    o.buffer = Buffer::with_words(262144, 64);
+    o.fuse = Some(16);
+    let fused = nasa::hw::map::map(std::slice::from_ref(&net), &o).unwrap();
+    let s = &fused.arch.schedule;
+    assert!(!s.fuse.is_empty() && s.bands >= 2, "{s:?}");
+    let run = fused.networks[0].pipeline.as_ref().unwrap().run_cycles;
+    let text = fused.arch.to_toml();
+    let back = nasa::hw::arch::Arch::parse(&text, Path::new("a.toml")).unwrap();
+    assert_eq!(
+        (&back.schedule.fuse, back.schedule.bands),
+        (&s.fuse, s.bands)
+    );
+    assert_eq!(map::run_cycles(&net, &back, 16), Some(run));
+    let mut plain = fused.arch.clone();
+    plain.schedule.fuse.clear();
+    let unfused = map::run_cycles(&net, &plain, 16).unwrap();
+    assert!(run < unfused, "{run} {unfused}");
+}

@@ -848,7 +848,11 @@ fn fused_block_across_chunks_bit_exact() {
         .collect();
     assert_eq!(kinds, [Kind::Shift, Kind::Conv, Kind::Shift, Kind::Conv]);
     for l in block {
-        assert_eq!(p.rounds.stage[at(l)], p.rounds.stage[at("b1.expand")], "{l}");
+        assert_eq!(
+            p.rounds.stage[at(l)],
+            p.rounds.stage[at("b1.expand")],
+            "{l}"
+        );
         assert!(p.bands[at(l)] > 1, "{l} runs in bands");
     }
     // The residual input: made on the conv engine, read there by the add
