@@ -884,7 +884,7 @@ fn fused_block_across_chunks_bit_exact() {
     generate(&net, &arch, &arch.to_toml(), "fused", &dir).unwrap();
     lint(&dir);
     for serial in [true, false] {
-        let r = simulate(&dir, &opts(3, Simulator::Verilator, serial)).unwrap();
+        let r = simulate(&dir, &opts(2, Simulator::Verilator, serial)).unwrap();
         assert!(r.pass, "{r:?}");
         assert_pipeline_exact(&r);
     }
