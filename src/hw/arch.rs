@@ -325,6 +325,24 @@ impl Arch {
                 ),
             ));
         }
+        let s = &self.schedule;
+        if !s.pipeline && (!s.fuse.is_empty() || s.bands != 0) {
+            let field = if s.fuse.is_empty() {
+                "schedule.bands"
+            } else {
+                "schedule.fuse"
+            };
+            return Err(err(
+                field,
+                "fused layers and bands belong to a layer pipeline: set schedule.pipeline = true, or remove them".into(),
+            ));
+        }
+        if s.bands > 64 {
+            return Err(err(
+                "schedule.bands",
+                format!("{} is outside 0..=64", s.bands),
+            ));
+        }
         Ok(())
     }
 
@@ -565,6 +583,47 @@ pub fn size_report(net: &Network, pes: u32, output: Option<&Path>) -> anyhow::Re
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Fusion fields outside a pipeline, or too many bands, are refused
+    /// with their field; a layer the network lacks, by `fusion`.
+    #[test]
+    fn fusion_fields_are_checked() {
+        let base = "[accelerator]\nname = \"t\"\n[clp]\nrows = 2\ncols = 2\n[schedule]\n";
+        let field = |text: &str| {
+            Arch::parse(&format!("{base}{text}"), Path::new("a.toml"))
+                .unwrap_err()
+                .field
+        };
+        assert_eq!(
+            field("fuse = [\"stem\"]\n").as_deref(),
+            Some("schedule.fuse")
+        );
+        assert_eq!(field("bands = 2\n").as_deref(), Some("schedule.bands"));
+        assert_eq!(
+            field("pipeline = true\nbands = 65\n").as_deref(),
+            Some("schedule.bands")
+        );
+        let arch = Arch::parse(
+            &format!("{base}pipeline = true\nfuse = [\"stem\", \"nope\"]\nbands = 3\n"),
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        let net = crate::model::models::default_network().unwrap();
+        let e = arch.fusion(&net).unwrap_err();
+        assert_eq!(e.field.as_deref(), Some("schedule.fuse"));
+        assert!(e.message.contains("`nope`"), "{}", e.message);
+        let ok = Arch::parse(
+            &format!("{base}pipeline = true\nfuse = [\"stem\"]\n"),
+            Path::new("a.toml"),
+        )
+        .unwrap()
+        .fusion(&net)
+        .unwrap();
+        assert_eq!(
+            (ok.fused[0], ok.fused[1], ok.bands),
+            (true, false, DEFAULT_BANDS)
+        );
+    }
 
     #[test]
     fn shapes_are_exact_and_squarish() {
