@@ -1,7 +1,7 @@
 //! Rounds: how a layer pipeline across images shares a network among one
-//! engine per chunk kind, and when each layer of each image ends. Below
-//! the tile pipeline (`tile::pipe`), which says what an entry costs and
-//! gives its control's constants, and the mapper, which prices it.
+//! engine per chunk kind, and in which round each layer runs. Below the
+//! tile pipeline (`tile::pipe`), which cuts layers into entries, says what
+//! each costs and when each ends, and the mapper, which prices it.
 //!
 //! A conv layer runs on its kind's engine; any other layer (pooling,
 //! residual add) on the engine of the layer that produces its first input
@@ -11,7 +11,7 @@
 //! layer's stage is its producers' stage plus one for each producer on
 //! another engine, so every dependency between engines points to an
 //! earlier round and the engines overlap: in steady state each engine
-//! works on a different image. A *fused* layer runs in the round of its
+//! works on a different image (within a round, older images first). A *fused* layer runs in the round of its
 //! producers on other engines instead, band by band as their rows are
 //! written (`tile::pipe`): the engines then work on the same image
 //! together. The hardware checks every dependency (per-layer counters of

@@ -2,6 +2,15 @@
 //! layers ([`Rounds`]) of consecutive images concurrently with the others,
 //! with every activation on chip.
 //!
+//! Entries: an engine runs a list of entries ([`PipeEntry`]) every round,
+//! older images first. An entry is a whole layer, or, where layers are
+//! fused ([`Fusion`]: a fused layer shares its producers' round), one band
+//! of a layer's output rows; the bands of a round run as a wavefront, so
+//! one image's rows stream from engine to engine. An entry waits for the
+//! bands of its inputs that write the rows it reads (per-layer counters of
+//! finished images and bands); [`schedule`] settles every entry's end as
+//! the hardware does.
+//!
 //! Memories: a tensor made on engine `p` and read on engine `c` has a copy
 //! in the channel memory `p -> c` (`p == c`: the engine's own memory). A
 //! channel memory has one writer (`p`'s write port, which writes every copy
