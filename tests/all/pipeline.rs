@@ -118,6 +118,29 @@ fn assert_bench_fails_on_one_value(
     assert!(stdout.contains("mismatches=1 "), "{stdout}");
 }
 
+/// A golden model whose `b1.project` disagrees in channel 1 (its bias)
+/// is traced to that layer and channel in image 0 of a 2-image run of the
+/// design in `dir`.
+fn assert_traced_to_b1_project(dir: &Path, net: &Network, arch: &Arch) {
+    let mut other = net.clone();
+    let layer = other
+        .layers
+        .iter_mut()
+        .find(|l| l.name == "b1.project")
+        .unwrap();
+    let Op::Conv(c) = &mut layer.op else { panic!() };
+    c.bias[1] += 1 << 20;
+    let report =
+        simulate_against(dir, &other, arch, &opts(2, Simulator::Verilator, false)).unwrap();
+    assert!(!report.pass);
+    let m = report.first_mismatch.expect("a located mismatch");
+    assert_eq!(
+        (m.image, m.layer.as_str(), m.channel),
+        (0, "b1.project", 1),
+        "{m:?}"
+    );
+}
+
 /// Serial mode: one layer at a time, every layer of every image exactly
 /// as predicted.
 fn assert_serial_exact(r: &SimReport) {
@@ -158,23 +181,7 @@ fn pipelined_features_bit_exact_in_both_simulators() {
 
     // A golden model that disagrees in one channel of a layer on the
     // shift engine is traced to that layer, in its slot.
-    let mut other = net.clone();
-    let layer = other
-        .layers
-        .iter_mut()
-        .find(|l| l.name == "b1.project")
-        .unwrap();
-    let Op::Conv(c) = &mut layer.op else { panic!() };
-    c.bias[1] += 1 << 20;
-    let report =
-        simulate_against(&dir, &other, &arch, &opts(2, Simulator::Verilator, false)).unwrap();
-    assert!(!report.pass);
-    let m = report.first_mismatch.expect("a located mismatch");
-    assert_eq!(
-        (m.image, m.layer.as_str(), m.channel),
-        (0, "b1.project", 1),
-        "{m:?}"
-    );
+    assert_traced_to_b1_project(&dir, &net, &arch);
 }
 
 /// The mapper's tile pipeline for the default network at 24 MAC-PE areas
@@ -893,23 +900,7 @@ fn fused_block_across_chunks_bit_exact() {
     assert_pipeline_exact(&icarus);
     assert_bench_fails_on_one_value(&dir, &net, 2, 1, 3);
 
-    let mut other = net.clone();
-    let layer = other
-        .layers
-        .iter_mut()
-        .find(|l| l.name == "b1.project")
-        .unwrap();
-    let Op::Conv(c) = &mut layer.op else { panic!() };
-    c.bias[1] += 1 << 20;
-    let report =
-        simulate_against(&dir, &other, &arch, &opts(2, Simulator::Verilator, false)).unwrap();
-    assert!(!report.pass);
-    let m = report.first_mismatch.expect("a located mismatch");
-    assert_eq!(
-        (m.image, m.layer.as_str(), m.channel),
-        (0, "b1.project", 1),
-        "{m:?}"
-    );
+    assert_traced_to_b1_project(&dir, &net, &arch);
 
     let bad_arch = Arch::parse(
         &format!("{chunks}[schedule]\npipeline = true\nfuse = [\"b9\"]\n"),

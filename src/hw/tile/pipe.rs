@@ -141,7 +141,6 @@ pub struct Pipe {
     /// The layer-by-layer plan the engines' walks come from.
     pub tile: Plan,
     pub rounds: Rounds,
-    pub fusion: Fusion,
     /// Per layer: its bands (1: the whole layer in one entry).
     pub bands: Vec<usize>,
     /// Per tensor: its copies in each memory holding it.
@@ -608,7 +607,6 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan, fusion: &Fusion) -> Resu
     Ok(Pipe {
         tile,
         rounds,
-        fusion: fusion.clone(),
         bands: nb,
         slots,
         mems,
