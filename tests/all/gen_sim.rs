@@ -319,11 +319,16 @@ fn random_case(seed: u64, tail: &str) -> (Network, Arch) {
         .collect();
     let text = crate::property::description(1 + (seed % 3) as u32, 11, 9, 8, &choices);
     let net = random_net(&text, seed);
-    let rows = [1u32, 2, 4][rng.next_u64() as usize % 3];
+    let mut rows = [1u32, 2, 4][rng.next_u64() as usize % 3];
+    // A pipeline's engines each get their own rows.
+    let per_engine = tail.contains("pipeline = true");
     let mut arch_text = "[accelerator]\nname = \"r\"\n".to_string();
     for section in ["clp", "slp", "alp"] {
         let cols = 1 + rng.next_u64() % 5;
         arch_text += &format!("[{section}]\nrows = {rows}\ncols = {cols}\n");
+        if per_engine {
+            rows = [1u32, 2, 4][rng.next_u64() as usize % 3];
+        }
     }
     arch_text += tail;
     (
@@ -367,7 +372,7 @@ fn streamed_case(seed: u64) -> Option<(Network, Arch, nasa::hw::tile::Plan)> {
             if !plan.streamed.iter().any(|&s| s) {
                 continue;
             }
-            let bytes = plan.depth * geom.word as u64 * geom.rows as u64;
+            let bytes = plan.depth * geom.word as u64 * geom.banks as u64;
             assert!(bytes <= small.buffer.words as u64, "seed {seed}: {bytes}");
             return Some((net, small, plan));
         }
@@ -436,14 +441,15 @@ fn random_networks_streamed_through_a_small_buffer() {
     assert_eq!(bursts.len(), 2, "{bursts:?}");
 }
 
-/// Random networks on tile pipelines (one engine per kind, images in
-/// flight, activations handed between engines through channel memories):
-/// bit-exact (one also in Icarus), and every layer of every image ends
-/// when the model says, pipelined and serial.
+/// Random networks on tile pipelines (one engine per kind, each with its
+/// own rows, images in flight, activations handed between engines through
+/// channel memories): bit-exact (one also in Icarus), and every layer of
+/// every image ends when the model says, pipelined and serial.
 #[test]
 #[ignore = "slow tier (Verilator runs); scripts/test.sh runs it"]
 fn random_networks_on_the_tile_pipeline() {
     let mut engines = std::collections::BTreeSet::new();
+    let mut uneven = 0;
     for seed in [14u64, 92, 35] {
         let (net, arch) = random_case(
             seed,
@@ -451,6 +457,8 @@ fn random_networks_on_the_tile_pipeline() {
         );
         let pipe = nasa::hw::tile::choose_pipe(&net, &arch).unwrap().unwrap();
         engines.insert(pipe.engines.len());
+        let g = pipe.tile.geometry;
+        uneven += pipe.engines.iter().any(|e| g.rows_of(e.kind) != g.banks) as usize;
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("design");
         generate(&net, &arch, &arch.to_toml(), "piped", &dir).unwrap();
@@ -470,8 +478,13 @@ fn random_networks_on_the_tile_pipeline() {
             crate::common::assert_pipeline_exact(&report);
         }
     }
-    // Some of the networks hand tensors between three engines.
+    // Some of the networks hand tensors between three engines, and some
+    // between engines of different rows.
     assert!(engines.contains(&3), "{engines:?}");
+    assert!(
+        uneven > 0,
+        "every pipeline had the same rows in every engine"
+    );
     // One kind: a pipeline of one engine, which no channel reads or writes.
     let net = random_net(&geometry_network(Kind::Adder), 11);
     let arch = Arch::parse(

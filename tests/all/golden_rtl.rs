@@ -48,7 +48,7 @@ fn features() -> Network {
     nasa::model::models::load(Some(&dir)).unwrap()
 }
 
-/// The five cases: (name, network, architecture).
+/// The six cases: (name, network, architecture).
 fn cases() -> Vec<(&'static str, Network, Arch)> {
     let chunks = |rows: u32, cols: [u32; 3]| {
         format!(
@@ -70,6 +70,13 @@ fn cases() -> Vec<(&'static str, Network, Arch)> {
             "features-pipeline",
             features(),
             arch(&(chunks(2, [2, 3, 2]) + "[schedule]\npipeline = true\n")),
+        ),
+        (
+            "features-pipeline-uneven",
+            features(),
+            arch(
+                "[clp]\nrows = 1\ncols = 2\n[slp]\nrows = 4\ncols = 3\n[alp]\nrows = 2\ncols = 2\n[schedule]\npipeline = true\n",
+            ),
         ),
         (
             "geometry-shift-tiles",

@@ -145,7 +145,7 @@ fn tile_search_is_exhaustive_and_optimal() {
                             continue;
                         }
                         count += 1;
-                        let arch = map::tile_design(&opts, rows, [cc, cs, ca]);
+                        let arch = map::tile_design(&opts, [rows; 3], [cc, cs, ca]);
                         let m = map::report_network(&net, &arch, &opts.energy);
                         best = best.min(objective_of(&m, objective));
                     }
@@ -242,7 +242,7 @@ fn nasa_cifar_streams_through_the_default_buffer() {
     let plan = tile::choose(&net, arch).unwrap().expect("a tile plan");
     assert!(plan.streamed.iter().any(|&s| s));
     let g = plan.geometry;
-    let (word, cap) = (g.word as u64, arch.buffer.words as u64 / g.rows as u64);
+    let (word, cap) = (g.word as u64, arch.buffer.words as u64 / g.banks as u64);
     assert!(plan.depth * word <= cap, "{} words", plan.depth);
     let n = net.layers.len();
     let mut last = vec![0usize; n + 1];
@@ -281,7 +281,7 @@ fn nasa_cifar_streams_through_the_default_buffer() {
             }
             // Staging regions (streamed inputs and output) lie clear of
             // every tensor on chip while the layer runs.
-            let planes = |c: usize| (c as u64).div_ceil(g.rows as u64);
+            let planes = |c: usize| (c as u64).div_ceil(g.banks as u64);
             let mut staged = Vec::new();
             if e.desc.ld0 == 1 {
                 staged.push((e.desc.in_base as u64, planes(x.c) * e.desc.in_pw as u64));

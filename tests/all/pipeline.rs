@@ -184,6 +184,50 @@ fn pipelined_features_bit_exact_in_both_simulators() {
     assert_traced_to_b1_project(&dir, &net, &arch);
 }
 
+/// Engines of different rows: the multiply engine 1 row, the shift engine
+/// 4, the adder engine 2, so every memory has 4 banks and the narrower
+/// engines' drains write, and their depthwise tiles read, a part of them
+/// (channel m0 + r in bank (m0 mod 4) + r). The features network runs
+/// serial and pipelined in Verilator and pipelined in Icarus, bit-exact,
+/// every layer of every image as predicted; a wrong expectation fails the
+/// bench, and a layer-by-layer design of the same arrays is refused.
+#[test]
+#[ignore = "slow tier (Verilator and Icarus runs); scripts/test.sh runs it"]
+fn engines_of_different_rows_bit_exact() {
+    let net = features();
+    let chunks = "[accelerator]\nname = \"uneven\"\n[clp]\nrows = 1\ncols = 2\n[slp]\nrows = 4\ncols = 3\n[alp]\nrows = 2\ncols = 2\n";
+    let arch = pipelined(chunks);
+    let g = nasa::hw::tile::Geometry::of(&arch).unwrap();
+    assert_eq!((g.banks, g.rows), (4, [1, 4, 2]));
+    let pipe = nasa::hw::tile::choose_pipe(&net, &arch).unwrap().unwrap();
+    // Depthwise layers on an engine narrower than the banks.
+    let narrow_dw = pipe.engines.iter().any(|e| {
+        g.rows_of(e.kind) < g.banks
+            && e.layers
+                .iter()
+                .any(|&i| matches!(&net.layers[i].op, Op::Conv(c) if c.is_depthwise()))
+    });
+    assert!(narrow_dw, "no depthwise layer on a narrow engine");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("u");
+    generate(&net, &arch, &arch.to_toml(), "u", &dir).unwrap();
+    lint(&dir);
+    let serial = simulate(&dir, &opts(3, Simulator::Verilator, true)).unwrap();
+    assert!(serial.pass, "{serial:?}");
+    assert_serial_exact(&serial);
+    let piped = simulate(&dir, &opts(3, Simulator::Verilator, false)).unwrap();
+    assert!(piped.pass, "{piped:?}");
+    assert_pipeline_exact(&piped);
+    assert_bench_fails_on_one_value(&dir, &net, 3, 2, 5);
+    let icarus = simulate(&dir, &opts(2, Simulator::Icarus, false)).unwrap();
+    assert!(icarus.pass, "{icarus:?}");
+    assert_pipeline_exact(&icarus);
+
+    let flat = Arch::parse(chunks, Path::new("flat.toml")).unwrap();
+    let m = nasa::hw::tile::Geometry::of(&flat).unwrap_err();
+    assert!(m.contains("same rows in every chunk"), "{m}");
+}
+
 /// The mapper's tile pipeline for the default network at 24 MAC-PE areas
 /// (a 256 KiB buffer holds every image's copies): bit-exact on
 /// Fashion-MNIST in Verilator (Icarus: `random_networks_on_the_tile_pipeline`
@@ -316,15 +360,17 @@ fn tile_pipeline_search_is_exhaustive() {
     assert_eq!(mapping.engine, "tiles");
     let memory = nasa::hw::layout::Memory::of(&mapping.arch);
     let mut best = u64::MAX;
-    for rows in [1u32, 2, 4, 8] {
+    // Each engine its own rows.
+    let rows = [1u32, 2, 4, 8];
+    for r in (0..64).map(|i| [rows[i % 4], rows[i / 4 % 4], rows[i / 16]]) {
         for c in 1..=10u32 {
             for s in 1..=20u32 {
                 for a in 1..=20u32 {
-                    let area = rows as f64 * (c as f64 + (s + a) as f64 / 1.88);
+                    let area = (r[0] * c) as f64 + (r[1] * s + r[2] * a) as f64 / 1.88;
                     if area > 10.0 + 1e-9 {
                         continue;
                     }
-                    let arch = map::tile_design(&options, rows, [c, s, a]);
+                    let arch = map::tile_design(&options, r, [c, s, a]);
                     let Ok(Some(pipe)) = nasa::hw::tile::choose_pipe(&net, &arch) else {
                         continue;
                     };
@@ -453,9 +499,15 @@ fn measured_comparison_through_the_cli() {
 /// every dependency within a round points to an earlier entry (in the
 /// pipelined order and in the serial one), and the serial order is the
 /// pipelined one's permutation, each engine's its own entries'.
-fn check_tile_pipe(net: &Network, rows: u32, word: u32, fusion: &nasa::hw::tile::pipe::Fusion) {
+fn check_tile_pipe(
+    net: &Network,
+    rows: [u32; 3],
+    word: u32,
+    fusion: &nasa::hw::tile::pipe::Fusion,
+) {
     use nasa::hw::tile::{self, pipe, Geometry};
     let geom = Geometry {
+        banks: rows.iter().copied().max().unwrap(),
         rows,
         word,
         cols: [word.min(3), word, 2],
@@ -662,13 +714,24 @@ fn fusions(net: &Network, seed: u64) -> Vec<nasa::hw::tile::pipe::Fusion> {
 #[test]
 fn tile_pipe_plans_keep_copies_apart() {
     let default = nasa::model::models::default_network().unwrap();
-    for (k, (rows, word)) in [(1, 2), (2, 8), (4, 4), (16, 16)].into_iter().enumerate() {
+    // Every engine the same rows, and (a pipeline's engines may differ)
+    // each its own.
+    let shapes = [
+        ([1; 3], 2),
+        ([2; 3], 8),
+        ([4; 3], 4),
+        ([16; 3], 16),
+        ([2, 16, 2], 2),
+        ([4, 1, 8], 4),
+    ];
+    for (k, (rows, word)) in shapes.into_iter().enumerate() {
         for f in fusions(&default, k as u64) {
             check_tile_pipe(&default, rows, word, &f);
         }
     }
     for f in fusions(&features(), 7) {
-        check_tile_pipe(&features(), 2, 4, &f);
+        check_tile_pipe(&features(), [2; 3], 4, &f);
+        check_tile_pipe(&features(), [1, 4, 2], 4, &f);
     }
     for seed in 0..12u64 {
         let mut rng = nasa::model::rng::SplitMix64::new(seed);
@@ -678,7 +741,8 @@ fn tile_pipe_plans_keep_copies_apart() {
         let text = crate::property::description(1 + (seed % 3) as u32, 11, 9, 8, &choices);
         let net = Network::parse(&text, Path::new("random.toml")).unwrap();
         for f in fusions(&net, seed) {
-            check_tile_pipe(&net, [1, 2, 4][seed as usize % 3], 4, &f);
+            let r = |k: u64| [1, 2, 4][((seed + k) % 3) as usize];
+            check_tile_pipe(&net, [r(0), r(seed % 2), r(1)], 4, &f);
         }
     }
 }

@@ -71,6 +71,7 @@ struct ChunkCtx {
     kind: &'static str,
     label: &'static str,
     code: u32,
+    rows: u32,
     cols: u32,
     wdepth: u64,
     wbits: u32,
@@ -230,7 +231,8 @@ fn chunk_ctxs(plan: &Plan) -> Vec<ChunkCtx> {
                 wbits: clog2(wdepth),
                 woff,
                 wwords,
-                wb: geom.rows.max(geom.cols_of(k)),
+                rows: geom.rows_at(code),
+                wb: geom.chunk_weight_bytes(code),
                 codes: k == Kind::Conv && plan.entries.iter().any(|e| e.desc.codes != 0),
             };
             woff += wwords;
@@ -270,15 +272,19 @@ fn engine_ctx(
     let out = net.output_info().shape;
     let pin = plan.places[0];
     let pout = plan.places[net.output];
-    let drain = geom.drain_rows() as usize;
+    // The engine's array rows (every chunk of a layer-by-layer engine has
+    // the same); its memories have the design's banks.
+    let rows = chunks.first().map_or(geom.banks, |c| c.rows);
+    let drain = (rows / 8).max(1) as usize;
     let par_depth = par_len.div_ceil(drain).max(2) as u64;
 
     let mut ctx = tera::Context::from_serialize(stamp).context("template context")?;
     ctx.insert("chunks", chunks);
-    ctx.insert("rows", &geom.rows);
+    ctx.insert("rows", &rows);
+    ctx.insert("banks", &geom.banks);
     ctx.insert("has_t", &has_t);
     ctx.insert("drain", &drain);
-    ctx.insert("lgnb", &geom.rows.trailing_zeros());
+    ctx.insert("lgnb", &geom.banks.trailing_zeros());
     ctx.insert("cw", &cw);
     ctx.insert("lgw", &cw.trailing_zeros());
     ctx.insert("half", &half);
@@ -400,7 +406,7 @@ pub fn files(
     files.push(("desc.hex".into(), desc_hex(header, lines).into_bytes()));
     files.push((
         "par.hex".into(),
-        par_hex(header, &plan.par, plan.geometry.drain_rows() as usize).into_bytes(),
+        par_hex(header, &plan.par, plan.geometry.drain_rows(0) as usize).into_bytes(),
     ));
     push_images(&mut files, &ext, header, &design);
     Ok((files, ext))
@@ -426,6 +432,7 @@ struct PipeEngineCtx {
     module: String,
     kind: &'static str,
     label: &'static str,
+    rows: u32,
     cols: u32,
     /// Channels into it (indices into `channels`).
     inbox: Vec<usize>,
@@ -543,7 +550,12 @@ pub fn pipe_files(
         ctx.insert("par_file", &par_file);
         descs.push((
             par_file,
-            par_hex(header, &pipe.par[e], plan.geometry.drain_rows() as usize).into_bytes(),
+            par_hex(
+                header,
+                &pipe.par[e],
+                plan.geometry.drain_rows(tile::kind_code(ep.kind)) as usize,
+            )
+            .into_bytes(),
         ));
         ctx.insert(
             "desc_bits",
@@ -573,6 +585,7 @@ pub fn pipe_files(
             module,
             kind: ep.kind.name(),
             label: chunk_label(ep.kind),
+            rows: plan.geometry.rows_of(ep.kind),
             cols: plan.geometry.cols_of(ep.kind),
             inbox: Vec::new(),
         });
@@ -609,7 +622,7 @@ pub fn pipe_files(
     let mut ctx = tera::Context::from_serialize(stamp).context("template context")?;
     ctx.insert("engines", &engines);
     ctx.insert("channels", &channels);
-    ctx.insert("rows", &plan.geometry.rows);
+    ctx.insert("banks", &plan.geometry.banks);
     ctx.insert("cw", &word);
     ctx.insert("lgw", &word.trailing_zeros());
     ctx.insert("layers", &net.layers.len());

@@ -584,7 +584,7 @@ pub fn tile_layer_cost(
     geom: &crate::hw::tile::Geometry,
 ) -> LayerCost {
     use crate::hw::tile::{self, Mode};
-    let rows = geom.rows as u64;
+    let rows = geom.rows_at(d.kind) as u64;
     let o = net.layers[i].out.shape.len() as u64;
     let mut c = LayerCost {
         cycles: tile::walk_cycles(mode, d, geom),

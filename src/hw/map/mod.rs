@@ -213,14 +213,21 @@ pub fn design(opts: &MapOptions, pes: [u64; 3]) -> Arch {
     }
 }
 
-/// The tile-engine architecture with `rows` rows in every chunk and
-/// `cols` (conv, shift, adder; 0: no chunk) columns.
-pub fn tile_design(opts: &MapOptions, rows: u32, cols: [u32; 3]) -> Arch {
-    let chunk = |c: u32| (c > 0).then_some(Chunk { rows, cols: c });
+/// The tile-engine architecture with `rows` rows and `cols` columns per
+/// chunk (conv, shift, adder; 0 columns: no chunk). A layer-by-layer
+/// engine needs the same rows in every chunk; a pipeline's engines may
+/// differ.
+pub fn tile_design(opts: &MapOptions, rows: [u32; 3], cols: [u32; 3]) -> Arch {
+    let chunk = |k: usize| {
+        (cols[k] > 0).then_some(Chunk {
+            rows: rows[k],
+            cols: cols[k],
+        })
+    };
     Arch {
-        clp: chunk(cols[0]),
-        slp: chunk(cols[1]),
-        alp: chunk(cols[2]),
+        clp: chunk(0),
+        slp: chunk(1),
+        alp: chunk(2),
         schedule: crate::hw::arch::Schedule {
             pipeline: opts.pipeline,
             engine: Engine::Tiles,
@@ -249,18 +256,19 @@ fn tile_word(cols: [u32; 3]) -> u32 {
         .max(2)
 }
 
-/// The tile search's answer: the array shape and how many designs it priced.
+/// The tile search's answer: the array shapes and how many designs it priced.
 struct TileChoice {
-    rows: u32,
+    rows: [u32; 3],
     cols: [u32; 3],
     evaluated: u64,
 }
 
-/// The exhaustive search over tile-engine designs: every rows count, every
+/// The exhaustive search over tile-engine designs: every rows count (one
+/// for all chunks layer by layer, one per engine in a pipeline), every
 /// chunk's columns within the budget, priced by the exact tile model
 /// (tables per kind, rows, word and columns: a conv layer's cost depends
-/// on its chunk's columns, the rows and the word only). `Ok(None)`: the
-/// tile engine cannot run some network (a reason in `why`).
+/// on its chunk's rows and columns and the word only). `Ok(None)`: the
+/// tile engine cannot run some network.
 fn search_tiles(
     nets: &[Network],
     opts: &MapOptions,
@@ -270,11 +278,7 @@ fn search_tiles(
 ) -> Result<Option<TileChoice>, String> {
     use crate::hw::tile::{self, Desc, Geometry};
     let mem = crate::hw::layout::Memory::of(&design(opts, [1, 1, 1]));
-    let probe = Geometry {
-        rows: 1,
-        word: 2,
-        cols: [1; 3],
-    };
+    let probe = Geometry::uniform(1, 2, [1; 3]);
     let mut fixed_cycles = 0u64;
     let mut fixed_energy = 0f64;
     // Per network: the frame's and the post-processing layers' part of the
@@ -333,18 +337,18 @@ fn search_tiles(
     let mut tables = vec![vec![vec![vec![(0u64, 0f64); nc]; TILE_WORDS.len()]; TILE_ROWS.len()]; 3];
     let mut net_cycles =
         vec![vec![vec![vec![vec![0u64; nc]; TILE_WORDS.len()]; TILE_ROWS.len()]; 3]; nets.len()];
+    // Per rows count and word: every network's activations fit the buffer
+    // (with that many banks); per rows count: arrays of that many rows
+    // can run every layer (grouped convolutions).
     let mut fits = [[true; TILE_WORDS.len()]; TILE_ROWS.len()];
+    let mut runs = [true; TILE_ROWS.len()];
     // Per shape: what streaming changes in the fixed cost (frames and
     // post-processing layers cut into bands), over all networks.
     let mut stream_fixed = [[(0i64, 0f64); TILE_WORDS.len()]; TILE_ROWS.len()];
     let words = opts.buffer.words as u64;
     for (ri, &rows) in TILE_ROWS.iter().enumerate() {
         for (wi, &word) in TILE_WORDS.iter().enumerate() {
-            let geom = |c: u32| Geometry {
-                rows,
-                word,
-                cols: [c; 3],
-            };
+            let geom = |c: u32| Geometry::uniform(rows, word, [c; 3]);
             // Layer by layer, a network whose activations do not fit
             // streams its largest tensors (`tile::stream`).
             let mut streamed: Vec<Option<tile::Plan>> = vec![None; nets.len()];
@@ -404,7 +408,7 @@ fn search_tiles(
                         // A layer this shape cannot run (a grouping the
                         // rows do not divide) rules the rows count out.
                         let Ok(mode) = tile::conv_walk(&mut d, net, i, &g) else {
-                            fits[ri] = [false; TILE_WORDS.len()];
+                            runs[ri] = false;
                             break;
                         };
                         let lc = match &streamed[ni] {
@@ -425,66 +429,108 @@ fn search_tiles(
         }
     }
     let value = |c: u64, e: f64| opts.objective.of(c as f64, e);
-    let mut best: Option<(f64, u32, [u32; 3])> = None;
+    let mut best: Option<(f64, [u32; 3], [u32; 3])> = None;
     let mut evaluated = 0u64;
-    for (ri, &rows) in TILE_ROWS.iter().enumerate() {
-        let r = rows as f64;
-        let min_cost: f64 = (0..3).filter(|&i| used[i]).map(|i| r * cost[i]).sum();
-        if min_cost > capacity + 1e-9 {
-            break;
+    // One design: rows (indices into TILE_ROWS) and columns per kind.
+    let mut consider = |ri: [usize; 3], cols: [u32; 3]| {
+        let word = tile_word(cols);
+        let wi = word.trailing_zeros() as usize - 1;
+        // The scratchpad's banks: the most rows.
+        let bi = (0..3)
+            .filter(|&k| used[k])
+            .map(|k| ri[k])
+            .max()
+            .unwrap_or(0);
+        if !fits[bi][wi] || (0..3).any(|k| used[k] && !runs[ri[k]]) {
+            return;
         }
-        let max = |i: usize| -> u32 {
-            if !used[i] {
-                return 0;
-            }
-            let rest = capacity - (min_cost - r * cost[i]);
-            ((rest / (r * cost[i]) + 1e-9).floor() as u32).clamp(1, MAX_COLS)
-        };
-        let range = |i: usize| if used[i] { 1..=max(i) } else { 0..=0 };
-        for cc in range(0) {
-            for cs in range(1) {
-                let spent2 = r * (cc as f64 * cost[0] + cs as f64 * cost[1]);
-                if spent2 > capacity + 1e-9 {
-                    break;
+        evaluated += 1;
+        let (dc, de) = stream_fixed[bi][wi];
+        let (mut c, mut e) = ((fixed_cycles as i64 + dc) as u64, fixed_energy + de);
+        for k in (0..3).filter(|&k| used[k]) {
+            let t = tables[k][ri[k]][wi][cols[k] as usize];
+            c += t.0;
+            e += t.1;
+        }
+        if opts.pipeline {
+            // The period: per network, its busiest engine.
+            c = (0..nets.len())
+                .map(|ni| {
+                    (0..3)
+                        .filter(|&k| used[k])
+                        .map(|k| {
+                            engine_fixed[ni][k] + net_cycles[ni][k][ri[k]][wi][cols[k] as usize]
+                        })
+                        .max()
+                        .unwrap_or(0)
+                })
+                .sum();
+        }
+        let v = value(c, e);
+        if best.is_none_or(|(b, _, _)| v < b) {
+            best = Some((v, ri.map(|r| TILE_ROWS[r]), cols));
+        }
+    };
+    if opts.pipeline {
+        // Each engine its own shape: every (rows, columns) of each kind
+        // within the budget, then every combination.
+        let shapes: Vec<Vec<(usize, u32, f64)>> = (0..3)
+            .map(|k| {
+                if !used[k] {
+                    return vec![(0, 0, 0.0)];
                 }
-                for ca in range(2) {
-                    if spent2 + r * ca as f64 * cost[2] > capacity + 1e-9 {
+                let rest: f64 = (0..3).filter(|&j| j != k && used[j]).map(|j| cost[j]).sum();
+                let mut v = Vec::new();
+                for (ri, &rows) in TILE_ROWS.iter().enumerate() {
+                    for cols in 1..=MAX_COLS {
+                        let spent = (rows * cols) as f64 * cost[k];
+                        if spent + rest > capacity + 1e-9 {
+                            break;
+                        }
+                        v.push((ri, cols, spent));
+                    }
+                }
+                v
+            })
+            .collect();
+        for &(r0, c0, s0) in &shapes[0] {
+            for &(r1, c1, s1) in &shapes[1] {
+                if s0 + s1 > capacity + 1e-9 {
+                    continue;
+                }
+                for &(r2, c2, s2) in &shapes[2] {
+                    if s0 + s1 + s2 <= capacity + 1e-9 {
+                        consider([r0, r1, r2], [c0, c1, c2]);
+                    }
+                }
+            }
+        }
+    } else {
+        for (ri, &rows) in TILE_ROWS.iter().enumerate() {
+            let r = rows as f64;
+            let min_cost: f64 = (0..3).filter(|&i| used[i]).map(|i| r * cost[i]).sum();
+            if min_cost > capacity + 1e-9 {
+                break;
+            }
+            let max = |i: usize| -> u32 {
+                if !used[i] {
+                    return 0;
+                }
+                let rest = capacity - (min_cost - r * cost[i]);
+                ((rest / (r * cost[i]) + 1e-9).floor() as u32).clamp(1, MAX_COLS)
+            };
+            let range = |i: usize| if used[i] { 1..=max(i) } else { 0..=0 };
+            for cc in range(0) {
+                for cs in range(1) {
+                    let spent2 = r * (cc as f64 * cost[0] + cs as f64 * cost[1]);
+                    if spent2 > capacity + 1e-9 {
                         break;
                     }
-                    let cols = [cc, cs, ca];
-                    let word = tile_word(cols);
-                    let wi = word.trailing_zeros() as usize - 1;
-                    if !fits[ri][wi] {
-                        continue;
-                    }
-                    evaluated += 1;
-                    let (dc, de) = stream_fixed[ri][wi];
-                    let (mut c, mut e) = ((fixed_cycles as i64 + dc) as u64, fixed_energy + de);
-                    for k in 0..3 {
-                        if used[k] {
-                            let t = tables[k][ri][wi][cols[k] as usize];
-                            c += t.0;
-                            e += t.1;
+                    for ca in range(2) {
+                        if spent2 + r * ca as f64 * cost[2] > capacity + 1e-9 {
+                            break;
                         }
-                    }
-                    if opts.pipeline {
-                        // The period: per network, its busiest engine.
-                        c = (0..nets.len())
-                            .map(|ni| {
-                                (0..3)
-                                    .filter(|&k| used[k])
-                                    .map(|k| {
-                                        engine_fixed[ni][k]
-                                            + net_cycles[ni][k][ri][wi][cols[k] as usize]
-                                    })
-                                    .max()
-                                    .unwrap_or(0)
-                            })
-                            .sum();
-                    }
-                    let v = value(c, e);
-                    if best.is_none_or(|(b, _, _)| v < b) {
-                        best = Some((v, rows, cols));
+                        consider([ri; 3], [cc, cs, ca]);
                     }
                 }
             }
@@ -758,7 +804,7 @@ fn map_placed(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
                 evaluated,
             })) => {
                 let arch = tile_design(opts, rows, cols);
-                let pes = cols.map(|c| (c * rows) as u64);
+                let pes = [0, 1, 2].map(|k| (cols[k] * rows[k]) as u64);
                 return Ok(answer(nets, opts, arch, pes, engines, evaluated, started));
             }
             Ok(None) if opts.pipeline => {

@@ -186,11 +186,17 @@ impl Mode {
     }
 }
 
-/// The array shape all chunks share.
+/// The arrays' shapes and the scratchpad they share.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 pub struct Geometry {
-    /// Rows of every chunk, scratchpad banks.
-    pub rows: u32,
+    /// Scratchpad banks: the most rows of any chunk (a power of two).
+    /// Channel `c` of every tensor lives in bank `c mod banks`.
+    pub banks: u32,
+    /// Rows per chunk (by [`kind_code`]; 0 where the chunk is absent): the
+    /// output channels of a tile, a power of two dividing `banks`. A
+    /// layer-by-layer engine has one count for every chunk (they share its
+    /// sequencer); each engine of a tile pipeline has its own.
+    pub rows: [u32; 3],
     /// Bytes per scratchpad word (a power of two, at least every chunk's columns).
     pub word: u32,
     /// Columns per chunk (by [`kind_code`]); 0 where the chunk is absent.
@@ -198,21 +204,49 @@ pub struct Geometry {
 }
 
 impl Geometry {
-    /// Rows the drain requantises and writes per cycle: enough that a
-    /// tile of 8 or more cycles never waits for the previous one's drain.
-    pub fn drain_rows(&self) -> u32 {
-        (self.rows / 8).max(1)
+    /// Every chunk `rows` rows, the scratchpad as many banks.
+    pub fn uniform(rows: u32, word: u32, cols: [u32; 3]) -> Geometry {
+        Geometry {
+            banks: rows,
+            rows: [rows; 3],
+            word,
+            cols,
+        }
     }
 
-    /// Cycles a tile's drain takes.
-    pub fn drain_cycles(&self) -> u32 {
-        self.rows / self.drain_rows()
+    /// Rows of the chunk of kind code `k` (at least 1).
+    pub fn rows_at(&self, k: u32) -> u32 {
+        self.rows[k as usize].max(1)
     }
 
-    /// Bytes of a weight-memory word: a weight per row, or (transposed
-    /// walks) per column.
+    pub fn rows_of(&self, k: Kind) -> u32 {
+        self.rows_at(kind_code(k))
+    }
+
+    /// Rows the drain of the chunk of kind code `k` requantises and
+    /// writes per cycle: enough that a tile of 8 or more cycles never
+    /// waits for the previous one's drain.
+    pub fn drain_rows(&self, k: u32) -> u32 {
+        (self.rows_at(k) / 8).max(1)
+    }
+
+    /// Cycles a tile's drain takes on the chunk of kind code `k`.
+    pub fn drain_cycles(&self, k: u32) -> u32 {
+        self.rows_at(k) / self.drain_rows(k)
+    }
+
+    /// Bytes of a weight word in external memory (every chunk's words are
+    /// padded to it): a weight per row, or (transposed walks) per column,
+    /// of the widest chunk.
     pub fn weight_bytes(&self) -> u32 {
-        self.rows.max(self.cols.iter().copied().max().unwrap_or(1))
+        let most = |a: [u32; 3]| a.iter().copied().max().unwrap_or(1);
+        most(self.rows).max(most(self.cols)).max(1)
+    }
+
+    /// Bytes of a weight word of the chunk of kind code `k` (its resident
+    /// weight memory's width).
+    pub fn chunk_weight_bytes(&self, k: u32) -> u32 {
+        self.rows_at(k).max(self.cols[k as usize]).max(1)
     }
 }
 
@@ -223,24 +257,30 @@ impl Geometry {
             .iter()
             .filter_map(|&k| arch.chunk(k).map(|c| (k, *c)))
             .collect();
-        let rows = chunks.first().map_or(1, |(_, c)| c.rows);
-        if let Some((k, c)) = chunks.iter().find(|(_, c)| c.rows != rows) {
+        let first = chunks.first().map_or(1, |(_, c)| c.rows);
+        if let Some((k, c)) = chunks.iter().find(|(_, c)| !c.rows.is_power_of_two()) {
             return Err(format!(
-                "the tile engine needs the same rows in every chunk: the {k} chunk has {} rows, another {rows}",
+                "the tile engine needs a power-of-two number of rows (output channels per tile); the {k} chunk has {}",
                 c.rows
             ));
         }
-        if !rows.is_power_of_two() {
-            return Err(format!(
-                "the tile engine needs a power-of-two number of rows (output channels per tile, one scratchpad bank each); the chunks have {rows}"
-            ));
+        if !arch.schedule.pipeline {
+            if let Some((k, c)) = chunks.iter().find(|(_, c)| c.rows != first) {
+                return Err(format!(
+                    "a layer-by-layer tile engine needs the same rows in every chunk (they share its sequencer; a tile pipeline's engines may differ): the {k} chunk has {} rows, another {first}",
+                    c.rows
+                ));
+            }
         }
         let mut cols = [0; 3];
+        let mut rows = [0; 3];
         for (k, c) in &chunks {
             cols[kind_code(*k) as usize] = c.cols;
+            rows[kind_code(*k) as usize] = c.rows;
         }
         let cmax = cols.iter().copied().max().unwrap_or(1).max(1);
         Ok(Geometry {
+            banks: rows.iter().copied().max().unwrap_or(1).max(1),
             rows,
             word: cmax.next_power_of_two().max(2),
             cols,
@@ -259,7 +299,7 @@ pub struct Place {
     pub base: u64,
     /// Bytes per channel plane (whole words).
     pub plane: u64,
-    /// Planes per bank (`ceil(channels / rows)`).
+    /// Planes per bank (`ceil(channels / banks)`).
     pub planes: u64,
 }
 
@@ -367,7 +407,7 @@ fn allocate(net: &Network, geom: &Geometry) -> (Vec<Place>, u64) {
     for id in 0..=net.layers.len() {
         let s = net.tensor(id).shape;
         let plane = plane_bytes(s, word);
-        let planes = (s.c as u64).div_ceil(geom.rows as u64);
+        let planes = (s.c as u64).div_ceil(geom.banks as u64);
         let size = plane * planes;
         let born = id.saturating_sub(1);
         // Regions of tensors alive at the same time.
@@ -410,13 +450,14 @@ pub fn conv_walk(d: &mut Desc, net: &Network, i: usize, geom: &Geometry) -> Resu
     // group (reading that group's input channels): the rows must divide
     // the group's output channels.
     let per_group = c.out_ch / c.groups;
-    if c.groups > 1 && !depthwise && per_group % geom.rows as usize != 0 {
+    let k = kind_code(c.kind);
+    let rows = geom.rows_at(k);
+    if c.groups > 1 && !depthwise && per_group % rows as usize != 0 {
         return Err(format!(
             "layer `{}`: a grouped convolution with {} output channels per group needs arrays whose rows ({}) divide them",
-            layer.name, per_group, geom.rows
+            layer.name, per_group, rows
         ));
     }
-    let k = kind_code(c.kind);
     let cols = geom.cols[k as usize].max(1);
     let flat = !depthwise && c.kh == 1 && c.kw == 1 && c.stride == 1 && c.padding == 0;
     d.gm = per_group as u32;
@@ -445,7 +486,7 @@ pub fn conv_walk(d: &mut Desc, net: &Network, i: usize, geom: &Geometry) -> Resu
     walk_as(d, mode, geom);
     // A flat layer may also run transposed where a word holds a row of
     // pixels: the walk of fewer cycles (the plain one on a tie).
-    if flat && c.groups == 1 && geom.rows <= geom.word && geom.rows > 1 {
+    if flat && c.groups == 1 && rows <= geom.word && rows > 1 {
         let mut t = d.clone();
         walk_as(&mut t, Mode::FlatT, geom);
         if walk_cycles(Mode::FlatT, &t, geom) < walk_cycles(mode, d, geom) {
@@ -460,11 +501,12 @@ pub fn conv_walk(d: &mut Desc, net: &Network, i: usize, geom: &Geometry) -> Resu
 /// convolution walked as `mode`.
 fn walk_as(d: &mut Desc, mode: Mode, geom: &Geometry) {
     let transposed = mode == Mode::FlatT;
+    let rows = geom.rows_at(d.kind);
     d.tr = transposed as u32;
     (d.mstep, d.pstep) = if transposed {
-        (d.cols, geom.rows)
+        (d.cols, rows)
     } else {
-        (geom.rows, d.cols)
+        (rows, d.cols)
     };
     // A transposed segment is one aligned read of `rows` pixels.
     d.nch = if transposed {
@@ -476,7 +518,7 @@ fn walk_as(d: &mut Desc, mode: Mode, geom: &Geometry) {
     let drain = if transposed {
         d.cols
     } else {
-        geom.drain_cycles()
+        geom.drain_cycles(d.kind)
     };
     d.tpad = drain.saturating_sub(d.cin_g * d.kh * d.per);
 }
@@ -493,7 +535,7 @@ fn set_window(d: &mut Desc, g: &crate::model::net::PoolGeom) {
 
 /// Scratchpad bytes (all banks) a network needs on an engine of `geom`.
 pub fn scratchpad_bytes(net: &Network, geom: &Geometry) -> u64 {
-    allocate(net, geom).1 * geom.word as u64 * geom.rows as u64
+    allocate(net, geom).1 * geom.word as u64 * geom.banks as u64
 }
 
 /// The tile engine's plan for `net` on `arch` (tensors at `ext_base` in
@@ -506,7 +548,7 @@ pub fn plan(net: &Network, arch: &Arch, ext_base: &[u64]) -> Result<Plan, String
     if bytes <= arch.buffer.words as u64 {
         return plan_geometry(net, &geom, ext_base);
     }
-    let cap = arch.buffer.words as u64 / geom.rows as u64;
+    let cap = arch.buffer.words as u64 / geom.banks as u64;
     let whole = plan_geometry(net, &geom, ext_base)?;
     stream::plan(net, whole, ext_base, &Memory::of(arch), cap).map_err(|m| {
         format!(
@@ -535,7 +577,6 @@ fn plan_with(
 ) -> Result<Plan, String> {
     let geom = *geom;
     let (places, depth) = allocate(net, &geom);
-    let rows = geom.rows as usize;
     let mut weights: [Vec<Vec<u8>>; 3] = Default::default();
     let mut words = [0usize; 3];
     let mut par = Vec::new();
@@ -578,7 +619,10 @@ fn plan_with(
                 d.fan = fan as u32;
                 d.wbase = words[k] as u32;
                 // Every layer's channels start on a par_mem word.
-                par.resize(par.len().next_multiple_of(rows), (0, 0, 0));
+                par.resize(
+                    par.len().next_multiple_of(geom.rows_at(d.kind) as usize),
+                    (0, 0, 0),
+                );
                 d.pbase = par.len() as u32;
                 // Per tile of `mstep` output channels and per tap, a word
                 // with channel m0 + i's weight in byte i.
@@ -697,7 +741,7 @@ pub fn layer_cycles(plan: &Plan, i: usize) -> u64 {
 /// Exact cycles of a layer walked as `mode` with descriptor `d` on an
 /// engine of geometry `geom`.
 pub fn walk_cycles(mode: Mode, d: &Desc, geom: &Geometry) -> u64 {
-    let drain = geom.drain_cycles() as u64;
+    let drain = geom.drain_cycles(d.kind) as u64;
     let body = match mode {
         Mode::PostVec => {
             // A word of a channel's plane per cycle (two for an add: both
@@ -834,7 +878,7 @@ pub fn choose_pipe(
     let p = plan_geometry(net, &geom, &bases)
         .and_then(|t| pipe::plan(net, &geom, t, &fusion))
         .map_err(|m| InputError::new(&arch.path, m).field("schedule.pipeline"))?;
-    let bytes = p.bytes() * geom.rows as u64;
+    let bytes = p.bytes() * geom.banks as u64;
     if bytes > arch.buffer.words as u64 {
         return Err(InputError::new(
             &arch.path,

@@ -459,12 +459,12 @@ pub fn plan(net: &Network, geom: &Geometry, tile: Plan, fusion: &Fusion) -> Resu
     };
     // Each engine keeps only its layers' parameters, every layer's from a
     // par_mem word of its own (as the layer-by-layer plan lays them out).
-    let rows = geom.rows as usize;
     let mut par: Vec<Vec<(i32, i32, u32)>> = vec![Vec::new(); ne];
     let mut pbase = vec![0u32; n];
     for (i, layer) in net.layers.iter().enumerate() {
         if let crate::model::net::Op::Conv(c) = &layer.op {
             let p = &mut par[rounds.engine[i]];
+            let rows = geom.rows_of(rounds.engines[rounds.engine[i]]) as usize;
             p.resize(p.len().next_multiple_of(rows), (0, 0, 0));
             let from = tile.layers[i].desc.pbase as usize;
             pbase[i] = p.len() as u32;

@@ -35,7 +35,7 @@ fn staged(channels: usize, pixels: usize, geom: &Geometry) -> u64 {
         },
         geom.word as u64,
     );
-    plane * (channels as u64).div_ceil(geom.rows as u64)
+    plane * (channels as u64).div_ceil(geom.banks as u64)
 }
 
 /// A layer's rows as bands see them: input rows the window of output row
@@ -244,7 +244,7 @@ fn bands(
     for id in 0..=n {
         let s = net.tensor(id).shape;
         let plane = plane_bytes(s, word);
-        let planes = (s.c as u64).div_ceil(geom.rows as u64);
+        let planes = (s.c as u64).div_ceil(geom.banks as u64);
         let mut base = 0;
         if !streamed[id] {
             let born = id.saturating_sub(1);

@@ -79,8 +79,10 @@ module nasa_engine_shift (
     // External memory: bytes between the images of the input and the output.
     localparam [31:0] IN_STRIDE = 32'd784;
     localparam [31:0] OUT_STRIDE = 32'd16;
-    // Rows of every array = scratchpad banks.
+    // Scratchpad banks, and rows of the array (a power of two dividing
+    // NB): a tile's channel m0 + r lives in bank (m0 mod NB) + r.
     localparam [31:0] NB = 32'd2;
+    localparam [31:0] NR = 32'd2;
     // Rows drained per cycle.
     localparam [31:0] DR = 32'd1;
     localparam integer LGNB = 1;
@@ -94,7 +96,7 @@ module nasa_engine_shift (
     localparam integer SEGB = 8;
     localparam integer LB = 8;
     localparam integer PAR_DEPTH = 40;
-    // Resident weights: words of NB bytes, RL memory lines each.
+    // Resident weights: words of RL memory lines each.
     localparam [31:0] WEXT_BASE = 32'd73184;
     localparam [31:0] RL = 32'd1;
     localparam [31:0] WSTART = 32'd116;
@@ -322,6 +324,11 @@ module nasa_engine_shift (
             if (rd_bank_q == bj) rsel = rdat[bj*CW*8 +: CW*8];
     end
     wire [7:0] rbyte = rsel[7:0];
+    // A depthwise tile's rows read their own channels: row r bank
+    // (m0 mod NB) + r.
+    wire [NR*CW*8-1:0] rrow;
+    assign rrow = rdat;
+
 
     // ---------------------------------------------------------------- convolution sequencer
     // Two segments are in flight: the loading one (l*) and the computing one
@@ -374,17 +381,17 @@ module nasa_engine_shift (
     // The columns tap the bytes column * stride of their row's segment;
     // the bytes beyond the last tap only pass through.
     /* verilator lint_off UNUSEDSIGNAL */
-    reg [NB*SEGB*8-1:0] cur_all;
+    reg [NR*SEGB*8-1:0] cur_all;
     /* verilator lint_on UNUSEDSIGNAL */
     genvar gr;
     generate
-        for (gr = 0; gr < NB; gr = gr + 1) begin : seg
+        for (gr = 0; gr < NR; gr = gr + 1) begin : seg
             reg [NSEG*CW*8-1:0] nx;
             reg [SEGB*8-1:0] cur;
             // Depthwise: the row's own bank; transposed: byte gr of the
             // read (the row's pixel) in byte 0; otherwise the read.
             wire [CW*8-1:0] masked = rsel & arr_mask8;
-            wire [CW*8-1:0] src = (f_dw != 0) ? rdat[gr*CW*8 +: CW*8] & arr_mask8
+            wire [CW*8-1:0] src = (f_dw != 0) ? rrow[gr*CW*8 +: CW*8] & arr_mask8
                                 : (f_tr != 0) ? masked >> (gr*8) : masked;
             reg [NSEG*CW*8-1:0] merged;
             integer sk;
@@ -429,10 +436,10 @@ module nasa_engine_shift (
     reg [23:0] wgt_shift [0:199];
     reg [23:0] wword_shift;
     always @(posedge clk) wword_shift <= wgt_shift[w_ra[7:0]];
-    wire [NB*3*32-1:0] shadow_shift;
+    wire [NR*3*32-1:0] shadow_shift;
     genvar gr_shift, gc_shift;
     generate
-        for (gr_shift = 0; gr_shift < NB; gr_shift = gr_shift + 1) begin : shift_row
+        for (gr_shift = 0; gr_shift < NR; gr_shift = gr_shift + 1) begin : shift_row
             for (gc_shift = 0; gc_shift < 3; gc_shift = gc_shift + 1) begin : col
                 // The tap of this column: byte column * stride of the row's segment.
                 reg [7:0] x8;
@@ -466,10 +473,10 @@ module nasa_engine_shift (
 
     // ---------------------------------------------------------------- drain
     // A finished tile's accumulators wait in the shadow registers; in the
-    // cycle dc (1..NB/DR) its rows (dc - 1) * DR .. dc * DR - 1 are
-    // requantised (3 lanes per row) and written, each into its own
-    // bank, with the parameters read the cycle before (one par_mem word
-    // holds DR channels).
+    // cycle dc (1..NR/DR) its rows (dc - 1) * DR .. dc * DR - 1 are
+    // requantised (3 lanes per row) and written, each into its
+    // channel's bank, with the parameters read the cycle before (one
+    // par_mem word holds DR channels).
     reg [31:0] dc, dr_m0, dr_oy, dr_ox;
     wire drain = dc != 32'd0;
     wire [31:0] dr_grp = dc - 32'd1;
@@ -484,7 +491,7 @@ module nasa_engine_shift (
         if (rst) dc <= 32'd0;
         else if (pe_v && pe_last) begin
             dc <= 32'd1; dr_m0 <= pe_m0; dr_oy <= pe_oy; dr_ox <= pe_ox;
-        end else if (drain) dc <= (dc == ((f_tr != 0) ? f_cols : NB / DR)) ? 32'd0 : dc + 32'd1;
+        end else if (drain) dc <= (dc == ((f_tr != 0) ? f_cols : NR / DR)) ? 32'd0 : dc + 32'd1;
     end
     wire [31:0] d_left = f_ow - dr_ox;
     // Columns written: those of the chunk with an output pixel.
@@ -503,7 +510,7 @@ module nasa_engine_shift (
             integer dr;
             always @(*) begin
                 acc_row = 96'd0;
-                for (dr = 0; dr < NB / DR; dr = dr + 1) begin
+                for (dr = 0; dr < NR / DR; dr = dr + 1) begin
                     if (f_kind == 32'd1 && dr_grp == dr)
                         acc_row[95:0] = shadow_shift[(dr*DR + gi)*3*32 +: 3*32];
                 end
@@ -645,7 +652,8 @@ module nasa_engine_shift (
     reg [31:0] g, q, e, bk, ch, px, rn;
     reg [63:0] linebuf;
     reg [LB-1:0] strb;
-    // A weight word being assembled from memory lines (its low NB bytes are used).
+    // A weight word being assembled from memory lines (each chunk uses its
+    // words' low bytes).
     /* verilator lint_off UNUSEDSIGNAL */
     reg [63:0] rowbuf;
     /* verilator lint_on UNUSEDSIGNAL */
@@ -728,8 +736,11 @@ module nasa_engine_shift (
         if (drain && f_tr == 0) begin
             wr_a = d_addr;
             wr_m = d_m;
+            // Row r of the tile (channel dr_m0 + r) into bank
+            // (dr_m0 mod NB) + r: bank bi takes row bi mod NR.
             for (bi = 0; bi < NB; bi = bi + 1) begin
-                wr_en[bi] = bi / DR == dr_grp && dr_m0 + bi < f_m;
+                wr_en[bi] = bi / NR == (dr_m0 & (NB - 32'd1)) / NR
+                            && (bi % NR) / DR == dr_grp && dr_m0 + bi % NR < f_m;
                 wr_db[bi*CW*8 +: CW*8] = d_y[(bi % DR)*CW*8 +: CW*8];
             end
         end else if (v_write) begin

@@ -51,6 +51,7 @@ module nasa_top (
 );
     localparam integer NL = 13;
     localparam integer NENG = 3;
+    // Banks of every memory (the most rows of any engine).
     localparam integer NB = 2;
     localparam integer CW = 4;
 

@@ -1,0 +1,12 @@
+nasa_top.v
+nasa_engine_conv.v
+nasa_engine_shift.v
+nasa_engine_adder.v
+nasa_round_clamp.v
+nasa_requant.v
+nasa_scale.v
+nasa_addq.v
+nasa_spad.v
+nasa_pe_conv.v
+nasa_pe_shift.v
+nasa_pe_adder.v

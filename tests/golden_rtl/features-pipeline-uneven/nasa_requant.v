@@ -1,0 +1,22 @@
+// nasa 0.1.0 `features-pipeline-uneven`: hand-written primitive (templates/arith/); network features description sha256 323025ceefc852400f4befac4c46943ca7a39c390a936655bf47dd0fcac87ce5 architecture sha256 c9e45aa2a21b19d93925d3cafeadd500ebad2b55c3b3e4e34fe4b67fd51a5b89
+// Hand-written arithmetic primitive of nasa's tile engine (docs/arithmetic.md);
+// `nasa gen` copies it into every tile-engine design. A module of its own so
+// that synthesis keeps each lane whole (Yosys shares resources within a
+// module only).
+`default_nettype none
+
+module nasa_requant (
+    input  wire [31:0] acc,
+    // {bias[31:0], multiplier[31:0], shift[7:0]}
+    input  wire [71:0] par,
+    input  wire [31:0] lo,
+    input  wire [31:0] hi,
+    output wire [7:0]  y
+);
+    // R4: clamp(rshift_round((acc + bias) * multiplier, shift)); the product
+    // fits 64 bits (acc_bits + multiplier bits <= 64, checked at load).
+    wire signed [32:0] sum = $signed({ acc[31], acc }) + $signed({ par[71], par[71:40] });
+    wire signed [63:0] prod = sum * $signed(par[39:8]);
+    nasa_round_clamp rc (.v(prod), .s(par[7:0]), .lo(lo), .hi(hi), .y(y));
+endmodule
+`default_nettype wire

@@ -1,0 +1,23 @@
+// nasa 0.1.0 `features-pipeline-uneven`: hand-written primitive (templates/arith/); network features description sha256 323025ceefc852400f4befac4c46943ca7a39c390a936655bf47dd0fcac87ce5 architecture sha256 c9e45aa2a21b19d93925d3cafeadd500ebad2b55c3b3e4e34fe4b67fd51a5b89
+// Hand-written arithmetic primitive of nasa's tile engine (docs/arithmetic.md);
+// `nasa gen` copies it into every tile-engine design. A module of its own so
+// that synthesis keeps each lane whole (Yosys shares resources within a
+// module only).
+`default_nettype none
+
+module nasa_scale (
+    input  wire signed [31:0] v,
+    input  wire [31:0] m,
+    input  wire [31:0] s,
+    input  wire [31:0] lo,
+    input  wire [31:0] hi,
+    output wire [7:0]  y
+);
+    // P2: clamp(rshift_round(v * m, s)).
+    wire signed [63:0] prod = v * $signed(m);
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [31:0] sh = s;
+    /* verilator lint_on UNUSEDSIGNAL */
+    nasa_round_clamp rc (.v(prod), .s(sh[7:0]), .lo(lo), .hi(hi), .y(y));
+endmodule
+`default_nettype wire
