@@ -339,12 +339,13 @@ fn cli_pipeline() {
 
 /// `nasa map --pipeline` on tile engines finds the least period over
 /// every tile pipeline of a small budget whose copies fit the buffer
-/// (brute force over rows and columns with the exact model of each).
+/// (brute force over every engine's rows and columns with the exact model
+/// of each).
 #[test]
 fn tile_pipeline_search_is_exhaustive() {
     let net = nasa::model::models::default_network().unwrap();
     let options = MapOptions {
-        budget: Budget::PeArea(10.0),
+        budget: Budget::PeArea(8.0),
         objective: Objective::Latency,
         buffer: Default::default(),
         memory: Default::default(),
@@ -367,7 +368,7 @@ fn tile_pipeline_search_is_exhaustive() {
             for s in 1..=20u32 {
                 for a in 1..=20u32 {
                     let area = (r[0] * c) as f64 + (r[1] * s + r[2] * a) as f64 / 1.88;
-                    if area > 10.0 + 1e-9 {
+                    if area > 8.0 + 1e-9 {
                         continue;
                     }
                     let arch = map::tile_design(&options, r, [c, s, a]);
@@ -385,9 +386,6 @@ fn tile_pipeline_search_is_exhaustive() {
     assert_eq!(chosen.period, best);
 }
 
-/// `nasa map --pipeline` on cache controllers finds the least period over
-/// every design of a small budget (brute force with the estimate of each
-/// design).
 /// A tensor read by three layers cannot be named by the descriptors: the
 /// generator refuses with the architecture file and field, and writes
 /// nothing.

@@ -6,14 +6,16 @@
 //! format, the scratchpad layout and the cycle model live here, once.
 //!
 //! The hardware (`templates/tile.v.tera`, docs/accelerator.md):
-//! - every chunk has `R` rows (the same `R` for all chunks, a power of two)
+//! - every chunk has `R` rows (a power of two: the same `R` for all chunks
+//!   of a layer-by-layer engine, each engine its own in a tile pipeline)
 //!   and its own number of columns `C`; PE `(r, c)` accumulates output
 //!   channel `m0 + r` at output pixel `ox0 + c` of the current output row;
-//! - the scratchpad has `R` banks; channel `c` of every tensor lives in bank
-//!   `c mod R`, as a plane of `ceil(H*W / CW)` words of `CW` bytes (raster
-//!   order, each plane from a word boundary), so the `R` channels of an
-//!   output-channel tile are written in `R` different banks and a depthwise
-//!   tile reads its `R` input channels in parallel;
+//! - the scratchpad has `B` banks, the most rows of any chunk; channel `c`
+//!   of every tensor lives in bank `c mod B`, as a plane of `ceil(H*W / CW)`
+//!   words of `CW` bytes (raster order, each plane from a word boundary),
+//!   so the `R` channels of an output-channel tile are written in `R`
+//!   different banks (`(m0 mod B) + r`) and a depthwise tile reads its `R`
+//!   input channels in parallel;
 //! - a layer is a sequence of *segments*, one per (tile, input channel,
 //!   kernel row): a segment is the input row segment the tile's `C` pixels
 //!   need for that kernel row, `(C - 1) * stride + KW` bytes read in
