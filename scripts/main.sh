@@ -34,7 +34,7 @@ step "nasa synth (Yosys synth and synth_xilinx)"
 synth=$($nasa synth "$out/default")
 echo "$synth"
 step "nasa map --budget 24 --pipeline: one engine per chunk, 8 images one layer at a time, then pipelined"
-$nasa map --budget 24 --pipeline --objective latency -o "$out/default-pipeline.arch.toml" | head -1
+$nasa map --budget 24 --pipeline -o "$out/default-pipeline.arch.toml" | head -1
 $nasa gen --arch "$out/default-pipeline.arch.toml" -o "$out/default-pipeline"
 (cd "$out/default-pipeline" && verilator --lint-only -Wall --top-module nasa_top -f files.f)
 serial=$($nasa sim "$out/default-pipeline" --images 8 --dataset fashion-mnist --serial --build-dir sim/build)
