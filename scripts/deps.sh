@@ -1,9 +1,12 @@
 #!/usr/bin/env bash
-# Installs the Debian packages nasa needs when they are missing.
+# Installs the Debian packages nasa needs when they are missing, and the
+# Python tools (pinned) into the repository's virtual environment `.venv`.
 # Sourced by scripts/main.sh and scripts/test.sh; safe to run twice.
 set -euo pipefail
 
-NASA_DEBS=(verilator yosys iverilog ccache dataset-fashion-mnist)
+NASA_DEBS=(verilator yosys iverilog ccache dataset-fashion-mnist python3-venv)
+# Python packages, pinned, installed into .venv.
+NASA_PIP=(fusesoc==2.4.7)
 
 nasa_install_debs() {
     local missing=()
@@ -25,7 +28,30 @@ nasa_install_debs() {
     fi
 }
 
+# The virtual environment beside this script's repository, with NASA_PIP.
+nasa_install_pip() {
+    local root venv
+    root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+    venv="$root/.venv"
+    if [ ! -x "$venv/bin/python" ]; then
+        python3 -m venv "$venv" >&2 || {
+            echo "error: could not create $venv (python3 -m venv)" >&2
+            return 1
+        }
+    fi
+    local want="${NASA_PIP[*]}"
+    if [ "$(cat "$venv/.nasa-pip" 2>/dev/null)" != "$want" ]; then
+        echo "installing Python packages into $venv: $want" >&2
+        "$venv/bin/pip" install -q --disable-pip-version-check "${NASA_PIP[@]}" >&2 || {
+            echo "error: could not install $want into $venv (pip needs PyPI)" >&2
+            return 1
+        }
+        echo "$want" > "$venv/.nasa-pip"
+    fi
+}
+
 nasa_install_debs
+nasa_install_pip
 command -v cargo >/dev/null 2>&1 || {
     echo "error: cargo not found; install the Rust toolchain (https://rustup.rs) and rerun" >&2
     exit 1

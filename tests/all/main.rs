@@ -13,6 +13,7 @@ mod golden_fast;
 mod golden_rtl;
 mod layers;
 mod map;
+mod package;
 mod pe_cells;
 mod pipeline;
 mod property;

@@ -25,6 +25,7 @@ use crate::model::fsutil::AtomicDir;
 use crate::model::net::{sha256_hex, weights, Network, Op};
 use crate::model::quant::Kind;
 
+pub mod core;
 pub mod tile;
 
 /// A design's files: name and contents.
@@ -578,6 +579,7 @@ pub fn generate(
     ));
     files.push(("files.f".into(), (design.join("\n") + "\n").into_bytes()));
     push_sources(&mut files, net, weights_bytes, arch_text);
+    push_core(&mut files, &stamp);
 
     let manifest = Manifest {
         engine: "cache",
@@ -610,6 +612,12 @@ fn push_sources(files: &mut Files, net: &Network, weights: Vec<u8>, arch_text: &
     files.push(("arch.toml".into(), arch_text.as_bytes().to_vec()));
 }
 
+/// Adds the design's FuseSoC core file ([`core`]), made from its files so far.
+fn push_core(files: &mut Files, stamp: &Stamp) {
+    let text = core::core_file(stamp, files);
+    files.push((core::CORE_FILE.into(), text));
+}
+
 /// A tile-engine design (`hw::tile`, rendered by [`tile::files`]).
 fn generate_tiles(
     net: &Network,
@@ -624,6 +632,7 @@ fn generate_tiles(
     let header = stamp.hex_header();
     let (mut files, ext) = tile::files(net, plan, &memory, &stamp, &header)?;
     push_sources(&mut files, net, weights_bytes, arch_text);
+    push_core(&mut files, &stamp);
     let last = net.layers.len();
     let layout = Layout {
         depth: ext.bases[last] + net.tensor(last).shape.len() as u64,
@@ -665,6 +674,7 @@ fn generate_pipe(
     let header = stamp.hex_header();
     let (mut files, ext) = tile::pipe_files(net, pipe, &memory, &stamp, &header)?;
     push_sources(&mut files, net, weights_bytes, arch_text);
+    push_core(&mut files, &stamp);
     // A debugging run stores every tensor at its own place; the input and
     // output have a slot per image (slot 0 here).
     let mut base = ext.bases.clone();

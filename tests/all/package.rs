@@ -1,0 +1,141 @@
+//! The FuseSoC package of generated designs (`hw::gen::core`): the pinned
+//! `fusesoc` that scripts/deps.sh installs into `.venv` lists every
+//! design's core and runs its lint target (`verilator --lint-only -Wall`)
+//! clean, and a design that breaks the lint fails it.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use nasa::hw::arch::Arch;
+use nasa::hw::gen::{core, generate};
+
+/// The `fusesoc` to run: `$NASA_FUSESOC`, else the repository's `.venv`.
+fn fusesoc() -> PathBuf {
+    if let Some(p) = std::env::var_os("NASA_FUSESOC") {
+        return p.into();
+    }
+    let p = Path::new(env!("CARGO_MANIFEST_DIR")).join(".venv/bin/fusesoc");
+    assert!(
+        p.exists(),
+        "fusesoc not found at {}: run `source scripts/deps.sh` (or set NASA_FUSESOC)",
+        p.display()
+    );
+    p
+}
+
+fn run(root: &Path, args: &[&str]) -> Output {
+    Command::new(fusesoc())
+        .arg("--cores-root")
+        .arg(root)
+        .args(args)
+        .output()
+        .expect("running fusesoc")
+}
+
+fn text(o: &Output) -> String {
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
+}
+
+#[test]
+#[ignore = "slow tier (FuseSoC and Verilator runs); scripts/test.sh runs it"]
+fn fusesoc_lists_the_core_and_lints_it_clean() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/features");
+    let net = nasa::model::models::load(Some(&dir)).unwrap();
+    let chunks =
+        "[clp]\nrows = 1\ncols = 2\n[slp]\nrows = 4\ncols = 3\n[alp]\nrows = 2\ncols = 2\n";
+    let designs = [
+        (
+            "features-pipeline",
+            format!("{chunks}[schedule]\npipeline = true\n"),
+        ),
+        (
+            "features-tiles",
+            "[clp]\nrows = 2\ncols = 3\n[slp]\nrows = 2\ncols = 4\n[alp]\nrows = 2\ncols = 2\n"
+                .into(),
+        ),
+        (
+            "features-cache",
+            format!("{chunks}[buffer]\nwords = 2048\n[schedule]\nengine = \"cache\"\n"),
+        ),
+    ];
+    let tmp = tempfile::tempdir().unwrap();
+    for (name, arch_text) in &designs {
+        let arch = Arch::parse(
+            &format!("[accelerator]\nname = \"{name}\"\n{arch_text}"),
+            Path::new("a.toml"),
+        )
+        .unwrap();
+        let out = tmp.path().join(name);
+        let stamp = generate(&net, &arch, &arch.to_toml(), name, &out).unwrap();
+        let vlnv = core::vlnv(&stamp);
+        assert_eq!(
+            vlnv,
+            format!(
+                "nasa:accelerator:{}:{}",
+                name.replace('-', "_"),
+                stamp.tool_version
+            )
+        );
+        // The core is stamped, and every file it lists is in the design.
+        let core_text = std::fs::read_to_string(out.join(core::CORE_FILE)).unwrap();
+        assert!(core_text.starts_with("CAPI=2:\n"), "{core_text}");
+        assert!(core_text.contains(&stamp.arch_sha256), "{core_text}");
+        let listed: Vec<&str> = core_text
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix("- "))
+            .map(|f| f.split(':').next().unwrap())
+            .collect();
+        assert!(listed.contains(&"nasa_top.v") && listed.iter().any(|f| f.ends_with(".hex")));
+        for f in &listed {
+            assert!(
+                out.join(f).exists(),
+                "{name}: the core lists {f}, which is missing"
+            );
+        }
+        let list = run(&out, &["core", "list"]);
+        assert!(list.status.success(), "{}", text(&list));
+        assert!(text(&list).contains(&vlnv), "{name}: {}", text(&list));
+        let build = tmp.path().join(format!("build-{name}"));
+        let lint = run(
+            &out,
+            &[
+                "run",
+                "--target",
+                "lint",
+                "--build-root",
+                build.to_str().unwrap(),
+                &vlnv,
+            ],
+        );
+        assert!(lint.status.success(), "{name}: {}", text(&lint));
+    }
+    // A design the lint rejects fails the target, naming the warning.
+    let broken = tmp.path().join("features-pipeline");
+    let top = broken.join("nasa_top.v");
+    let rtl = std::fs::read_to_string(&top).unwrap();
+    let at = rtl.rfind("endmodule").unwrap();
+    let bad = format!("{}    wire zz_lint = 1'b0;\n{}", &rtl[..at], &rtl[at..]);
+    std::fs::write(&top, bad).unwrap();
+    let build = tmp.path().join("build-broken");
+    let vlnv = format!(
+        "nasa:accelerator:features_pipeline:{}",
+        env!("CARGO_PKG_VERSION")
+    );
+    let lint = run(
+        &broken,
+        &[
+            "run",
+            "--target",
+            "lint",
+            "--build-root",
+            build.to_str().unwrap(),
+            &vlnv,
+        ],
+    );
+    assert!(!lint.status.success(), "{}", text(&lint));
+    assert!(text(&lint).contains("UNUSEDSIGNAL"), "{}", text(&lint));
+}
