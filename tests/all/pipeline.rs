@@ -185,9 +185,10 @@ fn pipelined_features_bit_exact_in_both_simulators() {
 }
 
 /// Engines of different rows: the multiply engine 1 row, the shift engine
-/// 4, the adder engine 2, so every memory has 4 banks and the narrower
-/// engines' drains write, and their depthwise tiles read, a part of them
-/// (channel m0 + r in bank (m0 mod 4) + r). The features network runs
+/// 4, the adder engine 2 (8 columns), so every memory has 4 banks and the
+/// narrower engines' drains write, and their depthwise tiles read, a part
+/// of them (channel m0 + r in bank (m0 mod 4) + r); the adder engine also
+/// runs transposed walks (a channel of pixels drained per cycle). The features network runs
 /// serial and pipelined in Verilator and pipelined in Icarus, bit-exact,
 /// every layer of every image as predicted; a wrong expectation fails the
 /// bench, and a layer-by-layer design of the same arrays is refused.
@@ -195,7 +196,7 @@ fn pipelined_features_bit_exact_in_both_simulators() {
 #[ignore = "slow tier (Verilator and Icarus runs); scripts/test.sh runs it"]
 fn engines_of_different_rows_bit_exact() {
     let net = features();
-    let chunks = "[accelerator]\nname = \"uneven\"\n[clp]\nrows = 1\ncols = 2\n[slp]\nrows = 4\ncols = 3\n[alp]\nrows = 2\ncols = 2\n";
+    let chunks = "[accelerator]\nname = \"uneven\"\n[clp]\nrows = 1\ncols = 2\n[slp]\nrows = 4\ncols = 3\n[alp]\nrows = 2\ncols = 8\n";
     let arch = pipelined(chunks);
     let g = nasa::hw::tile::Geometry::of(&arch).unwrap();
     assert_eq!((g.banks, g.rows), (4, [1, 4, 2]));
@@ -208,6 +209,13 @@ fn engines_of_different_rows_bit_exact() {
                 .any(|&i| matches!(&net.layers[i].op, Op::Conv(c) if c.is_depthwise()))
     });
     assert!(narrow_dw, "no depthwise layer on a narrow engine");
+    let narrow_t = pipe.engines.iter().any(|e| {
+        g.rows_of(e.kind) < g.banks
+            && e.layers
+                .iter()
+                .any(|&i| pipe.tile.layers[i].mode == nasa::hw::tile::Mode::FlatT)
+    });
+    assert!(narrow_t, "no transposed walk on a narrow engine");
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("u");
     generate(&net, &arch, &arch.to_toml(), "u", &dir).unwrap();
