@@ -5,14 +5,14 @@
 //! 32 bits, so the wrap never happens on a valid network). The cells are
 //! combinational; the arrays around them register the accumulator.
 //!
-//! Ports: `x` is the 8-bit activation sign-extended to 32 bits by the
-//! array (`{{24{x[7]}}, x}`); `w` is the raw 8-bit weight (multiply), the
-//! 8-bit shift code (shift) or the weight sign-extended to 32 bits (adder).
-//! Everything is unsigned `Bits` in two's complement and every operator has
-//! operands of one width, so the Verilog rust_hdl emits is `verilator -Wall`
-//! clean. The multiply is a shift-and-add over the weight's 8 bits (bit 7
-//! with negative weight): exact, and with no `*` whose widths rust_hdl
-//! cannot express (it only multiplies 16 x 16 bits).
+//! Ports: `x` is the 8-bit activation sign-extended by the array to 32
+//! bits (`{{24{x[7]}}, x}`; 16 bits for the multiply PE); `w` is the
+//! weight sign-extended to 16 bits (multiply), the 8-bit shift code
+//! (shift) or the weight sign-extended to 32 bits (adder). Everything is unsigned `Bits` in two's
+//! complement and every operator has operands of one width, so the Verilog
+//! rust_hdl emits is `verilator -Wall` clean. The multiply is one 16 x
+//! 16-bit `*` (the width rust_hdl multiplies) of the operands' magnitudes,
+//! which Yosys maps to a DSP block.
 
 use rust_hdl::prelude::*;
 
@@ -22,46 +22,64 @@ use crate::model::quant::Kind;
 pub const ACC_BITS: usize = 32;
 const ACC: usize = ACC_BITS;
 
-/// Multiply-accumulate PE (CLP): `acc + x * w`.
-#[derive(LogicBlock, Default)]
+/// Multiply-accumulate PE (CLP): `acc + x * w` as one 16 x 16-bit
+/// multiply of the operands' magnitudes (what rust_hdl multiplies, and
+/// what Yosys maps to a DSP block: DSP48E1 in `synth_xilinx`, MULT18X18D
+/// in `synth_ecp5`), added or subtracted by the product's sign. `x` is the
+/// activation and `w` the weight, both sign-extended to 16 bits by the
+/// array: `x` is -128 to 127, or +128 (a shift code's +128 computed as
+/// `(-x) * (-128)`, docs/arithmetic.md K4), `w` -128 to 127, so `|x * w|
+/// <= 2^14` and the magnitudes fit.
+#[derive(LogicBlock)]
 pub struct MacPe {
-    pub x: Signal<In, Bits<ACC>>,
-    pub w: Signal<In, Bits<8>>,
+    pub x: Signal<In, Bits<MAC_BITS>>,
+    pub w: Signal<In, Bits<MAC_BITS>>,
     pub acc_in: Signal<In, Bits<ACC>>,
     pub acc_out: Signal<Out, Bits<ACC>>,
-    sum: Signal<Local, Bits<ACC>>,
+    xmag: Signal<Local, Bits<16>>,
+    wmag: Signal<Local, Bits<16>>,
+    prod: Signal<Local, Bits<ACC>>,
+    one16: Constant<Bits<16>>,
+}
+
+/// Width of the multiply PE's operand ports (both sign-extended by the array).
+pub const MAC_BITS: usize = 16;
+
+impl Default for MacPe {
+    fn default() -> Self {
+        MacPe {
+            x: Default::default(),
+            w: Default::default(),
+            acc_in: Default::default(),
+            acc_out: Default::default(),
+            xmag: Default::default(),
+            wmag: Default::default(),
+            prod: Default::default(),
+            one16: Constant::new(1_u64.into()),
+        }
+    }
 }
 
 impl Logic for MacPe {
     #[hdl_gen]
     fn update(&mut self) {
-        self.sum.next = self.acc_in.val();
-        if self.w.val().get_bit(0) {
-            self.sum.next = self.sum.val() + self.x.val();
+        self.xmag.next = self.x.val();
+        if self.x.val().get_bit(15) {
+            self.xmag.next = !self.x.val() + self.one16.val();
         }
-        if self.w.val().get_bit(1) {
-            self.sum.next = self.sum.val() + (self.x.val() << 1_u64);
+        self.wmag.next = self.w.val();
+        if self.w.val().get_bit(15) {
+            self.wmag.next = !self.w.val() + self.one16.val();
         }
-        if self.w.val().get_bit(2) {
-            self.sum.next = self.sum.val() + (self.x.val() << 2_u64);
+        self.prod.next = self.xmag.val() * self.wmag.val();
+        self.acc_out.next = self.acc_in.val() + self.prod.val();
+        if self.x.val().get_bit(15) {
+            if !self.w.val().get_bit(15) {
+                self.acc_out.next = self.acc_in.val() - self.prod.val();
+            }
+        } else if self.w.val().get_bit(15) {
+            self.acc_out.next = self.acc_in.val() - self.prod.val();
         }
-        if self.w.val().get_bit(3) {
-            self.sum.next = self.sum.val() + (self.x.val() << 3_u64);
-        }
-        if self.w.val().get_bit(4) {
-            self.sum.next = self.sum.val() + (self.x.val() << 4_u64);
-        }
-        if self.w.val().get_bit(5) {
-            self.sum.next = self.sum.val() + (self.x.val() << 5_u64);
-        }
-        if self.w.val().get_bit(6) {
-            self.sum.next = self.sum.val() + (self.x.val() << 6_u64);
-        }
-        // Two's complement: the sign bit weighs -2^7.
-        if self.w.val().get_bit(7) {
-            self.sum.next = self.sum.val() - (self.x.val() << 7_u64);
-        }
-        self.acc_out.next = self.sum.val();
     }
 }
 

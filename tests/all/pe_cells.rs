@@ -21,7 +21,7 @@ fn ext32(v: i64) -> u64 {
 }
 
 macro_rules! exhaustive {
-    ($name:ident, $cell:ty, $kind:expr, $weights:expr, $wport:expr) => {
+    ($name:ident, $cell:ty, $kind:expr, $xs:expr, $xport:expr, $weights:expr, $wport:expr) => {
         #[test]
         fn $name() {
             let mut uut = <$cell>::default();
@@ -30,10 +30,10 @@ macro_rules! exhaustive {
             sim.add_testbench(move |mut sim: Sim<$cell>| {
                 let mut s = sim.init()?;
                 let mut checked = 0u32;
-                for x in -128i64..128 {
+                for x in $xs {
                     for w in $weights {
                         let acc = ACCS[(checked % 4) as usize];
-                        s.x.next = ext32(x).into();
+                        s.x.next = $xport(x).into();
                         s.w.next = $wport(w).into();
                         s.acc_in.next = ((acc as u64) & 0xFFFF_FFFF).into();
                         s = sim.wait(1, s)?;
@@ -57,17 +57,28 @@ fn byte(v: i64) -> u64 {
     (v as u64) & 0xFF
 }
 
+/// The 16-bit sign extension the arrays apply to the multiply PE's activations.
+fn ext16(v: i64) -> u64 {
+    (v as u64) & 0xFFFF
+}
+
+// Activations -128 to 127, and +128: a shift code's +128 on the multiply
+// engine is computed as (-x) * (-128) (docs/arithmetic.md, K4).
 exhaustive!(
     mac_cell_matches_golden_on_all_operands,
     MacPe,
     Kind::Conv,
+    -128i64..=128,
+    ext16,
     -128i64..128,
-    byte
+    ext16
 );
 exhaustive!(
     adder_cell_matches_golden_on_all_operands,
     AdderPe,
     Kind::Adder,
+    -128i64..128,
+    ext32,
     -128i64..128,
     ext32
 );
@@ -76,6 +87,8 @@ exhaustive!(
     shift_cell_matches_golden_on_all_codes,
     ShiftPe,
     Kind::Shift,
+    -128i64..128,
+    ext32,
     -16i64..=16,
     byte
 );

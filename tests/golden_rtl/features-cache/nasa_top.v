@@ -180,8 +180,9 @@ module nasa_top (
             reg  [31:0] acc;
             wire [31:0] nxt;
             nasa_pe_conv pe (
-                .x({ {24{x8[7]}}, x8 }),
-                .w(w8),
+                .x({ {8{x8[7]}}, x8 }),
+
+                .w({ {8{w8[7]}}, w8 }),
                 .acc_in(acc),
                 .acc_out(nxt)
             );
@@ -203,6 +204,7 @@ module nasa_top (
             wire [31:0] nxt;
             nasa_pe_shift pe (
                 .x({ {24{x8[7]}}, x8 }),
+
                 .w(w8),
                 .acc_in(acc),
                 .acc_out(nxt)
@@ -225,6 +227,7 @@ module nasa_top (
             wire [31:0] nxt;
             nasa_pe_adder pe (
                 .x({ {24{x8[7]}}, x8 }),
+
                 .w({ {24{w8[7]}}, w8 }),
                 .acc_in(acc),
                 .acc_out(nxt)

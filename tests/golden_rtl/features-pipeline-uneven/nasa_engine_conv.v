@@ -456,10 +456,12 @@ module nasa_engine_conv (
                 reg [31:0] acc;
                 reg [31:0] sh;
                 wire [31:0] nxt;
-                wire [31:0] x32 = { {24{x8[7]}}, x8 };
+                // The multiply PE takes 16 bits (room for a shift code's +128).
+                wire [15:0] xs = { {8{x8[7]}}, x8 };
+
                 nasa_pe_conv pe (
-                    .x(x32),
-                    .w(w8),
+                    .x(xs),
+                    .w({ {8{w8[7]}}, w8 }),
                     .acc_in(pe_first ? 32'd0 : acc),
                     .acc_out(nxt)
                 );

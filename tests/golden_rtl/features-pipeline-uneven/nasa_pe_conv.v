@@ -4,42 +4,39 @@
 module nasa_pe_conv(x,w,acc_in,acc_out);
     
     // Module arguments
-    input wire  [31:0] x;
-    input wire  [7:0] w;
+    input wire  [15:0] x;
+    input wire  [15:0] w;
     input wire  [31:0] acc_in;
     output reg  [31:0] acc_out;
     
+    // Constant declarations
+    localparam  one16 = 16'h1;
+    
     // Local signals
-    reg  [31:0] sum;
+    reg  [15:0] xmag;
+    reg  [15:0] wmag;
+    reg  [31:0] prod;
     
     // Update code
     always @(*) begin
-        sum = acc_in;
-        if (w[32'h0]) begin
-            sum = sum + x;
+        xmag = x;
+        if (x[32'hf]) begin
+            xmag = ~x + one16;
         end
-        if (w[32'h1]) begin
-            sum = sum + (x << 64'h1);
+        wmag = w;
+        if (w[32'hf]) begin
+            wmag = ~w + one16;
         end
-        if (w[32'h2]) begin
-            sum = sum + (x << 64'h2);
+        prod = xmag * wmag;
+        acc_out = acc_in + prod;
+        if (x[32'hf]) begin
+            if (~w[32'hf]) begin
+                acc_out = acc_in - prod;
+            end
         end
-        if (w[32'h3]) begin
-            sum = sum + (x << 64'h3);
+        else if (w[32'hf]) begin
+            acc_out = acc_in - prod;
         end
-        if (w[32'h4]) begin
-            sum = sum + (x << 64'h4);
-        end
-        if (w[32'h5]) begin
-            sum = sum + (x << 64'h5);
-        end
-        if (w[32'h6]) begin
-            sum = sum + (x << 64'h6);
-        end
-        if (w[32'h7]) begin
-            sum = sum - (x << 64'h7);
-        end
-        acc_out = sum;
     end
     
 endmodule // top

@@ -456,9 +456,10 @@ module nasa_engine_adder (
                 reg [31:0] acc;
                 reg [31:0] sh;
                 wire [31:0] nxt;
-                wire [31:0] x32 = { {24{x8[7]}}, x8 };
+                wire [31:0] xs = { {24{x8[7]}}, x8 };
+
                 nasa_pe_adder pe (
-                    .x(x32),
+                    .x(xs),
                     .w({ {24{w8[7]}}, w8 }),
                     .acc_in(pe_first ? 32'd0 : acc),
                     .acc_out(nxt)
