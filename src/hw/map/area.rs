@@ -29,8 +29,10 @@ pub struct LutModel {
     pub per_pe: [f64; 3],
 }
 
-/// Fitted on five designs of `models/features` (2 to 8 PEs per kind);
-/// within 1.4% of Yosys on two designs left out of the fit.
+/// Fitted on five designs of `models/features` (2 to 8 PEs per kind) on
+/// 2026-11-27, within 1.4% of Yosys on two designs left out of the fit
+/// then; stale since the tile engine and the DSP multiply PEs (a linear
+/// refit on 2026-12-03 misses by up to 35%: docs/benchmarks.md).
 pub const LUTS: LutModel = LutModel {
     base: 4053.1,
     per_pe: [656.9, 357.7, 147.4],
