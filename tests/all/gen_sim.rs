@@ -745,3 +745,31 @@ fn network_larger_than_the_global_buffer() {
     // Output writes evict input lines here; the exact walk follows them.
     assert_predicted(&report);
 }
+
+/// A design's parameter words hold as many channels as its engine drains
+/// per cycle (its rows / 8, at least 1), whichever chunks it has: a
+/// shift-only design of 16 rows drains 2 rows a cycle, layer by layer and
+/// pipelined (session 13 first took the multiply chunk's rows, which this
+/// design lacks, and packed one channel a word).
+#[test]
+fn parameter_words_follow_the_engines_rows() {
+    let net = random_net(&geometry_network(Kind::Shift), 11);
+    for (file, schedule) in [
+        ("par.hex", "engine = \"tiles\"\n"),
+        ("par_shift.hex", "pipeline = true\n"),
+    ] {
+        let text = format!(
+            "[accelerator]\nname = \"p\"\n[slp]\nrows = 16\ncols = 2\n[buffer]\nwords = 1048576\n[schedule]\n{schedule}"
+        );
+        let arch = Arch::parse(&text, Path::new("p.toml")).unwrap();
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("d");
+        generate(&net, &arch, &arch.to_toml(), "p", &dir).unwrap();
+        let par = std::fs::read_to_string(dir.join(file)).unwrap();
+        let words: Vec<&str> = par.lines().filter(|l| !l.starts_with("//")).collect();
+        assert!(!words.is_empty());
+        for w in words {
+            assert_eq!(w.len(), 2 * 18, "{file}: {w}");
+        }
+    }
+}

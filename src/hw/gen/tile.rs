@@ -210,6 +210,14 @@ fn field_index(lists: &[&[&str]], name: &str) -> usize {
         .unwrap_or_else(|| unreachable!("no descriptor field {name}"))
 }
 
+/// Rows an engine of `chunks` (one, or a layer-by-layer engine's, which
+/// all have the same rows) drains per cycle: its parameter words' channels.
+fn drain_of(plan: &Plan, chunks: &[ChunkCtx]) -> usize {
+    chunks
+        .first()
+        .map_or(1, |c| plan.geometry.drain_rows(c.code) as usize)
+}
+
 /// Chunk contexts of the chunks in `geom`, with their weights' place in
 /// external memory (word offsets, in kind order).
 fn chunk_ctxs(plan: &Plan) -> Vec<ChunkCtx> {
@@ -275,7 +283,7 @@ fn engine_ctx(
     // The engine's array rows (every chunk of a layer-by-layer engine has
     // the same); its memories have the design's banks.
     let rows = chunks.first().map_or(geom.banks, |c| c.rows);
-    let drain = (rows / 8).max(1) as usize;
+    let drain = drain_of(plan, chunks);
     let par_depth = par_len.div_ceil(drain).max(2) as u64;
 
     let mut ctx = tera::Context::from_serialize(stamp).context("template context")?;
@@ -406,7 +414,7 @@ pub fn files(
     files.push(("desc.hex".into(), desc_hex(header, lines).into_bytes()));
     files.push((
         "par.hex".into(),
-        par_hex(header, &plan.par, plan.geometry.drain_rows(0) as usize).into_bytes(),
+        par_hex(header, &plan.par, drain_of(plan, &chunks)).into_bytes(),
     ));
     push_images(&mut files, &ext, header, &design);
     Ok((files, ext))
@@ -550,12 +558,7 @@ pub fn pipe_files(
         ctx.insert("par_file", &par_file);
         descs.push((
             par_file,
-            par_hex(
-                header,
-                &pipe.par[e],
-                plan.geometry.drain_rows(tile::kind_code(ep.kind)) as usize,
-            )
-            .into_bytes(),
+            par_hex(header, &pipe.par[e], drain_of(plan, &chunks)).into_bytes(),
         ));
         ctx.insert(
             "desc_bits",
