@@ -17,7 +17,7 @@ for d in $designs; do
     IFS=, read -r c s a <<< "$d"
     printf '[accelerator]\nname = "cal"\n[clp]\nrows = 1\ncols = %s\n[slp]\nrows = 1\ncols = %s\n[alp]\nrows = 1\ncols = %s\n' "$c" "$s" "$a" > "$tmp/$d.toml"
     $nasa gen models/features --arch "$tmp/$d.toml" -o "$tmp/$d" > /dev/null
-    $nasa synth "$tmp/$d" --json > "$tmp/$d.json"
+    $nasa synth "$tmp/$d" --target xilinx --json > "$tmp/$d.json"
     rm -rf "$tmp/$d"
 done
 python3 - "$tmp" $designs <<'PY'
@@ -27,8 +27,9 @@ rows = []
 for d in designs:
     p = [int(v) for v in d.split(',')]
     r = json.load(open(f"{tmp}/{d}.json"))
-    rows.append((d, p, r['xilinx']['luts'], r['xilinx']['flip_flops'],
-                 {k: r['chunks'][k]['xilinx']['luts'] for k in ('conv', 'shift', 'adder')}))
+    x = next(t for t in r['targets'] if t['target'] == 'xilinx')
+    rows.append((d, p, x['total']['luts'], x['total']['flip_flops'],
+                 {k: x['chunks'][k]['resources']['luts'] for k in ('conv', 'shift', 'adder')}))
 fit = rows[:5]
 # Least squares for [base, conv, shift, adder] on the fitted designs.
 import itertools

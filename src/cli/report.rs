@@ -11,7 +11,7 @@ use nasa::hw::arch::SizeReport;
 use nasa::hw::compare::MeasuredComparison;
 use nasa::hw::map::{MapReport, Mapping};
 use nasa::hw::sim::SimReport;
-use nasa::hw::synth::SynthReport;
+use nasa::hw::synth::{SynthReport, Target};
 use nasa::learn::search::SearchAndTrain;
 use nasa::learn::train::TrainSummary;
 use nasa::model::check::CheckReport;
@@ -304,17 +304,78 @@ impl Report for SimReport {
 
 impl Report for SynthReport {
     fn text(&self) -> String {
-        let x = &self.xilinx;
-        let mut t = format!(
-            "total: {} generic cells; xilinx: {} LUTs, {} flip-flops, {} DSPs, {} RAMB18\n",
-            self.generic_cells, x.luts, x.flip_flops, x.dsps, x.block_rams
-        );
-        for (kind, c) in &self.chunks {
+        let mut t = String::new();
+        for r in &self.targets {
+            let x = &r.total;
+            let target = r.target;
+            if target == Target::Generic {
+                let _ = writeln!(t, "generic: {} cells", x.cells);
+                for (kind, c) in &r.chunks {
+                    let _ = writeln!(
+                        t,
+                        "  {kind} chunk ({} PE cells): {} cells",
+                        c.pes, c.resources.cells
+                    );
+                }
+                continue;
+            }
             let _ = writeln!(
                 t,
-                "  {kind} chunk ({} PE cells): {} generic cells; {} LUTs, {} DSPs",
-                c.pes, c.generic_cells, c.xilinx.luts, c.xilinx.dsps
+                "{target}: {} LUTs, {} flip-flops, {} DSPs ({}), {} block RAMs ({})",
+                x.luts,
+                x.flip_flops,
+                x.dsps,
+                target.dsp_cell(),
+                x.block_rams,
+                target.block_ram_cell()
             );
+            for (kind, c) in &r.chunks {
+                let _ = writeln!(
+                    t,
+                    "  {kind} chunk ({} PE cells): {} LUTs, {} DSPs",
+                    c.pes, c.resources.luts, c.resources.dsps
+                );
+            }
+            match (&r.place_and_route, target.default_device()) {
+                (Some(p), _) => {
+                    let _ = writeln!(
+                        t,
+                        "  placed and routed on the {} ({}): Fmax {:.1} MHz, {} the architecture's {} MHz clock",
+                        p.device,
+                        p.tool,
+                        p.fmax_mhz,
+                        if p.met { "meets" } else { "misses" },
+                        p.clock_mhz
+                    );
+                    if let Some(c) = &p.critical_path {
+                        let _ = writeln!(
+                            t,
+                            "  critical path: {:.2} ns in {} steps, from `{}` to `{}`",
+                            c.delay_ns, c.steps, c.from, c.to
+                        );
+                    }
+                    let uses: Vec<String> = p
+                        .utilisation
+                        .iter()
+                        .map(|(n, u)| {
+                            format!(
+                                "{n} {}/{} ({:.0}%)",
+                                u.used,
+                                u.available,
+                                100.0 * u.used as f64 / u.available.max(1) as f64
+                            )
+                        })
+                        .collect();
+                    let _ = writeln!(t, "  device use: {}", uses.join(", "));
+                }
+                (None, None) => {
+                    let _ = writeln!(
+                        t,
+                        "  (no open place-and-route for {target}: resources after synthesis)"
+                    );
+                }
+                (None, Some(_)) => {}
+            }
         }
         t
     }

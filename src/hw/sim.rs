@@ -165,6 +165,38 @@ fn run(cmd: &mut Command, what: &str) -> Result<String> {
     Ok(stdout)
 }
 
+/// Runs the testbench and returns what it printed, which holds a readable
+/// RESULT line. The testbench exits non-zero on a mismatch or a timeout
+/// (`$fatal`), so that FuseSoC and scripts see a failed run; the exit
+/// status is checked against the RESULT line.
+fn run_bench(cmd: &mut Command, what: &str) -> Result<String> {
+    let out = cmd.output().with_context(|| {
+        format!("cannot run {what}; is it installed (apt-get install verilator iverilog)?")
+    })?;
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    if let Some(line) = stdout.lines().find(|l| l.starts_with("TIMEOUT")) {
+        bail!("the design did not finish: {line}");
+    }
+    let Some(result) = stdout.lines().find(|l| l.starts_with("RESULT")) else {
+        bail!(
+            "{what}: the testbench printed no RESULT line ({}):\n{stdout}{}",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    let mismatches = field(result, "mismatches").unwrap_or(-1);
+    if mismatches < 0 || field(result, "cycles").is_none() {
+        bail!("{what}: unreadable testbench result: {result}");
+    }
+    if out.status.success() != (mismatches == 0) {
+        bail!(
+            "{what}: the testbench's exit status ({}) disagrees with its result ({result})",
+            out.status
+        );
+    }
+    Ok(stdout)
+}
+
 /// Builds the testbench (if needed) and returns the command that runs it.
 fn build(dir: &Path, simulator: Simulator, build_dir: Option<&Path>) -> Result<Command> {
     let files = std::fs::read_to_string(dir.join("files.f"))?;
@@ -316,18 +348,13 @@ pub fn simulate_against(
     if opts.serial {
         cmd.arg("+serial=1");
     }
-    let stdout = run(&mut cmd, "the simulation")?;
-    if let Some(line) = stdout.lines().find(|l| l.starts_with("TIMEOUT")) {
-        bail!("the design did not finish: {line}");
-    }
-    let Some(result) = stdout.lines().find(|l| l.starts_with("RESULT")) else {
-        bail!("the testbench printed no RESULT line:\n{stdout}");
-    };
+    let stdout = run_bench(&mut cmd, "the simulation")?;
+    let result = stdout
+        .lines()
+        .find(|l| l.starts_with("RESULT"))
+        .unwrap_or_default();
     let mismatches = field(result, "mismatches").unwrap_or(-1);
     let cycles = field(result, "cycles").unwrap_or(0);
-    if mismatches < 0 {
-        bail!("unreadable testbench result: {result}");
-    }
     let cycles_per_inference = cycles as f64 / opts.images.max(1) as f64;
     let ops: u64 = net.ops_per_kind().iter().sum();
     let pes: u64 = crate::model::quant::Kind::ALL
@@ -505,7 +532,7 @@ fn locate(
     opts: &SimOptions,
 ) -> Result<Option<Mismatch>> {
     let mut cmd = build(dir, opts.simulator, opts.build_dir.as_deref())?;
-    run(
+    run_bench(
         cmd.args([
             format!("+images={}", image + 1),
             format!("+dump_image={image}"),

@@ -10,6 +10,7 @@ use std::process::Command;
 use nasa::hw::arch::{Arch, Chunk};
 use nasa::hw::gen::generate;
 use nasa::hw::sim::{simulate, simulate_against, SimOptions, Simulator};
+use nasa::hw::synth::Target;
 use nasa::model::data::DatasetKind;
 use nasa::model::net::{weights, Network, Op};
 use nasa::model::quant::Kind;
@@ -696,16 +697,19 @@ fn synthesis_reports_every_chunk() {
     let tmp = tempfile::tempdir().unwrap();
     let dir = tmp.path().join("s");
     generate(&net, &arch, text, "s", &dir).unwrap();
-    let report = nasa::hw::synth::synthesize(&dir).expect("yosys synth and synth_xilinx succeed");
-    let adder = &report.chunks["adder"];
-    assert_eq!(adder.pes, 2);
-    assert!(adder.xilinx.luts > 0 && adder.generic_cells > 0);
-    assert!(
-        report.xilinx.luts > adder.xilinx.luts,
-        "the controller adds logic"
-    );
-    assert!(report.xilinx.flip_flops > 0);
-    assert!(report.generic_cells > adder.generic_cells);
+    let report = nasa::hw::synth::synthesize(&dir, &Default::default())
+        .expect("yosys synth and synth_xilinx succeed");
+    let xilinx = report.target(Target::Xilinx).unwrap();
+    let generic = report.target(Target::Generic).unwrap();
+    let adder = &xilinx.chunks["adder"].resources;
+    assert_eq!(xilinx.chunks["adder"].pes, 2);
+    assert_eq!(generic.chunks["adder"].pes, 2);
+    assert!(adder.luts > 0 && generic.chunks["adder"].resources.cells > 0);
+    assert!(xilinx.total.luts > adder.luts, "the controller adds logic");
+    assert!(xilinx.total.flip_flops > 0);
+    assert!(xilinx.total.block_rams > 0);
+    assert!(generic.total.cells > generic.chunks["adder"].resources.cells);
+    assert!(xilinx.place_and_route.is_none());
 }
 
 #[test]

@@ -8,6 +8,7 @@ mod common;
 
 mod cli;
 mod cli_errors;
+mod fpga;
 mod gen_sim;
 mod golden_fast;
 mod golden_rtl;

@@ -139,3 +139,60 @@ fn fusesoc_lists_the_core_and_lints_it_clean() {
     assert!(!lint.status.success(), "{}", text(&lint));
     assert!(text(&lint).contains("UNUSEDSIGNAL"), "{}", text(&lint));
 }
+
+/// The core's `sim` target runs the self-checking testbench on the stimuli
+/// `nasa gen` writes (one seeded random image and its golden output), in
+/// Verilator and in Icarus, and fails (a non-zero exit) when one expected
+/// output is wrong.
+#[test]
+#[ignore = "slow tier (FuseSoC, Verilator and Icarus runs); scripts/test.sh runs it"]
+fn fusesoc_sim_target_passes_and_fails_on_a_wrong_output() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/features");
+    let net = nasa::model::models::load(Some(&dir)).unwrap();
+    let text_arch = "[accelerator]\nname = \"simmed\"\n[clp]\nrows = 2\ncols = 3\n[slp]\nrows = 2\ncols = 4\n[alp]\nrows = 2\ncols = 2\n";
+    let arch = Arch::parse(text_arch, Path::new("a.toml")).unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let out = tmp.path().join("simmed");
+    let stamp = generate(&net, &arch, text_arch, "simmed", &out).unwrap();
+    let vlnv = core::vlnv(&stamp);
+    let sim = |tool: &str, build: &str| {
+        let build = tmp.path().join(build);
+        run(
+            &out,
+            &[
+                "run",
+                "--target",
+                "sim",
+                "--tool",
+                tool,
+                "--build-root",
+                build.to_str().unwrap(),
+                &vlnv,
+            ],
+        )
+    };
+    for tool in ["verilator", "icarus"] {
+        let o = sim(tool, &format!("build-{tool}"));
+        assert!(o.status.success(), "{tool}: {}", text(&o));
+        assert!(
+            text(&o).contains("RESULT images=1 mismatches=0"),
+            "{tool}: {}",
+            text(&o)
+        );
+    }
+    // One expected output off by one: the run fails, naming it.
+    let path = out.join("expected.hex");
+    let hex = std::fs::read_to_string(&path).unwrap();
+    let mut lines: Vec<String> = hex.lines().map(str::to_string).collect();
+    let k = lines.iter().position(|l| !l.starts_with("//")).unwrap() + 2;
+    let v = u8::from_str_radix(&lines[k], 16).unwrap();
+    lines[k] = format!("{:02x}", v.wrapping_add(1));
+    std::fs::write(&path, lines.join("\n") + "\n").unwrap();
+    let o = sim("verilator", "build-wrong");
+    assert!(!o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("MISMATCH image=0 output=2"),
+        "{}",
+        text(&o)
+    );
+}

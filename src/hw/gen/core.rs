@@ -5,11 +5,15 @@
 //! ```sh
 //! fusesoc --cores-root DIR core list
 //! fusesoc --cores-root DIR run --target lint nasa:accelerator:NAME
+//! fusesoc --cores-root DIR run --target sim nasa:accelerator:NAME
+//! fusesoc --cores-root DIR run --target sim --tool icarus nasa:accelerator:NAME
 //! ```
 //!
 //! `default` is the synthesizable design (the memory images copied beside
 //! it, since its memories load them with `$readmemh`); `lint` runs
-//! `verilator --lint-only -Wall` on it. The file is stamped like every
+//! `verilator --lint-only -Wall` on it; `sim` runs the self-checking
+//! testbench on the design's stimuli (`input.hex`, `expected.hex`), in
+//! Verilator or Icarus, and fails on a mismatch. The file is stamped like every
 //! other generated file and hashed in the manifest.
 
 use super::{Files, Stamp};
@@ -87,7 +91,18 @@ pub fn core_file(stamp: &Stamp, files: &Files) -> Vec<u8> {
     for f in &images {
         text += &format!("      - {f}: {{copyto: {f}}}\n");
     }
+    text += &format!(
+        "  tb:\n    file_type: verilogSource\n    files:\n      - tb.v\n      - {}\n",
+        super::EXT_MEM_FILE
+    );
+    text += "  stimuli:\n    file_type: user\n    files:\n";
+    for f in super::STIMULI {
+        text += &format!("      - {f}: {{copyto: {f}}}\n");
+    }
     text += "targets:\n  default:\n    filesets: [rtl, images]\n    toplevel: nasa_top\n";
     text += "  lint:\n    default_tool: verilator\n    filesets: [rtl]\n    toplevel: nasa_top\n    tools:\n      verilator:\n        mode: lint-only\n        verilator_options: [-Wall]\n";
+    // The self-checking testbench on the stimuli: exits non-zero on a
+    // mismatch or a timeout.
+    text += "  sim:\n    default_tool: verilator\n    filesets: [rtl, images, tb, stimuli]\n    toplevel: tb\n    tools:\n      verilator:\n        mode: binary\n        verilator_options: [-Wno-fatal]\n      icarus:\n        iverilog_options: [-g2012]\n";
     text.into_bytes()
 }

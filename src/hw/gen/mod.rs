@@ -357,6 +357,7 @@ impl<'a> Manifest<'a> {
             max_images,
             files: files
                 .iter()
+                .filter(|(n, _)| !STIMULI.contains(&n.as_str()))
                 .map(|(n, b)| (n.clone(), sha256_hex(b)))
                 .collect(),
         }
@@ -441,6 +442,7 @@ pub fn generate(
         weights_sha256: sha256_hex(&weights_bytes),
         arch_sha256: sha256_hex(arch_text.as_bytes()),
     };
+    let stimuli = stimuli(net, &stamp);
     // The description and weights written beside the design are the
     // network's own; the hardware runs it as the architecture places it.
     let ran = arch.runs(net)?;
@@ -452,7 +454,18 @@ pub fn generate(
         for e in &mut plan.entries {
             e.desc.codes = codes(e.layer);
         }
-        return generate_tiles(net, arch, arch_text, &plan, stamp, weights_bytes, dir);
+        return generate_tiles(
+            net,
+            arch,
+            arch_text,
+            &plan,
+            stamp,
+            Written {
+                weights: weights_bytes,
+                stimuli,
+            },
+            dir,
+        );
     }
     if let Some(mut pipe) = crate::hw::tile::choose_pipe(net, arch)? {
         for e in &mut pipe.tile.entries {
@@ -461,7 +474,18 @@ pub fn generate(
         for e in &mut pipe.entries {
             e.desc.codes = codes(e.layer);
         }
-        return generate_pipe(net, arch, arch_text, &pipe, stamp, weights_bytes, dir);
+        return generate_pipe(
+            net,
+            arch,
+            arch_text,
+            &pipe,
+            stamp,
+            Written {
+                weights: weights_bytes,
+                stimuli,
+            },
+            dir,
+        );
     }
     if !moved.is_empty() {
         return Err(crate::model::error::InputError::new(
@@ -579,7 +603,7 @@ pub fn generate(
     ));
     files.push(("files.f".into(), (design.join("\n") + "\n").into_bytes()));
     push_sources(&mut files, net, weights_bytes, arch_text);
-    push_core(&mut files, &stamp);
+    push_core(&mut files, &stamp, stimuli);
 
     let manifest = Manifest {
         engine: "cache",
@@ -612,10 +636,49 @@ fn push_sources(files: &mut Files, net: &Network, weights: Vec<u8>, arch_text: &
     files.push(("arch.toml".into(), arch_text.as_bytes().to_vec()));
 }
 
-/// Adds the design's FuseSoC core file ([`core`]), made from its files so far.
-fn push_core(files: &mut Files, stamp: &Stamp) {
+/// The testbench's stimuli written with every design, so that its
+/// simulation (`tb.v` alone, or the core's `sim` target) runs as generated:
+/// one image of seeded random inputs (seed 1) and the golden model's output
+/// for it. `nasa sim` replaces both with the images it is asked for; they
+/// are data of a run, not of the design, so the manifest does not hash
+/// them.
+fn stimuli(net: &Network, stamp: &Stamp) -> Files {
+    let inputs =
+        crate::model::randomize::random_inputs(net, 1, &mut crate::model::rng::SplitMix64::new(1));
+    let expected = crate::model::golden::infer_batch(net, &inputs);
+    let text = |what: &str, values: &[Vec<i64>]| {
+        let mut t = stamp.hex_header();
+        let _ = writeln!(
+            t,
+            "// {what}: one image of seeded random inputs (seed 1); `nasa sim` rewrites this file"
+        );
+        for v in values.iter().flatten() {
+            let _ = writeln!(t, "{}", crate::model::dump::hex(*v, 8));
+        }
+        t.into_bytes()
+    };
+    vec![
+        (STIMULI[0].into(), text("inputs", &inputs)),
+        (STIMULI[1].into(), text("expected outputs", &expected)),
+    ]
+}
+
+/// What a design is written with besides what its engine renders: the
+/// weights' bytes and the testbench's stimuli.
+struct Written {
+    weights: Vec<u8>,
+    stimuli: Files,
+}
+
+/// The stimuli files' names ([`stimuli`]).
+pub const STIMULI: [&str; 2] = ["input.hex", "expected.hex"];
+
+/// Adds the design's FuseSoC core file ([`core`]), made from its files so
+/// far, and the testbench's stimuli.
+fn push_core(files: &mut Files, stamp: &Stamp, stimuli: Files) {
     let text = core::core_file(stamp, files);
     files.push((core::CORE_FILE.into(), text));
+    files.extend(stimuli);
 }
 
 /// A tile-engine design (`hw::tile`, rendered by [`tile::files`]).
@@ -625,14 +688,14 @@ fn generate_tiles(
     arch_text: &str,
     plan: &crate::hw::tile::Plan,
     stamp: Stamp,
-    weights_bytes: Vec<u8>,
+    written: Written,
     dir: &Path,
 ) -> Result<Stamp> {
     let memory = crate::hw::layout::Memory::of(arch);
     let header = stamp.hex_header();
     let (mut files, ext) = tile::files(net, plan, &memory, &stamp, &header)?;
-    push_sources(&mut files, net, weights_bytes, arch_text);
-    push_core(&mut files, &stamp);
+    push_sources(&mut files, net, written.weights, arch_text);
+    push_core(&mut files, &stamp, written.stimuli);
     let last = net.layers.len();
     let layout = Layout {
         depth: ext.bases[last] + net.tensor(last).shape.len() as u64,
@@ -667,14 +730,14 @@ fn generate_pipe(
     arch_text: &str,
     pipe: &crate::hw::tile::pipe::Pipe,
     stamp: Stamp,
-    weights_bytes: Vec<u8>,
+    written: Written,
     dir: &Path,
 ) -> Result<Stamp> {
     let memory = crate::hw::layout::Memory::of(arch);
     let header = stamp.hex_header();
     let (mut files, ext) = tile::pipe_files(net, pipe, &memory, &stamp, &header)?;
-    push_sources(&mut files, net, weights_bytes, arch_text);
-    push_core(&mut files, &stamp);
+    push_sources(&mut files, net, written.weights, arch_text);
+    push_core(&mut files, &stamp, written.stimuli);
     // A debugging run stores every tensor at its own place; the input and
     // output have a slot per image (slot 0 here).
     let mut base = ext.bases.clone();

@@ -727,6 +727,7 @@ module nasa_engine_shift (
         wr_m = {CW{1'b0}};
         wr_en = {NB{1'b0}};
         wr_db = {(NB*CW*8){1'b0}};
+        bi = 0; // the loop variable too, or synthesis infers a latch for it
         case (st)
             S_CONV: begin rd_a = l_addr; rd_bank = lch & (NB - 32'd1); end
             S_POST: begin rd_a = p_raddr; rd_bank = pc & (NB - 32'd1); end

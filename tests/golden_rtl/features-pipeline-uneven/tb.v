@@ -86,7 +86,7 @@ module tb;
         if (!$value$plusargs("serial=%d", serial_arg)) serial_arg = 0;
         if (images > MAX_IMAGES) begin
             $display("ERROR images=%0d exceeds MAX_IMAGES=%0d", images, MAX_IMAGES);
-            $finish;
+            $fatal(1, "too many images");
         end
         $readmemh("input.hex", inputs, 0, images*IN_LEN-1);
         $readmemh("expected.hex", expected, 0, images*OUT_LEN-1);
@@ -122,7 +122,7 @@ module tb;
         end
         if (!done) begin
             $display("TIMEOUT images=%0d after %0d cycles", images, waited);
-            $finish;
+            $fatal(1, "the design did not finish");
         end
         total_cycles = {32'd0, cycles};
         for (i = 0; i < images; i = i + 1)
@@ -137,6 +137,8 @@ module tb;
             end
         if (dump_image >= 0) $writememh("act_dump.hex", mem.ext);
         $display("RESULT images=%0d mismatches=%0d cycles=%0d", images, mismatches, total_cycles);
+        // A failed run exits non-zero (FuseSoC, make and CI see it).
+        if (mismatches != 0) $fatal(1, "%0d outputs differ from expected.hex", mismatches);
         $finish;
     end
 endmodule

@@ -534,14 +534,18 @@ module nasa_top (
                 integer tc;
                 always @(*) begin
                     t_acc = 32'd0;
-                    for (tc = 0; tc < 4; tc = tc + 1) begin
-                        if (f_kind == 32'd0 && tc < 3 && dr_grp == tc)
+                    // One loop per chunk, bounded by its own columns, so no
+                    // index leaves its shadow register (not even in code a
+                    // condition makes dead: Yosys warns about those).
+                    for (tc = 0; tc < 3; tc = tc + 1)
+                        if (f_kind == 32'd0 && dr_grp == tc)
                             t_acc = shadow_conv[(gt*3 + tc)*32 +: 32];
-                        if (f_kind == 32'd1 && tc < 4 && dr_grp == tc)
+                    for (tc = 0; tc < 4; tc = tc + 1)
+                        if (f_kind == 32'd1 && dr_grp == tc)
                             t_acc = shadow_shift[(gt*4 + tc)*32 +: 32];
-                        if (f_kind == 32'd2 && tc < 2 && dr_grp == tc)
+                    for (tc = 0; tc < 2; tc = tc + 1)
+                        if (f_kind == 32'd2 && dr_grp == tc)
                             t_acc = shadow_adder[(gt*2 + tc)*32 +: 32];
-                    end
                 end
                 nasa_requant q (.acc(t_acc), .par(t_par), .lo(f_lo), .hi(f_hi), .y(t_y[gt*8 +: 8]));
             end else begin : none
@@ -753,6 +757,7 @@ module nasa_top (
         wr_m = {CW{1'b0}};
         wr_en = {NB{1'b0}};
         wr_db = {(NB*CW*8){1'b0}};
+        bi = 0; // the loop variable too, or synthesis infers a latch for it
         case (st)
             S_CONV: begin rd_a = l_addr; rd_bank = lch & (NB - 32'd1); end
             S_POST: begin rd_a = p_raddr; rd_bank = pc & (NB - 32'd1); end

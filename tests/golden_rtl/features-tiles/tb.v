@@ -79,7 +79,7 @@ module tb;
         if (!$value$plusargs("serial=%d", serial_arg)) serial_arg = 0;
         if (images > MAX_IMAGES) begin
             $display("ERROR images=%0d exceeds MAX_IMAGES=%0d", images, MAX_IMAGES);
-            $finish;
+            $fatal(1, "too many images");
         end
         $readmemh("input.hex", inputs, 0, images*IN_LEN-1);
         $readmemh("expected.hex", expected, 0, images*OUT_LEN-1);
@@ -118,7 +118,7 @@ module tb;
             if (done) $display("LAYER image=%0d index=%0d cycles=%0d", i, seen_layer, cycles);
             if (!done) begin
                 $display("TIMEOUT image=%0d layer=%0d after %0d cycles", i, layer, waited);
-                $finish;
+                $fatal(1, "the design did not finish");
             end
             total_cycles = total_cycles + {32'd0, cycles};
             if (i == 0) $display("CYCLES image=0 cycles=%0d", cycles);
@@ -134,6 +134,8 @@ module tb;
             if (i == dump_image) $writememh("act_dump.hex", mem.ext);
         end
         $display("RESULT images=%0d mismatches=%0d cycles=%0d", images, mismatches, total_cycles);
+        // A failed run exits non-zero (FuseSoC, make and CI see it).
+        if (mismatches != 0) $fatal(1, "%0d outputs differ from expected.hex", mismatches);
         $finish;
     end
 endmodule

@@ -1,0 +1,93 @@
+//! FPGA flows of `nasa synth --target` (`hw::synth`): a design placed and
+//! routed on an ECP5 (YoWASP's Yosys and nextpnr-ecp5, which
+//! scripts/deps.sh installs into `.venv`) reports its Fmax against the
+//! architecture's clock, its device use and its critical path; a design
+//! that does not fit an iCE40 (Debian's nextpnr-ice40) is an error naming
+//! every resource it lacks.
+
+use std::path::Path;
+
+use nasa::hw::arch::Arch;
+use nasa::hw::gen::generate;
+use nasa::hw::synth::{synthesize, Device, SynthOptions, Target};
+
+/// The `features` network on arrays of one PE per chunk: the smallest
+/// design the generator makes for it.
+fn features_design(dir: &Path, clock_mhz: u32) {
+    let net = nasa::model::net::Network::load(Path::new(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/models/features"
+    )))
+    .unwrap();
+    let text = format!(
+        "[accelerator]\nname = \"tiny\"\nclock_mhz = {clock_mhz}\n[clp]\nrows = 1\ncols = 1\n[slp]\nrows = 1\ncols = 1\n[alp]\nrows = 1\ncols = 1\n[buffer]\nwords = 4096\n"
+    );
+    let arch = Arch::parse(&text, Path::new("tiny.toml")).unwrap();
+    generate(&net, &arch, &text, "tiny", dir).unwrap();
+}
+
+#[test]
+#[ignore = "slow tier (Yosys and nextpnr runs); scripts/test.sh runs it"]
+fn ice40_names_what_does_not_fit() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    features_design(&dir, 250);
+    let opts = SynthOptions {
+        targets: vec![Target::Ice40],
+        device: Some(Device::Up5k),
+        place_and_route: true,
+    };
+    let err = format!("{:#}", synthesize(&dir, &opts).unwrap_err());
+    assert!(err.contains("does not fit the iCE40UP5K"), "{err}");
+    // Logic cells, pins and DSPs each exceed the UP5K's.
+    for lacking in ["ICESTORM_LC", "SB_IO", "ICESTORM_DSP"] {
+        assert!(err.contains(lacking), "{err}");
+    }
+    assert!(!err.contains("ICESTORM_RAM"), "block RAMs fit: {err}");
+    // Synthesis alone reports the design's iCE40 resources.
+    let opts = SynthOptions {
+        place_and_route: false,
+        ..opts
+    };
+    let r = synthesize(&dir, &opts).unwrap();
+    let ice = r.target(Target::Ice40).unwrap();
+    assert!(ice.place_and_route.is_none());
+    assert!(ice.total.luts > 5280, "{:?}", ice.total);
+    assert_eq!(ice.chunks["conv"].pes, 1);
+    assert_eq!(
+        ice.chunks["conv"].resources.dsps, 1,
+        "the multiply PE on a SB_MAC16"
+    );
+}
+
+/// YoWASP's `synth_ecp5` puts every multiply PE on one MULT18X18D, and the
+/// report counts them per chunk. (Placing and routing this design on an
+/// ECP5 takes minutes: docs/benchmarks.md records it; the reading of
+/// nextpnr's report is tested in `hw::synth::pnr`.)
+#[test]
+#[ignore = "slow tier (Yosys runs); scripts/test.sh runs it"]
+fn ecp5_synthesis_puts_every_multiply_pe_on_a_dsp() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("tiny");
+    features_design(&dir, 250);
+    let opts = SynthOptions {
+        targets: vec![Target::Ecp5, Target::Xilinx],
+        device: None,
+        place_and_route: false,
+    };
+    let r = synthesize(&dir, &opts).unwrap();
+    for t in [Target::Ecp5, Target::Xilinx] {
+        let rep = r.target(t).unwrap();
+        let conv = &rep.chunks["conv"];
+        assert_eq!(conv.pes, 1);
+        assert_eq!(conv.resources.dsps, conv.pes, "{t}: {:?}", conv.resources);
+        // Shift and adder PEs need no multiplier.
+        assert_eq!(rep.chunks["shift"].resources.dsps, 0, "{t}");
+        assert_eq!(rep.chunks["adder"].resources.dsps, 0, "{t}");
+        assert!(
+            rep.total.dsps > conv.resources.dsps,
+            "{t}: requantisers too"
+        );
+        assert!(rep.total.block_rams > 0, "{t}");
+    }
+}
