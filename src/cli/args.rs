@@ -373,6 +373,25 @@ pub enum Command {
         /// (default: the design's own obj_dir).
         #[arg(long, value_name = "DIR")]
         build_dir: Option<PathBuf>,
+        /// Write a waveform of the run: FST (FILE.fst) or VCD (FILE.vcd),
+        /// every signal of the bench named as in the RTL (a build of its
+        /// own; runs without --trace carry no tracing code).
+        #[arg(long, value_name = "FILE")]
+        trace: Option<PathBuf>,
+        /// Only while this layer runs (by name; the model's cycles).
+        #[arg(
+            long,
+            value_name = "LAYER",
+            requires = "trace",
+            conflicts_with = "trace_cycles"
+        )]
+        trace_layer: Option<String>,
+        /// Only while the design's cycle counter is in A..B.
+        #[arg(long, value_name = "A..B", requires = "trace", value_parser = parse_window)]
+        trace_cycles: Option<(u64, u64)>,
+        /// The image the window is in (default 0).
+        #[arg(long, value_name = "K", requires = "trace", default_value_t = 0)]
+        trace_image: usize,
     },
     /// Synthesise a generated design with Yosys for each target, and place
     /// and route it with nextpnr where an open tool exists (ECP5, iCE40):
@@ -410,4 +429,21 @@ pub enum Command {
         #[arg(short, long, value_name = "FILE")]
         output: PathBuf,
     },
+}
+
+/// `A..B`: a window of cycles.
+fn parse_window(s: &str) -> Result<(u64, u64), String> {
+    let (a, b) = s
+        .split_once("..")
+        .ok_or_else(|| format!("`{s}`: expected A..B (cycles, B excluded)"))?;
+    let parse = |v: &str| {
+        v.trim()
+            .parse::<u64>()
+            .map_err(|e| format!("`{s}`: `{v}` is not a cycle count ({e})"))
+    };
+    let (a, b) = (parse(a)?, parse(b)?);
+    if a >= b {
+        return Err(format!("`{s}`: the window is empty"));
+    }
+    Ok((a, b))
 }

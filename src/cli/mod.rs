@@ -88,7 +88,21 @@ pub fn run(cli: Cli) -> Result<()> {
             simulator,
             serial,
             build_dir,
+            trace,
+            trace_layer,
+            trace_cycles,
+            trace_image,
         } => {
+            use nasa::hw::sim::{Trace, TraceWindow};
+            let trace = trace.map(|file| Trace {
+                file,
+                window: match (trace_layer, trace_cycles) {
+                    (Some(l), _) => TraceWindow::Layer(l),
+                    (None, Some((a, b))) => TraceWindow::Cycles(a, b),
+                    (None, None) => TraceWindow::All,
+                },
+                image: trace_image,
+            });
             let opts = nasa::hw::sim::SimOptions {
                 images,
                 dataset: data.dataset,
@@ -97,6 +111,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 simulator,
                 serial,
                 build_dir,
+                trace,
             };
             let report = nasa::hw::sim::simulate(&dir, &opts)?;
             print(&report, json)?;

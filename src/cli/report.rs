@@ -291,12 +291,26 @@ impl Report for SimReport {
             self.ideal_cycles,
             100.0 * self.pe_utilization
         );
+        if let Some(w) = &self.trace {
+            let _ = writeln!(
+                t,
+                "waveform: {} ({}), image {}, cycles {}..{}",
+                w.file.display(),
+                w.format,
+                w.image,
+                w.from,
+                w.to.map_or("end".into(), |c| c.to_string())
+            );
+        }
         if let Some(m) = &self.first_mismatch {
             let _ = writeln!(
                 t,
                 "first difference: image {}, layer `{}`, channel {}, position ({}, {}): design {} golden {}",
                 m.image, m.layer, m.channel, m.y, m.x, m.got, m.expected
             );
+            if !m.trace_hint.is_empty() {
+                let _ = writeln!(t, "  {}", m.trace_hint);
+            }
         }
         t
     }

@@ -115,6 +115,7 @@ fn run(
             simulator: Simulator::Verilator,
             serial: false,
             build_dir: None,
+            trace: None,
         },
     )
     .with_context(|| format!("simulating {}", dir.display()))?;

@@ -40,6 +40,55 @@ pub struct SimOptions {
     /// (named by their SHA-256), so that a design generated again with the
     /// same files reuses its build; `None`: the design's own `obj_dir`.
     pub build_dir: Option<PathBuf>,
+    /// Write a waveform of the run (`nasa sim --trace`).
+    pub trace: Option<Trace>,
+}
+
+/// A waveform of a simulation: FST or VCD by the file's extension, of the
+/// whole bench (every signal under `tb`, named as in the RTL), limited to a
+/// window of one image's cycles (a pipelined run's cycles count from the
+/// run's start, a layer-by-layer run's from each image's).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Trace {
+    pub file: PathBuf,
+    pub window: TraceWindow,
+    /// The image the window is in.
+    pub image: usize,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum TraceWindow {
+    /// The whole run.
+    All,
+    /// One layer (by name), by the model's cycles (which equal the
+    /// design's).
+    Layer(String),
+    /// The design's cycle counter in `[from, to)`.
+    Cycles(u64, u64),
+}
+
+/// What a run wrote as its waveform.
+#[derive(Debug, Clone, Serialize)]
+pub struct TraceInfo {
+    pub file: PathBuf,
+    pub format: &'static str,
+    pub image: usize,
+    /// The window, in the design's cycles.
+    pub from: u64,
+    pub to: Option<u64>,
+}
+
+impl Trace {
+    fn format(&self) -> Result<&'static str> {
+        match self.file.extension().and_then(|e| e.to_str()) {
+            Some("fst") => Ok("fst"),
+            Some("vcd") => Ok("vcd"),
+            _ => bail!(
+                "{}: a trace file must end in .fst or .vcd (the format follows the extension)",
+                self.file.display()
+            ),
+        }
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -51,6 +100,11 @@ pub struct Mismatch {
     pub x: usize,
     pub got: i64,
     pub expected: i64,
+    /// When the layer that wrote the value started, in the design's cycles
+    /// (image `image`'s in a layer-by-layer run, the run's in a pipelined
+    /// one), by the model; and how to see it in a waveform.
+    pub layer_start: u64,
+    pub trace_hint: String,
 }
 
 /// Cycles of one layer for the first image: measured by the testbench and
@@ -75,6 +129,9 @@ pub struct SimReport {
     pub pe_utilization: f64,
     pub simulator: Simulator,
     pub first_mismatch: Option<Mismatch>,
+    /// The waveform the run wrote (`--trace`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trace: Option<TraceInfo>,
     /// Per layer, in execution order, for the last image (the steady
     /// state when more than one runs: the activations stay cached)...
     pub layers: Vec<LayerCycles>,
@@ -165,6 +222,88 @@ fn run(cmd: &mut Command, what: &str) -> Result<String> {
     Ok(stdout)
 }
 
+/// The waveform a run writes: its absolute path (the bench runs in the
+/// design's directory) and its window in the first image's cycles, a
+/// layer's from the model.
+fn trace_window(
+    t: &Trace,
+    net: &Network,
+    arch: &Arch,
+    pipe: Option<&crate::hw::tile::pipe::Pipe>,
+    (images, serial): (usize, bool),
+) -> Result<TraceInfo> {
+    let format = t.format()?;
+    if t.image >= images {
+        bail!("--trace-image {}: the run has {images} images", t.image);
+    }
+    let file = std::path::absolute(&t.file)?;
+    if let Some(parent) = file.parent() {
+        std::fs::create_dir_all(parent)
+            .with_context(|| format!("creating {}", parent.display()))?;
+    }
+    let (from, to) = match &t.window {
+        TraceWindow::All => (0, None),
+        TraceWindow::Cycles(a, b) => {
+            if a >= b {
+                bail!("--trace-cycles {a}..{b}: the window is empty");
+            }
+            (*a, Some(*b))
+        }
+        TraceWindow::Layer(name) => {
+            let Some(l) = net.layers.iter().position(|x| &x.name == name) else {
+                bail!(
+                    "--trace-layer {name}: no such layer (the network's layers: {})",
+                    net.layers
+                        .iter()
+                        .map(|x| x.name.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
+            };
+            let (start, end) = layer_window(net, arch, pipe, serial, (images, t.image), l);
+            (start, Some(end))
+        }
+    };
+    Ok(TraceInfo {
+        file,
+        format,
+        image: t.image,
+        from,
+        to,
+    })
+}
+
+/// When layer `l` of image `image` (of a run of `images`) starts and ends,
+/// in the design's cycles
+/// (a pipelined run's from its start, a layer-by-layer run's from the
+/// image's), by the model: from the previous layer's end to its own (in a
+/// pipelined run a layer waits for the previous one's output, except a
+/// fused band, which the window then starts late for).
+pub fn layer_window(
+    net: &Network,
+    arch: &Arch,
+    pipe: Option<&crate::hw::tile::pipe::Pipe>,
+    serial: bool,
+    (images, image): (usize, usize),
+    l: usize,
+) -> (u64, u64) {
+    let ends: Vec<u64> = match pipe {
+        Some(p) => {
+            let memory = crate::hw::layout::Memory::of(arch);
+            crate::hw::tile::pipe::predict_run(net, p, &memory, images, serial).swap_remove(image)
+        }
+        None => crate::hw::map::cycles::predict_images(net, arch, images)
+            .swap_remove(image)
+            .iter()
+            .scan(0u64, |end, c| {
+                *end += c.cycles;
+                Some(*end)
+            })
+            .collect(),
+    };
+    (if l == 0 { 0 } else { ends[l - 1] }, ends[l])
+}
+
 /// Runs the testbench and returns what it printed, which holds a readable
 /// RESULT line. The testbench exits non-zero on a mismatch or a timeout
 /// (`$fatal`), so that FuseSoC and scripts see a failed run; the exit
@@ -198,18 +337,38 @@ fn run_bench(cmd: &mut Command, what: &str) -> Result<String> {
 }
 
 /// Builds the testbench (if needed) and returns the command that runs it.
-fn build(dir: &Path, simulator: Simulator, build_dir: Option<&Path>) -> Result<Command> {
+/// `trace` (`fst` or `vcd`): a build that can write that waveform (a
+/// Verilator build of its own, kept apart from the plain one, which stays
+/// free of tracing code).
+fn build(
+    dir: &Path,
+    simulator: Simulator,
+    build_dir: Option<&Path>,
+    trace: Option<&str>,
+) -> Result<Command> {
     let files = std::fs::read_to_string(dir.join("files.f"))?;
     let mut sources: Vec<String> = files.lines().map(str::to_string).collect();
     sources.push("tb.v".into());
     sources.push(crate::hw::gen::EXT_MEM_FILE.into());
     match simulator {
         Simulator::Verilator => {
+            let trace_args: &[&str] = match trace {
+                Some("fst") => &["--trace-fst"],
+                Some(_) => &["--trace"],
+                None => &[],
+            };
             let mdir = match build_dir {
                 // Absolute: Verilator runs in the design's directory.
-                None => std::path::absolute(dir.join("obj_dir"))?,
+                None => std::path::absolute(dir.join(match trace {
+                    Some(f) => format!("obj_dir_trace_{f}"),
+                    None => "obj_dir".into(),
+                }))?,
                 Some(cache) => {
                     let mut text = Vec::new();
+                    for a in trace_args {
+                        text.extend_from_slice(a.as_bytes());
+                        text.push(0);
+                    }
                     for name in &sources {
                         text.extend_from_slice(name.as_bytes());
                         text.push(0);
@@ -240,6 +399,7 @@ fn build(dir: &Path, simulator: Simulator, build_dir: Option<&Path>) -> Result<C
                         "-o",
                         "Vtb",
                     ])
+                    .args(trace_args)
                     .arg("-Mdir")
                     .arg(&tmp)
                     .args(&sources);
@@ -272,6 +432,9 @@ fn build(dir: &Path, simulator: Simulator, build_dir: Option<&Path>) -> Result<C
             run(&mut c, "iverilog")?;
             let mut c = Command::new("vvp");
             c.current_dir(dir).args(["-n", "tb.vvp"]);
+            if trace == Some("fst") {
+                c.arg("-fst");
+            }
             Ok(c)
         }
     }
@@ -343,12 +506,60 @@ pub fn simulate_against(
             opts.images
         );
     }
-    let mut cmd = build(dir, opts.simulator, opts.build_dir.as_deref())?;
-    cmd.arg(format!("+images={}", opts.images));
-    if opts.serial {
-        cmd.arg("+serial=1");
+    let trace = match &opts.trace {
+        Some(t) => Some(trace_window(
+            t,
+            net,
+            arch,
+            pipe.as_ref(),
+            (opts.images, opts.serial),
+        )?),
+        None => None,
+    };
+    let runner = |traced: Option<&TraceInfo>| -> Result<Command> {
+        let mut cmd = build(
+            dir,
+            opts.simulator,
+            opts.build_dir.as_deref(),
+            traced.map(|t| t.format),
+        )?;
+        cmd.arg(format!("+images={}", opts.images));
+        if opts.serial {
+            cmd.arg("+serial=1");
+        }
+        if let Some(t) = traced {
+            cmd.arg(format!("+trace={}", t.file.display()));
+            cmd.arg(format!("+trace_image={}", t.image));
+            cmd.arg(format!("+trace_from={}", t.from));
+            if let Some(to) = t.to {
+                cmd.arg(format!("+trace_to={to}"));
+            }
+        }
+        Ok(cmd)
+    };
+    // A windowed trace ends its run at the window's end (TRACE_END), so the
+    // verdict comes from a second, untraced run; a whole-run trace is one run.
+    let windowed = trace.as_ref().filter(|t| t.to.is_some());
+    if let Some(t) = windowed {
+        let out = runner(Some(t))?
+            .output()
+            .context("cannot run the traced simulation")?;
+        let stdout = String::from_utf8_lossy(&out.stdout);
+        if !stdout
+            .lines()
+            .any(|l| l.starts_with("TRACE_END") || l.starts_with("RESULT"))
+        {
+            bail!(
+                "the traced simulation failed ({}):\n{stdout}{}",
+                out.status,
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
     }
-    let stdout = run_bench(&mut cmd, "the simulation")?;
+    let stdout = run_bench(
+        &mut runner(trace.as_ref().filter(|t| t.to.is_none()))?,
+        "the simulation",
+    )?;
     let result = stdout
         .lines()
         .find(|l| l.starts_with("RESULT"))
@@ -361,13 +572,46 @@ pub fn simulate_against(
         .iter()
         .map(|&k| arch.pes(k) as u64)
         .sum();
-    let first_mismatch = match stdout.lines().find(|l| l.starts_with("MISMATCH")) {
+    let mut first_mismatch = match stdout.lines().find(|l| l.starts_with("MISMATCH")) {
         Some(line) => {
             let image = field(line, "image").unwrap_or(0) as usize;
             locate(dir, described, &inputs[image], image, opts)?
         }
         None => None,
     };
+    if let Some(m) = &mut first_mismatch {
+        // The tensor's name is its layer's (the input has no layer).
+        if let Some(l) = net.layers.iter().position(|x| x.name == m.layer) {
+            let (start, end) = layer_window(
+                net,
+                arch,
+                pipe.as_ref(),
+                opts.serial,
+                (opts.images, m.image),
+                l,
+            );
+            m.layer_start = start;
+            m.trace_hint = match &trace {
+                Some(t) if t.image == m.image && t.from <= start && t.to.is_none_or(|to| to > start) => format!(
+                    "open {} at cycle {start}, where layer `{}` starts (it ends at {end})",
+                    t.file.display(),
+                    m.layer
+                ),
+                _ => format!(
+                    "layer `{}` of image {} runs from cycle {start} to {end}; to see it: nasa sim {} --images {}{}{} --trace {}.fst --trace-layer {} --trace-image {}",
+                    m.layer,
+                    m.image,
+                    dir.display(),
+                    opts.images,
+                    opts.dataset.map_or(String::new(), |d| format!(" --dataset {d}")),
+                    if opts.serial { " --serial" } else { "" },
+                    m.layer,
+                    m.layer,
+                    m.image
+                ),
+            };
+        }
+    }
     let (predicted, layers, first_image_layers, pipeline) = if let Some(p) = &pipe {
         let ends = layer_ends(&stdout, net, opts.images)?;
         let memory = crate::hw::layout::Memory::of(arch);
@@ -434,6 +678,7 @@ pub fn simulate_against(
         });
     Ok(SimReport {
         pass: mismatches == 0,
+        trace,
         input_load,
         predicted_cycles: predicted as f64 / opts.images.max(1) as f64,
         layers,
@@ -531,7 +776,7 @@ fn locate(
     image: usize,
     opts: &SimOptions,
 ) -> Result<Option<Mismatch>> {
-    let mut cmd = build(dir, opts.simulator, opts.build_dir.as_deref())?;
+    let mut cmd = build(dir, opts.simulator, opts.build_dir.as_deref(), None)?;
     run_bench(
         cmd.args([
             format!("+images={}", image + 1),
@@ -591,6 +836,8 @@ fn locate(
                     x: i % s.w,
                     got,
                     expected: want,
+                    layer_start: 0,
+                    trace_hint: String::new(),
                 }));
             }
         }

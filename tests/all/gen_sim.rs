@@ -26,6 +26,7 @@ fn opts(images: usize, dataset: Option<DatasetKind>, simulator: Simulator) -> Si
         simulator,
         serial: false,
         build_dir: None,
+        trace: None,
     }
 }
 

@@ -19,5 +19,6 @@ mod pe_cells;
 mod pipeline;
 mod property;
 mod search;
+mod trace;
 mod train;
 mod train_grad;

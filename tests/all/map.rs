@@ -61,6 +61,7 @@ fn mapped_design_runs_as_predicted(name: &str, budget: f64, objective: Objective
             simulator: Simulator::Verilator,
             serial: false,
             build_dir: None,
+            trace: None,
         },
     )
     .unwrap();

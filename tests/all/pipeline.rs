@@ -36,6 +36,7 @@ fn opts(images: usize, simulator: Simulator, serial: bool) -> SimOptions {
         simulator,
         serial,
         build_dir: None,
+        trace: None,
     }
 }
 

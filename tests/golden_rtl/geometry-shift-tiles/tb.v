@@ -7,7 +7,11 @@
 // each image of input.hex in it, runs the network, reads the output back and
 // compares it with expected.hex (the golden model's output). Plusargs:
 // +images=N (default 1), +dump_image=K writes the whole external memory
-// (every activation tensor) after image K to act_dump.hex.
+// (every activation tensor) after image K to act_dump.hex, +trace=FILE
+// writes a waveform of the whole bench (the simulator must be built for it:
+// `nasa sim --trace`), +trace_from=A +trace_to=B only while the design's
+// cycle counter is in [A, B) during image +trace_image=K
+// (default 0), and the run ends at B.
 `timescale 1ns/1ps
 module tb;
     localparam integer IN_BASE = 0;
@@ -56,6 +60,35 @@ module tb;
     );
 
     always #5 clk = ~clk;
+
+    // Waveform on demand (+trace=FILE): nothing runs without the plusarg.
+    // The dump starts when the window opens ($dumpvars then) and the run
+    // ends when it closes (TRACE_END), since Verilator 5.006 has no
+    // $dumpoff: `nasa sim` gets its verdict from a run without the trace.
+    reg [8*1024-1:0] trace_file;
+    reg [63:0] trace_from, trace_to;
+    integer trace_image;
+    reg tracing, trace_on;
+    initial begin
+        if (!$value$plusargs("trace_image=%d", trace_image)) trace_image = 0;
+        tracing = $value$plusargs("trace=%s", trace_file) != 0;
+        if (!$value$plusargs("trace_from=%d", trace_from)) trace_from = 64'd0;
+        if (!$value$plusargs("trace_to=%d", trace_to)) trace_to = ~64'd0;
+        trace_on = 1'b0;
+        if (tracing) $dumpfile(trace_file);
+    end
+    // The window: image trace_image's cycles, which count from its start.
+    always @(posedge clk)
+        if (tracing && i == trace_image) begin
+            if (!trace_on && {32'd0, cycles} >= trace_from && {32'd0, cycles} < trace_to) begin
+                $dumpvars(0, tb);
+                trace_on <= 1'b1;
+            end else if (trace_on && {32'd0, cycles} >= trace_to) begin
+                $dumpflush;
+                $display("TRACE_END cycles=%0d", cycles);
+                $finish;
+            end
+        end
 
     // External memory: the network-independent model of sim/nasa_ext_mem.v.
     nasa_ext_mem #(.AW(12), .DW(64), .EXT_BYTES(EXT_BYTES), .LATENCY(LATENCY)) mem (
