@@ -41,6 +41,8 @@ serial=$($nasa sim "$out/default-pipeline" --images 8 --dataset fashion-mnist --
 echo "serial:    $serial"
 piped=$($nasa sim "$out/default-pipeline" --images 8 --dataset fashion-mnist --build-dir sim/build)
 echo "pipelined: $piped"
+step "nasa report: $out/default/report/index.html (model, simulation and synthesis)"
+$nasa report "$out/default" | head -1
 step "nasa eval on the Fashion-MNIST test set"
 acc=$($nasa eval --dataset fashion-mnist)
 echo "$acc"

@@ -411,6 +411,18 @@ pub enum Command {
         #[arg(long)]
         no_pnr: bool,
     },
+    /// Write a design's report: JSON and one self-contained HTML page
+    /// (per-layer cycles measured and predicted, PE utilisation, energy by
+    /// memory level, resources per chunk, Fmax and critical path,
+    /// parameters and hashes), from the model and the last `nasa sim` and
+    /// `nasa synth` runs, which leave their reports in DIR/report.
+    Report {
+        /// A directory written by `nasa gen`.
+        dir: PathBuf,
+        /// Where to write report.json and index.html (default DIR/report).
+        #[arg(short, long, value_name = "DIR")]
+        output: Option<PathBuf>,
+    },
     /// Train a network description on a data set's training split (float
     /// epochs, calibration, quantisation-aware epochs) and export it as a
     /// description plus integer weights, with a checkpoint after every epoch.

@@ -114,6 +114,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 trace,
             };
             let report = nasa::hw::sim::simulate(&dir, &opts)?;
+            nasa::hw::report::save(&dir, nasa::hw::report::SIM_FILE, &report)?;
             print(&report, json)?;
             if !report.pass {
                 bail!("simulation mismatches the golden model");
@@ -139,8 +140,19 @@ pub fn run(cli: Cli) -> Result<()> {
             };
             let bar = progress(2, json);
             let report = nasa::hw::synth::synthesize(&dir, &opts)?;
+            nasa::hw::report::save(&dir, nasa::hw::report::SYNTH_FILE, &report)?;
             bar.finish_and_clear();
             print(&report, json)
+        }
+        Command::Report { dir, output } => {
+            let (json_path, html_path) = nasa::hw::report::write(&dir, output.as_deref())?;
+            print(
+                &report::Written {
+                    json: json_path.display().to_string(),
+                    html: html_path.display().to_string(),
+                },
+                json,
+            )
         }
         Command::Size { net, pes, output } => {
             let network = models::load(net.net.as_deref())?;

@@ -395,6 +395,24 @@ impl Report for SynthReport {
     }
 }
 
+/// The files `nasa report` wrote.
+#[derive(Serialize)]
+pub struct Written {
+    pub json: String,
+    pub html: String,
+}
+
+impl Report for Written {
+    fn text(&self) -> String {
+        format!(
+            "report: {}
+        {}
+",
+            self.html, self.json
+        )
+    }
+}
+
 /// An evaluation, with what its text names.
 #[derive(Serialize)]
 #[serde(transparent)]

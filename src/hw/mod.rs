@@ -16,6 +16,7 @@ pub mod gen;
 pub mod layout;
 pub mod map;
 pub mod pe;
+pub mod report;
 pub mod rounds;
 pub mod sim;
 pub mod synth;

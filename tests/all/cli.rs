@@ -338,6 +338,19 @@ fn gen_and_sim_through_the_cli() {
     assert_eq!(v["images"], 2);
     assert_eq!(v["mismatches"], 0);
     assert!(v["cycles_per_inference"].as_f64().unwrap() >= v["ideal_cycles"].as_f64().unwrap());
+    // `nasa sim` left its report for `nasa report`, which draws the
+    // measured cycles of every layer beside the predicted ones.
+    let r = ok_json(&["report", rtl.to_str().unwrap(), "--json"]);
+    let html = std::fs::read_to_string(r["html"].as_str().unwrap()).unwrap();
+    assert!(html.contains("PASS") && html.contains("measured in simulation"));
+    let report: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(r["json"].as_str().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(report["sim"]["images"], 2);
+    assert_eq!(
+        report["sim"]["layers"].as_array().unwrap().len(),
+        report["model"]["layers"].as_array().unwrap().len()
+    );
 
     // An accelerator without the adder chunk the network needs is refused
     // with the file and section named, and nothing is written.

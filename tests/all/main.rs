@@ -18,6 +18,7 @@ mod package;
 mod pe_cells;
 mod pipeline;
 mod property;
+mod report;
 mod search;
 mod trace;
 mod train;
