@@ -88,15 +88,21 @@ impl Default for SynthOptions {
 
 type Modules = serde_json::Map<String, serde_json::Value>;
 
-/// Runs one Yosys script on the design and returns `stat -json`'s modules.
-fn yosys(dir: &Path, tool: Tool, target: Target, pass: &str) -> Result<Modules> {
+/// The design's Verilog files, in order.
+fn design_files(dir: &Path) -> Result<Vec<String>> {
     let files = std::fs::read_to_string(dir.join("files.f"))
         .with_context(|| format!("{}: not a generated design (no files.f)", dir.display()))?;
+    Ok(files.lines().map(str::to_string).collect())
+}
+
+/// Runs one Yosys script on `files` and returns `stat -json`'s modules
+/// (kept in `yosys_<label>.json`).
+fn yosys(dir: &Path, tool: Tool, label: &str, files: &[String], pass: &str) -> Result<Modules> {
     let reads: String = files
-        .lines()
+        .iter()
         .map(|f| format!("read_verilog {f}; "))
         .collect();
-    let out_file = format!("yosys_{target}.json");
+    let out_file = format!("yosys_{label}.json");
     let _ = std::fs::remove_file(dir.join(&out_file));
     let script = format!("{reads}{pass}; tee -q -o {out_file} stat -json");
     let program = tool.locate()?;
@@ -107,7 +113,7 @@ fn yosys(dir: &Path, tool: Tool, target: Target, pass: &str) -> Result<Modules> 
         .with_context(|| format!("cannot run {}", program.display()))?;
     if !out.status.success() {
         bail!(
-            "{} ({target}) failed on {}:\n{}{}",
+            "{} ({label}) failed on {}:\n{}{}",
             tool.name(),
             dir.display(),
             String::from_utf8_lossy(&out.stdout),
@@ -218,18 +224,44 @@ fn synthesize_target(
         _ => Tool::Yosys,
     };
     let pass = target.script(device);
-    let modules = yosys(dir, tool, target, &pass)?;
+    let modules = yosys(dir, tool, target.name(), &design_files(dir)?, &pass)?;
     let mut pes = [0u64; 3];
     let total = tree(target, &modules, "nasa_top", 1, &mut pes);
     let mut chunks = BTreeMap::new();
-    for kind in Kind::ALL {
-        let n = pes[kind as usize];
-        if n == 0 {
-            continue;
+    if target.flattens() {
+        // The netlist for place-and-route is flattened (kept hierarchical,
+        // the default design grew by a third and routed for over an hour):
+        // each chunk is its PE cell synthesised alone, times its PEs.
+        let manifest: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("manifest.json"))
+                .with_context(|| format!("{}: no manifest.json", dir.display()))?,
+        )?;
+        for kind in Kind::ALL {
+            let n = manifest["chunks"][kind.name()].as_u64().unwrap_or(0);
+            if n == 0 {
+                continue;
+            }
+            let module = crate::hw::pe::module_name(kind);
+            let cell = yosys(
+                dir,
+                tool,
+                &format!("{target}_{module}"),
+                &[format!("{module}.v")],
+                &target.cell_script(&module, device),
+            )?;
+            let resources = tree(target, &cell, &module, n, &mut [0u64; 3]);
+            chunks.insert(kind.name(), ChunkResources { pes: n, resources });
         }
-        let module = crate::hw::pe::module_name(kind);
-        let resources = tree(target, &modules, &module, n, &mut [0u64; 3]);
-        chunks.insert(kind.name(), ChunkResources { pes: n, resources });
+    } else {
+        for kind in Kind::ALL {
+            let n = pes[kind as usize];
+            if n == 0 {
+                continue;
+            }
+            let module = crate::hw::pe::module_name(kind);
+            let resources = tree(target, &modules, &module, n, &mut [0u64; 3]);
+            chunks.insert(kind.name(), ChunkResources { pes: n, resources });
+        }
     }
     let place_and_route = match device {
         Some(d) if place => {

@@ -30,20 +30,45 @@ impl Target {
         }
     }
 
-    /// The Yosys commands after the design is read, with hierarchy kept so
-    /// that every chunk's PE cells can be counted. Generic synthesis keeps
-    /// memories as memory cells (mapping them to flip-flops would take
-    /// minutes and count a block RAM as logic).
+    /// The Yosys commands after the design is read. Generic and Xilinx
+    /// synthesis keep the hierarchy, so that every chunk's PE cells are
+    /// counted in place; generic synthesis keeps memories as memory cells
+    /// (mapping them to flip-flops would take minutes and count a block RAM
+    /// as logic). ECP5 and iCE40 flatten, for place-and-route
+    /// ([`Target::flattens`]).
     pub(crate) fn script(self, device: Option<Device>) -> String {
         match self {
             Target::Generic => "synth -top nasa_top -run begin:fine; memory -nomap; techmap; opt -fast; abc -fast; opt_clean".into(),
             Target::Xilinx => "synth_xilinx -top nasa_top".into(),
-            Target::Ecp5 => "synth_ecp5 -top nasa_top -noflatten -json netlist_ecp5.json".into(),
+            Target::Ecp5 | Target::Ice40 => format!(
+                "{} -json netlist_{self}.json",
+                self.cell_script("nasa_top", device)
+            ),
+        }
+    }
+
+    /// Whether the netlist is flattened (for place-and-route, where a
+    /// hierarchy kept costs the cross-module optimisations: a third more
+    /// LUTs on the default design), so that chunks are counted from their
+    /// PE cell synthesised alone.
+    pub(crate) fn flattens(self) -> bool {
+        matches!(self, Target::Ecp5 | Target::Ice40)
+    }
+
+    /// The synthesis command of module `top` alone (ECP5, iCE40).
+    pub(crate) fn cell_script(self, top: &str, device: Option<Device>) -> String {
+        match self {
+            Target::Ecp5 => format!("synth_ecp5 -top {top}"),
             // Only the UP5K has DSP blocks (SB_MAC16).
             Target::Ice40 => format!(
-                "synth_ice40 -top nasa_top -noflatten{} -json netlist_ice40.json",
-                if device == Some(Device::Up5k) { " -dsp" } else { "" }
+                "synth_ice40 -top {top}{}",
+                if device == Some(Device::Up5k) {
+                    " -dsp"
+                } else {
+                    ""
+                }
             ),
+            Target::Generic | Target::Xilinx => format!("synth -top {top}"),
         }
     }
 
