@@ -435,11 +435,9 @@ pub fn html(r: &DesignReport) -> Result<String> {
 pub fn save(dir: &Path, file: &str, report: &impl Serialize) -> Result<()> {
     let out = dir.join(REPORT_DIR);
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
-    let path = out.join(file);
-    // Whole or not at all: written beside, then renamed.
-    let tmp = out.join(format!(".{file}.tmp"));
-    std::fs::write(&tmp, serde_json::to_string_pretty(report)? + "\n")
-        .with_context(|| format!("writing {}", tmp.display()))?;
-    std::fs::rename(&tmp, &path).with_context(|| format!("writing {}", path.display()))?;
-    Ok(())
+    // Whole or not at all.
+    crate::model::fsutil::write_atomic(
+        &out.join(file),
+        (serde_json::to_string_pretty(report)? + "\n").as_bytes(),
+    )
 }
