@@ -392,6 +392,17 @@ pub enum Command {
         /// The image the window is in (default 0).
         #[arg(long, value_name = "K", requires = "trace", default_value_t = 0)]
         trace_image: usize,
+        /// Run the AXI4-wrapped design (nasa_axi.v) instead: a host on
+        /// AXI4-Lite, an AXI4 memory with random wait states, protocol
+        /// checkers on both interfaces (docs/axi.md).
+        #[arg(long, conflicts_with_all = ["serial", "trace"])]
+        axi: bool,
+        /// --axi: seed of the memory's wait states.
+        #[arg(long, value_name = "S", default_value_t = 1, requires = "axi")]
+        wait_seed: u32,
+        /// --axi: the longest wait state, in cycles, before each handshake.
+        #[arg(long, value_name = "K", default_value_t = 3, requires = "axi")]
+        max_wait: u8,
     },
     /// Synthesise a generated design with Yosys for each target, and place
     /// and route it with nextpnr where an open tool exists (ECP5, iCE40):

@@ -92,6 +92,9 @@ pub fn run(cli: Cli) -> Result<()> {
             trace_layer,
             trace_cycles,
             trace_image,
+            axi,
+            wait_seed,
+            max_wait,
         } => {
             use nasa::hw::sim::{Trace, TraceWindow};
             let trace = trace.map(|file| Trace {
@@ -113,6 +116,19 @@ pub fn run(cli: Cli) -> Result<()> {
                 build_dir,
                 trace,
             };
+            if axi {
+                let waits = nasa::hw::sim::AxiWaits {
+                    seed: wait_seed,
+                    max_wait,
+                };
+                let report = nasa::hw::sim::simulate_axi(&dir, &opts, waits)?;
+                nasa::hw::report::save(&dir, nasa::hw::report::AXI_FILE, &report)?;
+                print(&report, json)?;
+                if !report.pass {
+                    bail!("the AXI4-wrapped design mismatches the golden model");
+                }
+                return Ok(());
+            }
             let report = nasa::hw::sim::simulate(&dir, &opts)?;
             nasa::hw::report::save(&dir, nasa::hw::report::SIM_FILE, &report)?;
             print(&report, json)?;

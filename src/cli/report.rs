@@ -10,7 +10,7 @@ use serde::Serialize;
 use nasa::hw::arch::SizeReport;
 use nasa::hw::compare::MeasuredComparison;
 use nasa::hw::map::{MapReport, Mapping};
-use nasa::hw::sim::SimReport;
+use nasa::hw::sim::{AxiReport, SimReport};
 use nasa::hw::synth::{SynthReport, Target};
 use nasa::learn::search::SearchAndTrain;
 use nasa::learn::train::TrainSummary;
@@ -313,6 +313,24 @@ impl Report for SimReport {
             }
         }
         t
+    }
+}
+
+impl Report for AxiReport {
+    fn text(&self) -> String {
+        format!(
+            "{}: AXI4-wrapped design, {} image(s), {} mismatching output(s), no protocol violation; {} cycles from START to done with wait states of 0 to {} cycles (seed {}), weights' load included; {} cycles at the fixed-latency memory of the model\nAXI4 traffic: {} transactions ({} bursts), {} beats\n",
+            if self.pass { "PASS" } else { "FAIL" },
+            self.images,
+            self.mismatches,
+            self.cycles,
+            self.max_wait,
+            self.wait_seed,
+            self.model_cycles,
+            self.transactions,
+            self.bursts,
+            self.beats
+        )
     }
 }
 

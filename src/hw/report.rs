@@ -21,6 +21,8 @@ use crate::hw::map::{energy::EnergyTable, report_network, NetworkMap};
 /// `nasa report` writes its own, inside a design directory.
 pub const REPORT_DIR: &str = "report";
 pub const SIM_FILE: &str = "sim.json";
+/// `nasa sim --axi`'s report.
+pub const AXI_FILE: &str = "sim_axi.json";
 pub const SYNTH_FILE: &str = "synth.json";
 pub const JSON_FILE: &str = "report.json";
 pub const HTML_FILE: &str = "index.html";

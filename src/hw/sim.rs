@@ -316,6 +316,13 @@ fn run_bench(cmd: &mut Command, what: &str) -> Result<String> {
     if let Some(line) = stdout.lines().find(|l| l.starts_with("TIMEOUT")) {
         bail!("the design did not finish: {line}");
     }
+    // The AXI bench's protocol checkers and register checks.
+    if let Some(line) = stdout.lines().find(|l| l.starts_with("PROTOCOL")) {
+        bail!("{what}: AXI protocol violation: {line}");
+    }
+    if let Some(line) = stdout.lines().find(|l| l.starts_with("ERROR")) {
+        bail!("{what}: {line}");
+    }
     let Some(result) = stdout.lines().find(|l| l.starts_with("RESULT")) else {
         bail!(
             "{what}: the testbench printed no RESULT line ({}):\n{stdout}{}",
@@ -346,10 +353,41 @@ fn build(
     build_dir: Option<&Path>,
     trace: Option<&str>,
 ) -> Result<Command> {
+    build_bench(dir, Bench::Plain, simulator, build_dir, trace)
+}
+
+/// Which testbench a build is of.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Bench {
+    /// `tb.v`: the accelerator on its own memory port.
+    Plain,
+    /// `tb_axi.v`: the AXI4 wrapper, with the AXI memory model and checkers.
+    Axi,
+}
+
+fn build_bench(
+    dir: &Path,
+    bench: Bench,
+    simulator: Simulator,
+    build_dir: Option<&Path>,
+    trace: Option<&str>,
+) -> Result<Command> {
     let files = std::fs::read_to_string(dir.join("files.f"))?;
     let mut sources: Vec<String> = files.lines().map(str::to_string).collect();
-    sources.push("tb.v".into());
-    sources.push(crate::hw::gen::EXT_MEM_FILE.into());
+    let top = match bench {
+        Bench::Plain => {
+            sources.push("tb.v".into());
+            sources.push(crate::hw::gen::EXT_MEM_FILE.into());
+            "tb"
+        }
+        Bench::Axi => {
+            use crate::hw::gen::axi;
+            for f in [axi::AXI_FILE, axi::TB_FILE, axi::MEM_FILE, axi::CHECK_FILE] {
+                sources.push(f.into());
+            }
+            "tb_axi"
+        }
+    };
     match simulator {
         Simulator::Verilator => {
             let trace_args: &[&str] = match trace {
@@ -359,9 +397,10 @@ fn build(
             };
             let mdir = match build_dir {
                 // Absolute: Verilator runs in the design's directory.
-                None => std::path::absolute(dir.join(match trace {
-                    Some(f) => format!("obj_dir_trace_{f}"),
-                    None => "obj_dir".into(),
+                None => std::path::absolute(dir.join(match (trace, bench) {
+                    (Some(f), _) => format!("obj_dir_trace_{f}"),
+                    (None, Bench::Plain) => "obj_dir".into(),
+                    (None, Bench::Axi) => "obj_dir_axi".into(),
                 }))?,
                 Some(cache) => {
                     let mut text = Vec::new();
@@ -394,7 +433,7 @@ fn build(
                         "-j",
                         "2",
                         "--top-module",
-                        "tb",
+                        top,
                         "-Wno-fatal",
                         "-o",
                         "Vtb",
@@ -427,11 +466,11 @@ fn build(
         Simulator::Icarus => {
             let mut c = Command::new("iverilog");
             c.current_dir(dir)
-                .args(["-g2012", "-s", "tb", "-o", "tb.vvp"])
+                .args(["-g2012", "-s", top, "-o", &format!("{top}.vvp")])
                 .args(&sources);
             run(&mut c, "iverilog")?;
             let mut c = Command::new("vvp");
-            c.current_dir(dir).args(["-n", "tb.vvp"]);
+            c.current_dir(dir).args(["-n", &format!("{top}.vvp")]);
             if trace == Some("fst") {
                 c.arg("-fst");
             }
@@ -451,21 +490,9 @@ fn field(line: &str, key: &str) -> Option<i64> {
         .find_map(|t| t.strip_prefix(key)?.strip_prefix('=')?.parse().ok())
 }
 
-/// Runs the design's testbench on `opts.images` inputs against the golden model.
-pub fn simulate(dir: &Path, opts: &SimOptions) -> Result<SimReport> {
-    let (net, arch) = load_design(dir)?;
-    simulate_against(dir, &net, &arch, opts)
-}
-
-/// Like [`simulate`], with the expected outputs computed from `net` (which
-/// tests use to stand for a golden model that disagrees with the design).
-pub fn simulate_against(
-    dir: &Path,
-    net: &Network,
-    arch: &Arch,
-    opts: &SimOptions,
-) -> Result<SimReport> {
-    let inputs: Vec<Vec<i64>> = match opts.dataset {
+/// The images of a run: `opts.images` of the test set, or seeded random ones.
+fn run_inputs(net: &Network, opts: &SimOptions) -> Result<Vec<Vec<i64>>> {
+    Ok(match opts.dataset {
         Some(kind) => {
             let mut set = crate::model::eval::test_set(net, kind, opts.data_dir.as_deref(), None)?;
             if opts.images > set.len() {
@@ -485,7 +512,131 @@ pub fn simulate_against(
             opts.images,
             &mut SplitMix64::new(opts.seed),
         ),
-    };
+    })
+}
+
+/// How the AXI testbench's memory waits (`nasa sim --axi`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct AxiWaits {
+    /// Seed of the memory model's wait states.
+    pub seed: u32,
+    /// The longest wait, in cycles, before each handshake.
+    pub max_wait: u8,
+}
+
+/// A run of the AXI4-wrapped design (`nasa sim --axi`).
+#[derive(Debug, Clone, Serialize)]
+pub struct AxiReport {
+    pub pass: bool,
+    pub images: usize,
+    pub mismatches: u64,
+    /// The CYCLES register at the end: clock cycles from START to done,
+    /// the weights' load included, at these wait states.
+    pub cycles: u64,
+    /// The accelerator's own cycles at the fixed-latency memory of the
+    /// plain testbench (the model's), for all the images.
+    pub model_cycles: u64,
+    pub wait_seed: u32,
+    pub max_wait: u8,
+    pub simulator: Simulator,
+    /// The master's AXI4 transactions, those of more than one beat, and
+    /// the data beats of all.
+    pub transactions: u64,
+    pub bursts: u64,
+    pub beats: u64,
+}
+
+/// Runs the AXI4-wrapped design (`nasa_axi.v`) on `opts.images` inputs: a
+/// host on AXI4-Lite, an AXI4 memory with random wait states, protocol
+/// checkers on both interfaces; bit-exact against the golden model.
+pub fn simulate_axi(dir: &Path, opts: &SimOptions, waits: AxiWaits) -> Result<AxiReport> {
+    let (net, arch) = load_design(dir)?;
+    simulate_axi_against(dir, &net, &arch, opts, waits)
+}
+
+/// Like [`simulate_axi`], with the expected outputs computed from `net`.
+pub fn simulate_axi_against(
+    dir: &Path,
+    net: &Network,
+    arch: &Arch,
+    opts: &SimOptions,
+    waits: AxiWaits,
+) -> Result<AxiReport> {
+    use crate::hw::gen::axi;
+    if !dir.join(axi::AXI_FILE).exists() {
+        bail!(
+            "{}: this design has no AXI4 wrapper ({}); only layer-by-layer tile designs have one so far",
+            dir.display(),
+            axi::AXI_FILE
+        );
+    }
+    if opts.images == 0 || opts.images as u64 > axi::MAX_IMAGES {
+        bail!(
+            "the AXI testbench takes 1 to {} images; asked for {}",
+            axi::MAX_IMAGES,
+            opts.images
+        );
+    }
+    let inputs = run_inputs(net, opts)?;
+    let expected = golden::infer_batch(net, &inputs);
+    write_hex(&dir.join("input.hex"), &inputs)?;
+    write_hex(&dir.join("expected.hex"), &expected)?;
+    let mut cmd = build_bench(
+        dir,
+        Bench::Axi,
+        opts.simulator,
+        opts.build_dir.as_deref(),
+        None,
+    )?;
+    cmd.arg(format!("+images={}", opts.images))
+        .arg(format!("+seed={}", waits.seed))
+        .arg(format!("+max_wait={}", waits.max_wait));
+    let stdout = run_bench(&mut cmd, "the AXI simulation")?;
+    let result = stdout
+        .lines()
+        .find(|l| l.starts_with("RESULT"))
+        .unwrap_or_default();
+    let mismatches = field(result, "mismatches").unwrap_or(-1);
+    let ran = arch.runs(net)?;
+    let model_cycles = crate::hw::map::cycles::predict_images(&ran, arch, opts.images)
+        .iter()
+        .flatten()
+        .map(|c| c.cycles)
+        .sum();
+    let traffic = stdout
+        .lines()
+        .find(|l| l.starts_with("AXI "))
+        .unwrap_or_default();
+    Ok(AxiReport {
+        transactions: field(traffic, "transactions").unwrap_or(0) as u64,
+        bursts: field(traffic, "bursts").unwrap_or(0) as u64,
+        beats: field(traffic, "beats").unwrap_or(0) as u64,
+        pass: mismatches == 0,
+        images: opts.images,
+        mismatches: mismatches.max(0) as u64,
+        cycles: field(result, "cycles").unwrap_or(0) as u64,
+        model_cycles,
+        wait_seed: waits.seed,
+        max_wait: waits.max_wait,
+        simulator: opts.simulator,
+    })
+}
+
+/// Runs the design's testbench on `opts.images` inputs against the golden model.
+pub fn simulate(dir: &Path, opts: &SimOptions) -> Result<SimReport> {
+    let (net, arch) = load_design(dir)?;
+    simulate_against(dir, &net, &arch, opts)
+}
+
+/// Like [`simulate`], with the expected outputs computed from `net` (which
+/// tests use to stand for a golden model that disagrees with the design).
+pub fn simulate_against(
+    dir: &Path,
+    net: &Network,
+    arch: &Arch,
+    opts: &SimOptions,
+) -> Result<SimReport> {
+    let inputs = run_inputs(net, opts)?;
     // Expected outputs from the network as described; everything the
     // design's run is compared with (its layers, cycles) from the network
     // as the architecture runs it (the same outputs: docs/arithmetic.md, K4).

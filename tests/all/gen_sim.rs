@@ -344,7 +344,7 @@ fn random_case(seed: u64, tail: &str) -> (Network, Arch) {
 /// every tensor on chip (at least 1,024 bytes) at which a streamed plan
 /// fits; `None` where the network is too small to need one (its maps
 /// shrink early) or none fits.
-fn streamed_case(seed: u64) -> Option<(Network, Arch, nasa::hw::tile::Plan)> {
+pub(crate) fn streamed_case(seed: u64) -> Option<(Network, Arch, nasa::hw::tile::Plan)> {
     let mut rng = nasa::model::rng::SplitMix64::new(seed);
     let choices: Vec<[u8; 5]> = (0..8)
         .map(|_| std::array::from_fn(|_| rng.next_u64() as u8))

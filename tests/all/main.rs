@@ -6,6 +6,7 @@
 
 mod common;
 
+mod axi;
 mod cli;
 mod cli_errors;
 mod fpga;

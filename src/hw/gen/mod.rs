@@ -25,6 +25,7 @@ use crate::model::fsutil::AtomicDir;
 use crate::model::net::{sha256_hex, weights, Network, Op};
 use crate::model::quant::Kind;
 
+pub mod axi;
 pub mod core;
 pub mod tile;
 

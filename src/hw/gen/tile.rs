@@ -275,7 +275,7 @@ fn engine_ctx(
     let segb =
         ((plan.nseg * cw) as u64).max((((cmax - 1) * plan.smax + 1).div_ceil(cw) * cw) as u64);
     let (half, sab) = sub_banks(depth);
-    let aw = clog2(ext_bytes.max(2)).max(clog2(lb) + 1);
+    let aw = addr_bits(ext_bytes, lb);
     let input = net.tensor(0).shape;
     let out = net.output_info().shape;
     let pin = plan.places[0];
@@ -417,7 +417,29 @@ pub fn files(
         par_hex(header, &plan.par, drain_of(plan, &chunks)).into_bytes(),
     ));
     push_images(&mut files, &ext, header, &design);
+    files.extend(super::axi::files(
+        stamp,
+        &super::axi::Layout {
+            aw: addr_bits(ext_bytes, memory.line_bytes),
+            lb: memory.line_bytes,
+            in_ext: ext.in_ext,
+            in_len: input.len() as u64,
+            out_ext: ext.out_ext,
+            out_len: out.len() as u64,
+            wext_base: ext.wext_base,
+            wext_bytes: ext.wext.len() as u64,
+            burst: tile::stream::bursts(plan, memory),
+            timeout: cycle_bound(net, plan, memory),
+            max_images: super::axi::MAX_IMAGES,
+        },
+    )?);
     Ok((files, ext))
+}
+
+/// Bits of an external address of a design of `ext_bytes` bytes in lines
+/// of `lb` (at least one above the line offset).
+fn addr_bits(ext_bytes: u64, lb: u64) -> u32 {
+    clog2(ext_bytes.max(2)).max(clog2(lb) + 1)
 }
 
 /// Adds what every tile design has after its RTL, testbench, descriptors
@@ -619,7 +641,7 @@ pub fn pipe_files(
         });
     }
     let lb = memory.line_bytes;
-    let aw = clog2(ext_bytes.max(2)).max(clog2(lb) + 1);
+    let aw = addr_bits(ext_bytes, lb);
     let input = net.tensor(0).shape;
     let out = net.output_info().shape;
     let mut ctx = tera::Context::from_serialize(stamp).context("template context")?;
