@@ -544,6 +544,9 @@ pub struct AxiReport {
     pub transactions: u64,
     pub bursts: u64,
     pub beats: u64,
+    /// Bursts ending exactly on a 4 KB boundary (where a request that
+    /// would cross one is split).
+    pub bursts_to_4k: u64,
 }
 
 /// Runs the AXI4-wrapped design (`nasa_axi.v`) on `opts.images` inputs: a
@@ -611,6 +614,7 @@ pub fn simulate_axi_against(
         transactions: field(traffic, "transactions").unwrap_or(0) as u64,
         bursts: field(traffic, "bursts").unwrap_or(0) as u64,
         beats: field(traffic, "beats").unwrap_or(0) as u64,
+        bursts_to_4k: field(traffic, "bursts_to_4k").unwrap_or(0) as u64,
         pass: mismatches == 0,
         images: opts.images,
         mismatches: mismatches.max(0) as u64,

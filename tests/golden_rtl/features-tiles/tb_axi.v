@@ -177,15 +177,21 @@ module tb_axi;
     endtask
 
     // The master's traffic: transactions, bursts (more than one beat) and beats.
-    reg [63:0] n_trans = 64'd0, n_bursts = 64'd0, n_beats = 64'd0;
+    // Bursts that end exactly on a 4 KB boundary (where the wrapper splits
+    // a request that would cross it) are counted apart.
+    reg [63:0] n_trans = 64'd0, n_bursts = 64'd0, n_beats = 64'd0, n_at4k = 64'd0;
+    wire [12:0] ar_end = {1'b0, araddr_m[11:0]} + (({5'd0, arlen} + 13'd1) << awsize);
+    wire [12:0] aw_end = {1'b0, awaddr_m[11:0]} + (({5'd0, awlen} + 13'd1) << awsize);
     always @(posedge clk) begin
         if (arvalid_m && arready_m) begin
             n_trans <= n_trans + 64'd1;
             if (arlen != 8'd0) n_bursts <= n_bursts + 64'd1;
+            if (arlen != 8'd0 && ar_end == 13'd4096) n_at4k <= n_at4k + 64'd1;
         end
         if (awvalid_m && awready_m) begin
             n_trans <= n_trans + 64'd1;
             if (awlen != 8'd0) n_bursts <= n_bursts + 64'd1;
+            if (awlen != 8'd0 && aw_end == 13'd4096) n_at4k <= n_at4k + 64'd1;
         end
         if ((rvalid_m && rready_m) || (wvalid_m && wready_m)) n_beats <= n_beats + 64'd1;
     end
@@ -258,7 +264,7 @@ module tb_axi;
                                  $signed(got), $signed(expected[i*OUT_LEN + j]));
                 end
             end
-        $display("AXI transactions=%0d bursts=%0d beats=%0d", n_trans, n_bursts, n_beats);
+        $display("AXI transactions=%0d bursts=%0d beats=%0d bursts_to_4k=%0d", n_trans, n_bursts, n_beats, n_at4k);
         $display("RESULT images=%0d mismatches=%0d cycles=%0d", images, mismatches, {cyc_hi, cyc_lo});
         if (mismatches != 0) $fatal(1, "%0d outputs differ from expected.hex", mismatches);
         $finish;
