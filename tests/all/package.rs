@@ -112,7 +112,27 @@ fn fusesoc_lists_the_core_and_lints_it_clean() {
             ],
         );
         assert!(lint.status.success(), "{name}: {}", text(&lint));
+        // A tile design's AXI4 wrapper lints clean too.
+        if out.join(nasa::hw::gen::axi::AXI_FILE).exists() {
+            let build = tmp.path().join(format!("build-axi-{name}"));
+            let lint = run(
+                &out,
+                &[
+                    "run",
+                    "--target",
+                    "lint_axi",
+                    "--build-root",
+                    build.to_str().unwrap(),
+                    &vlnv,
+                ],
+            );
+            assert!(lint.status.success(), "{name} (axi): {}", text(&lint));
+        }
     }
+    assert!(
+        tmp.path().join("build-axi-features-tiles").exists(),
+        "the tile design has no AXI4 wrapper"
+    );
     // A design the lint rejects fails the target, naming the warning.
     let broken = tmp.path().join("features-pipeline");
     let top = broken.join("nasa_top.v");
@@ -155,14 +175,14 @@ fn fusesoc_sim_target_passes_and_fails_on_a_wrong_output() {
     let out = tmp.path().join("simmed");
     let stamp = generate(&net, &arch, text_arch, "simmed", &out).unwrap();
     let vlnv = core::vlnv(&stamp);
-    let sim = |tool: &str, build: &str| {
+    let sim = |target: &str, tool: &str, build: &str| {
         let build = tmp.path().join(build);
         run(
             &out,
             &[
                 "run",
                 "--target",
-                "sim",
+                target,
                 "--tool",
                 tool,
                 "--build-root",
@@ -172,7 +192,7 @@ fn fusesoc_sim_target_passes_and_fails_on_a_wrong_output() {
         )
     };
     for tool in ["verilator", "icarus"] {
-        let o = sim(tool, &format!("build-{tool}"));
+        let o = sim("sim", tool, &format!("build-{tool}"));
         assert!(o.status.success(), "{tool}: {}", text(&o));
         assert!(
             text(&o).contains("RESULT images=1 mismatches=0"),
@@ -180,6 +200,14 @@ fn fusesoc_sim_target_passes_and_fails_on_a_wrong_output() {
             text(&o)
         );
     }
+    // The AXI4-wrapped design's bench on the same stimuli.
+    let o = sim("sim_axi", "verilator", "build-axi");
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("RESULT images=1 mismatches=0"),
+        "{}",
+        text(&o)
+    );
     // One expected output off by one: the run fails, naming it.
     let path = out.join("expected.hex");
     let hex = std::fs::read_to_string(&path).unwrap();
@@ -188,7 +216,7 @@ fn fusesoc_sim_target_passes_and_fails_on_a_wrong_output() {
     let v = u8::from_str_radix(&lines[k], 16).unwrap();
     lines[k] = format!("{:02x}", v.wrapping_add(1));
     std::fs::write(&path, lines.join("\n") + "\n").unwrap();
-    let o = sim("verilator", "build-wrong");
+    let o = sim("sim", "verilator", "build-wrong");
     assert!(!o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("MISMATCH image=0 output=2"),

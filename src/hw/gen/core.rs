@@ -99,10 +99,27 @@ pub fn core_file(stamp: &Stamp, files: &Files) -> Vec<u8> {
     for f in super::STIMULI {
         text += &format!("      - {f}: {{copyto: {f}}}\n");
     }
+    let axi = files.iter().any(|(n, _)| n == super::axi::AXI_FILE);
+    if axi {
+        use super::axi::{AXI_FILE, CHECK_FILE, HEADER_FILE, MEM_FILE, TB_FILE};
+        text += &format!(
+            "  axi:\n    file_type: verilogSource\n    files:\n      - {AXI_FILE}\n      - {HEADER_FILE}: {{file_type: cSource, is_include_file: true}}\n"
+        );
+        text += &format!(
+            "  axi_tb:\n    file_type: verilogSource\n    files:\n      - {TB_FILE}\n      - {MEM_FILE}\n      - {CHECK_FILE}\n"
+        );
+    }
     text += "targets:\n  default:\n    filesets: [rtl, images]\n    toplevel: nasa_top\n";
     text += "  lint:\n    default_tool: verilator\n    filesets: [rtl]\n    toplevel: nasa_top\n    tools:\n      verilator:\n        mode: lint-only\n        verilator_options: [-Wall]\n";
     // The self-checking testbench on the stimuli: exits non-zero on a
     // mismatch or a timeout.
     text += "  sim:\n    default_tool: verilator\n    filesets: [rtl, images, tb, stimuli]\n    toplevel: tb\n    tools:\n      verilator:\n        mode: binary\n        verilator_options: [-Wno-fatal]\n      icarus:\n        iverilog_options: [-g2012]\n";
+    if axi {
+        // The AXI4 wrapper (docs/axi.md): the design with it on top, its
+        // lint, and its testbench (random wait states, protocol checkers).
+        text += "  axi:\n    filesets: [rtl, axi, images]\n    toplevel: nasa_axi\n";
+        text += "  lint_axi:\n    default_tool: verilator\n    filesets: [rtl, axi]\n    toplevel: nasa_axi\n    tools:\n      verilator:\n        mode: lint-only\n        verilator_options: [-Wall]\n";
+        text += "  sim_axi:\n    default_tool: verilator\n    filesets: [rtl, axi, images, axi_tb, stimuli]\n    toplevel: tb_axi\n    tools:\n      verilator:\n        mode: binary\n        verilator_options: [-Wno-fatal]\n      icarus:\n        iverilog_options: [-g2012]\n";
+    }
     text.into_bytes()
 }
