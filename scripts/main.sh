@@ -24,6 +24,8 @@ step "nasa gen -> $out/default"
 $nasa gen --arch "$out/default.arch.toml" -o "$out/default"
 step "verilator --lint-only -Wall on the generated RTL"
 (cd "$out/default" && verilator --lint-only -Wall --top-module nasa_top -f files.f)
+# The AXI4 wrapper (docs/axi.md) around it.
+(cd "$out/default" && verilator --lint-only -Wall --top-module nasa_axi -f files.f nasa_axi.v)
 echo "lint clean"
 step "nasa golden: 4 Fashion-MNIST test images, per-layer dump in $out/default-golden"
 $nasa golden --dataset fashion-mnist --count 4 --dump "$out/default-golden"
@@ -49,6 +51,7 @@ echo "$acc"
 echo
 step "summary"
 echo "RTL:        $out/default ($(wc -l < "$out/default/nasa_top.v") lines of top-level Verilog, lint-clean under verilator -Wall)"
+echo "AXI4:       $out/default/nasa_axi.v (lint-clean), registers in $out/default/nasa_regs.h; run it: nasa sim $out/default --axi --images 16 --dataset fashion-mnist"
 echo "simulation: $sim"
 echo "synthesis:  $(echo "$synth" | head -1)"
 echo "            multiply PEs: $(echo "$synth" | sed -n 's/^  conv chunk (\([0-9]*\) PE cells): [0-9]* LUTs, \([0-9]*\) DSPs/\2 DSPs for \1 PEs/p' | head -1)"
