@@ -83,10 +83,11 @@ pub fn write(dir: &Path, out: Option<&Path>) -> Result<(PathBuf, PathBuf)> {
     std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
     let json = out.join(JSON_FILE);
     let html_path = out.join(HTML_FILE);
-    std::fs::write(&json, serde_json::to_string_pretty(&report)? + "\n")
-        .with_context(|| format!("writing {}", json.display()))?;
-    std::fs::write(&html_path, html(&report)?)
-        .with_context(|| format!("writing {}", html_path.display()))?;
+    // Both rendered before either is written, each written whole or not at all.
+    let json_text = serde_json::to_string_pretty(&report)? + "\n";
+    let page = html(&report)?;
+    crate::model::fsutil::write_atomic(&json, json_text.as_bytes())?;
+    crate::model::fsutil::write_atomic(&html_path, page.as_bytes())?;
     Ok((json, html_path))
 }
 

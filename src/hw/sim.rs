@@ -444,7 +444,9 @@ fn build_bench(
                     .args(&sources);
                 // Share the compiled Verilator runtime between builds when
                 // ccache is there (verilated.mk reads OBJCACHE).
-                if std::env::var_os("OBJCACHE").is_none() && on_path("ccache") {
+                if std::env::var_os("OBJCACHE").is_none()
+                    && crate::model::fsutil::on_path("ccache").is_some()
+                {
                     c.env("OBJCACHE", "ccache");
                 }
                 run(&mut c, "verilator")?;
@@ -477,12 +479,6 @@ fn build_bench(
             Ok(c)
         }
     }
-}
-
-/// Whether an executable of this name is on the PATH.
-fn on_path(name: &str) -> bool {
-    std::env::var_os("PATH")
-        .is_some_and(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
 }
 
 fn field(line: &str, key: &str) -> Option<i64> {

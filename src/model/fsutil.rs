@@ -94,3 +94,11 @@ impl Drop for AtomicDir {
         }
     }
 }
+
+/// The executable of this name on the PATH, if any.
+pub fn on_path(name: &str) -> Option<PathBuf> {
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|d| d.join(name))
+        .find(|p| p.is_file())
+}

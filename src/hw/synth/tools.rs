@@ -41,7 +41,7 @@ impl Tool {
     /// The program's path: on `PATH`, or (YoWASP) in the repository's `.venv`.
     pub(crate) fn locate(self) -> Result<PathBuf> {
         let name = self.name();
-        if let Some(p) = on_path(name) {
+        if let Some(p) = crate::model::fsutil::on_path(name) {
             return Ok(p);
         }
         let venv = Path::new(env!("CARGO_MANIFEST_DIR"))
@@ -59,11 +59,4 @@ impl Tool {
             self.install_hint()
         )
     }
-}
-
-fn on_path(name: &str) -> Option<PathBuf> {
-    let path = std::env::var_os("PATH")?;
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
