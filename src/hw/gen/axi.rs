@@ -267,6 +267,11 @@ pub struct Layout {
     pub wext_bytes: u64,
     /// Whether the accelerator asks for bursts.
     pub burst: bool,
+    /// A tile pipeline (`Some(layers)`): it runs up to `run_max` images per
+    /// start, reports progress per layer, and writes through a port of its
+    /// own.
+    pub pipe: Option<usize>,
+    pub run_max: u64,
     /// The testbench's bound on one image's cycles at the fixed-latency
     /// memory, and the most images it holds.
     pub timeout: u64,
@@ -334,6 +339,10 @@ pub fn files(stamp: &Stamp, layout: &Layout) -> Result<Files> {
     ctx.insert("scratch_bytes", &layout.scratch_bytes());
     ctx.insert("magic", &format!("{MAGIC:08x}"));
     ctx.insert("burst", &layout.burst);
+    ctx.insert("pipe", &layout.pipe.is_some());
+    ctx.insert("dual", &layout.pipe.is_some());
+    ctx.insert("layers", &layout.pipe.unwrap_or(0));
+    ctx.insert("run_max", &layout.run_max);
     ctx.insert("max_images", &layout.max_images);
     ctx.insert("timeout", &layout.timeout);
     for r in REGS {

@@ -429,6 +429,8 @@ pub fn files(
             wext_base: ext.wext_base,
             wext_bytes: ext.wext.len() as u64,
             burst: tile::stream::bursts(plan, memory),
+            pipe: None,
+            run_max: 1,
             timeout: cycle_bound(net, plan, memory),
             max_images: super::axi::MAX_IMAGES,
         },

@@ -136,6 +136,7 @@ module nasa_axi #(
     reg [63:0] r_in, r_out, r_wgt, r_scr;
     wire       c_busy;
     wire [15:0] c_layer;
+    wire [31:0] images_done;
     // A write is performed once both its address and its data are held.
     reg        aw_got, w_got;
     reg [6:0]  aw_q;
@@ -239,7 +240,7 @@ module nasa_axi #(
                 R_IRQ_ENABLE: s_axil_rdata <= {31'd0, r_ie};
                 R_IRQ_STATUS: s_axil_rdata <= {31'd0, r_is};
                 R_N_IMAGES: s_axil_rdata <= r_images;
-                R_IMAGES_DONE: s_axil_rdata <= r_count;
+                R_IMAGES_DONE: s_axil_rdata <= images_done;
                 R_LAYER: s_axil_rdata <= {16'd0, c_layer};
                 R_CYCLES_LO: s_axil_rdata <= r_cycles[31:0];
                 R_CYCLES_HI: s_axil_rdata <= r_cycles[63:32];
@@ -263,8 +264,10 @@ module nasa_axi #(
 
     // ---------------------------------------------------------------- run control
     // C_OFF: the accelerator held in reset (weights not loaded); C_LOAD:
-    // its weights load; C_GO: start one image; C_RUN: wait for its done.
+    // its weights load; C_GO: start a run of up to RUN_MAX images (one
+    // image); C_RUN: wait for its done.
     localparam [2:0] C_OFF = 3'd0, C_IDLE = 3'd1, C_LOAD = 3'd2, C_GO = 3'd3, C_RUN = 3'd4, C_RELOAD = 3'd5;
+    localparam [31:0] RUN_MAX = 32'd1;
     reg [2:0] c_st;
     // An error response from memory (sticky in STATUS.ERROR until START).
     wire m_err = (m_axi_rvalid && m_axi_rready && m_axi_rresp != 2'b00)
@@ -275,15 +278,24 @@ module nasa_axi #(
     wire core_busy;
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] core_cycles;
+    // Images of the next run, and of the run in flight.
+    wire [31:0] left = r_images - r_count;
+    wire [31:0] next_n = left < RUN_MAX ? left : RUN_MAX;
+    reg [31:0] run_n;
+    /* verilator lint_on UNUSEDSIGNAL */
+    /* verilator lint_off UNUSEDSIGNAL */
     wire core_loading;
     /* verilator lint_on UNUSEDSIGNAL */
+    assign images_done = r_count;
+    wire [63:0] in_step = {32'd0, INPUT_STRIDE};
+    wire [63:0] out_step = {32'd0, OUTPUT_STRIDE};
     assign c_busy = c_st != C_OFF && c_st != C_IDLE;
-    assign run_done = (c_st == C_RUN && c_done && r_count + 32'd1 == r_images)
+    assign run_done = (c_st == C_RUN && c_done && r_count + run_n == r_images)
                    || (c_st == C_GO && r_images == 32'd0);
     always @(posedge clk) begin
         if (rst) begin
             c_st <= C_OFF; r_loaded <= 1'b0; r_done <= 1'b0; r_err <= 1'b0;
-            r_count <= 32'd0; r_cycles <= 64'd0;
+            r_count <= 32'd0; r_cycles <= 64'd0; run_n <= 32'd0;
             in_cur <= 64'd0; out_cur <= 64'd0; wgt_q <= 64'd0; scr_q <= 64'd0;
         end else begin
             if (c_busy) r_cycles <= r_cycles + 64'd1;
@@ -301,12 +313,12 @@ module nasa_axi #(
                 C_RELOAD: c_st <= C_LOAD;
                 C_LOAD: if (!core_busy) begin r_loaded <= 1'b1; c_st <= C_GO; end
                 C_GO: if (r_images == 32'd0) begin r_done <= 1'b1; c_st <= C_IDLE; end
-                      else c_st <= C_RUN;
+                      else begin run_n <= next_n; c_st <= C_RUN; end
                 C_RUN: if (c_done) begin
-                    r_count <= r_count + 32'd1;
-                    in_cur <= in_cur + {32'd0, INPUT_STRIDE};
-                    out_cur <= out_cur + {32'd0, OUTPUT_STRIDE};
-                    if (r_count + 32'd1 == r_images) begin r_done <= 1'b1; c_st <= C_IDLE; end
+                    r_count <= r_count + run_n;
+                    in_cur <= in_cur + in_step;
+                    out_cur <= out_cur + out_step;
+                    if (r_count + run_n == r_images) begin r_done <= 1'b1; c_st <= C_IDLE; end
                     else c_st <= C_GO;
                 end
                 default: c_st <= C_IDLE;
@@ -333,76 +345,115 @@ module nasa_axi #(
     // ---------------------------------------------------------------- AXI4 master
     // The accelerator's address, relocated by region (in 64 bits, of which
     // the bus takes ADDR_W).
-    wire [63:0] a64 = { {(64-12){1'b0}}, mem_addr };
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [63:0] reloc =
-          (a64 < {32'd0, IN_END}) ? in_cur + (a64 - {32'd0, IN_EXT})
-        : (a64 >= {32'd0, OUT_EXT} && a64 < {32'd0, OUT_END}) ? out_cur + (a64 - {32'd0, OUT_EXT})
-        : (a64 >= {32'd0, WEXT_BASE}) ? wgt_q + (a64 - {32'd0, WEXT_BASE})
-        : scr_q + a64;
+    function automatic [63:0] reloc(input [11:0] a);
+        reg [63:0] a64;
+        begin
+            a64 = { {(64-12){1'b0}}, a };
+            if (a64 < {32'd0, IN_END}) reloc = in_cur + (a64 - {32'd0, IN_EXT});
+            else if (a64 >= {32'd0, OUT_EXT} && a64 < {32'd0, OUT_END}) reloc = out_cur + (a64 - {32'd0, OUT_EXT});
+            else if (a64 >= {32'd0, WEXT_BASE}) reloc = wgt_q + (a64 - {32'd0, WEXT_BASE});
+            else reloc = scr_q + a64;
+        end
+    endfunction
     /* verilator lint_on UNUSEDSIGNAL */
-    // M_IDLE: wait for a request; M_AR, M_R: a read's address, then its
-    // beats; M_AW, M_W, M_B: a write's address, beats and response. A
-    // request of more beats than fit before the next 4 KB boundary (or 256)
-    // goes as several transactions, one after another.
-    localparam [2:0] M_IDLE = 3'd0, M_AR = 3'd1, M_R = 3'd2, M_AW = 3'd3, M_W = 3'd4, M_B = 3'd5;
-    reg [2:0] m_st;
-    reg [ADDR_W-1:0] m_addr;
-    reg [16:0] m_left;   // beats of the request not yet in a transaction
-    reg [8:0] m_sub;     // beats of the transaction not yet transferred
-    // Beats from m_addr to the next 4 KB boundary (at most 4096 / LB).
-    wire [12:0] to_4k = 13'd4096 - {1'b0, m_addr[11:0]};
-    wire [16:0] room = {4'd0, to_4k} >> LGL;
-    wire [16:0] cap = room < 17'd256 ? room : 17'd256;
-    wire [16:0] sub_n = m_left < cap ? m_left : cap;
+    // Beats of a transaction from address lo on, with `left` beats to go:
+    // up to the next 4 KB boundary, at most 256.
+    function automatic [16:0] beats(input [11:0] lo, input [16:0] left_b);
+        reg [16:0] room;
+        begin
+            room = {4'd0, 13'd4096 - {1'b0, lo}} >> LGL;
+            if (room > 17'd256) room = 17'd256;
+            beats = left_b < room ? left_b : room;
+        end
+    endfunction
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [63:0] rd_at = reloc(mem_addr);
+    wire [63:0] wr_at = reloc(mem_addr);
+    /* verilator lint_on UNUSEDSIGNAL */
+    // What a write takes from the accelerator.
+    wire wr_req = mem_req && mem_we;
+    wire wr_valid = mem_wvalid;
+    wire [15:0] wr_len = mem_len;
+
+    // Reads. R_IDLE: wait for a request; R_AR: its next transaction's
+    // address; R_DATA: its beats, each to the accelerator as it arrives.
+    localparam [1:0] R_IDLE = 2'd0, R_AR = 2'd1, R_DATA = 2'd2;
+    reg [1:0] r_st;
+    reg [ADDR_W-1:0] r_addr;
+    reg [16:0] r_left;  // beats of the request not yet in a transaction
+    reg [8:0] r_sub;    // beats of the transaction not yet transferred
+    wire [16:0] r_n = beats(r_addr[11:0], r_left);
     always @(posedge clk) begin
         if (c_rst) begin
-            m_st <= M_IDLE; m_left <= 17'd0; m_sub <= 9'd0;
-            m_axi_awaddr <= {ADDR_W{1'b0}}; m_axi_awlen <= 8'd0;
+            r_st <= R_IDLE; r_left <= 17'd0; r_sub <= 9'd0; r_addr <= {ADDR_W{1'b0}};
             m_axi_araddr <= {ADDR_W{1'b0}}; m_axi_arlen <= 8'd0;
-            m_addr <= {ADDR_W{1'b0}};
-        end else case (m_st)
-            M_IDLE: if (mem_req) begin
-                m_addr <= reloc[ADDR_W-1:0];
-                m_left <= {1'b0, mem_len} + 17'd1;
-                m_st <= mem_we ? M_AW : M_AR;
+        end else case (r_st)
+            R_IDLE: if (mem_req && !mem_we) begin
+                r_addr <= rd_at[ADDR_W-1:0];
+                r_left <= {1'b0, mem_len} + 17'd1;
+                r_st <= R_AR;
             end
-            // Issue the next transaction of the request (m_left > 0).
-            M_AR, M_AW: if (m_sub == 9'd0) begin
-                if (m_st == M_AR) begin m_axi_araddr <= m_addr; m_axi_arlen <= sub_n[7:0] - 8'd1; end
-                else begin m_axi_awaddr <= m_addr; m_axi_awlen <= sub_n[7:0] - 8'd1; end
-                m_sub <= sub_n[8:0];
-                m_left <= m_left - sub_n;
-                m_addr <= m_addr + ({ {(ADDR_W-9){1'b0}}, sub_n[8:0] } << LGL);
-            end else if (m_st == M_AR ? m_axi_arready : m_axi_awready)
-                m_st <= m_st == M_AR ? M_R : M_W;
-            M_R: if (m_axi_rvalid) begin
-                m_sub <= m_sub - 9'd1;
-                if (m_axi_rlast) m_st <= m_left == 17'd0 ? M_IDLE : M_AR;
+            R_AR: if (r_sub == 9'd0) begin
+                m_axi_araddr <= r_addr; m_axi_arlen <= r_n[7:0] - 8'd1;
+                r_sub <= r_n[8:0];
+                r_left <= r_left - r_n;
+                r_addr <= r_addr + ({ {(ADDR_W-9){1'b0}}, r_n[8:0] } << LGL);
+            end else if (m_axi_arready) r_st <= R_DATA;
+            R_DATA: if (m_axi_rvalid) begin
+                r_sub <= r_sub - 9'd1;
+                if (m_axi_rlast) r_st <= r_left == 17'd0 ? R_IDLE : R_AR;
             end
-            M_W: if (mem_wvalid && m_axi_wready) begin
-                m_sub <= m_sub - 9'd1;
-                if (m_sub == 9'd1) m_st <= M_B;
-            end
-            M_B: if (m_axi_bvalid) m_st <= m_left == 17'd0 ? M_IDLE : M_AW;
-            default: m_st <= M_IDLE;
+            default: r_st <= R_IDLE;
         endcase
     end
-    assign m_axi_arvalid = m_st == M_AR && m_sub != 9'd0;
-    assign m_axi_awvalid = m_st == M_AW && m_sub != 9'd0;
-    assign m_axi_wvalid = m_st == M_W && mem_wvalid;
+    assign m_axi_arvalid = r_st == R_AR && r_sub != 9'd0;
+    assign m_axi_rready = r_st == R_DATA;
+    wire rd_ack = r_st == R_DATA && m_axi_rvalid;
+    assign mem_rdata = m_axi_rdata;
+
+    // Writes. W_IDLE: wait for a request; W_AW: its next transaction's
+    // address; W_DATA: its beats, each acknowledged when taken except the
+    // request's last; W_RESP: the response, which acknowledges that one.
+    localparam [1:0] W_IDLE = 2'd0, W_AW = 2'd1, W_DATA = 2'd2, W_RESP = 2'd3;
+    reg [1:0] w_st;
+    reg [ADDR_W-1:0] w_addr;
+    reg [16:0] w_left;
+    reg [8:0] w_sub;
+    wire [16:0] w_n = beats(w_addr[11:0], w_left);
+    always @(posedge clk) begin
+        if (c_rst) begin
+            w_st <= W_IDLE; w_left <= 17'd0; w_sub <= 9'd0; w_addr <= {ADDR_W{1'b0}};
+            m_axi_awaddr <= {ADDR_W{1'b0}}; m_axi_awlen <= 8'd0;
+        end else case (w_st)
+            W_IDLE: if (wr_req) begin
+                w_addr <= wr_at[ADDR_W-1:0];
+                w_left <= {1'b0, wr_len} + 17'd1;
+                w_st <= W_AW;
+            end
+            W_AW: if (w_sub == 9'd0) begin
+                m_axi_awaddr <= w_addr; m_axi_awlen <= w_n[7:0] - 8'd1;
+                w_sub <= w_n[8:0];
+                w_left <= w_left - w_n;
+                w_addr <= w_addr + ({ {(ADDR_W-9){1'b0}}, w_n[8:0] } << LGL);
+            end else if (m_axi_awready) w_st <= W_DATA;
+            W_DATA: if (wr_valid && m_axi_wready) begin
+                w_sub <= w_sub - 9'd1;
+                if (w_sub == 9'd1) w_st <= W_RESP;
+            end
+            W_RESP: if (m_axi_bvalid) w_st <= w_left == 17'd0 ? W_IDLE : W_AW;
+            default: w_st <= W_IDLE;
+        endcase
+    end
+    assign m_axi_awvalid = w_st == W_AW && w_sub != 9'd0;
+    assign m_axi_wvalid = w_st == W_DATA && wr_valid;
     assign m_axi_wdata = mem_wdata;
     assign m_axi_wstrb = mem_wstrb;
-    assign m_axi_wlast = m_sub == 9'd1;
-    assign m_axi_rready = m_st == M_R;
-    assign m_axi_bready = m_st == M_B;
-    // A read's beat goes to the accelerator as it arrives; a write's beat is
-    // acknowledged when taken, except the request's last, whose
-    // acknowledgement waits for the response.
-    assign mem_ack = (m_st == M_R && m_axi_rvalid)
-                  || (m_st == M_W && mem_wvalid && m_axi_wready && !(m_sub == 9'd1 && m_left == 17'd0))
-                  || (m_st == M_B && m_axi_bvalid && m_left == 17'd0);
-    assign mem_rdata = m_axi_rdata;
+    assign m_axi_wlast = w_sub == 9'd1;
+    assign m_axi_bready = w_st == W_RESP;
+    wire wr_ack = (w_st == W_DATA && wr_valid && m_axi_wready && !(w_sub == 9'd1 && w_left == 17'd0))
+               || (w_st == W_RESP && m_axi_bvalid && w_left == 17'd0);
+    assign mem_ack = rd_ack || wr_ack;
     assign m_axi_awid = ID;
     assign m_axi_arid = ID;
     assign m_axi_awsize = 3'd3;
