@@ -564,7 +564,7 @@ pub fn simulate_axi_against(
     use crate::hw::gen::axi;
     if !dir.join(axi::AXI_FILE).exists() {
         bail!(
-            "{}: this design has no AXI4 wrapper ({}); only layer-by-layer tile designs have one so far",
+            "{}: this design has no AXI4 wrapper ({}); only tile designs have one (the cache engine has none)",
             dir.display(),
             axi::AXI_FILE
         );

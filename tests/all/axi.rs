@@ -100,6 +100,36 @@ fn wrapped_design_is_bit_exact_behind_random_wait_states_in_both_simulators() {
 
 #[test]
 #[ignore = "slow tier (Verilator runs); scripts/test.sh runs it"]
+fn pipelined_design_runs_its_images_in_one_start_behind_the_wrapper() {
+    // A tile pipeline reads through the accelerator's port and writes
+    // through its own, concurrently; its images go in one run.
+    let net = features();
+    let arch = Arch::parse(
+        "[accelerator]\nname = \"axi-pipe\"\n[clp]\nrows = 1\ncols = 2\n[slp]\nrows = 4\ncols = 3\n[alp]\nrows = 2\ncols = 2\n[schedule]\npipeline = true\n",
+        Path::new("axi.toml"),
+    )
+    .unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("d");
+    generate(&net, &arch, &arch.to_toml(), "axi-pipe", &dir).unwrap();
+    crate::common::lint(&dir);
+    let r = simulate_axi(
+        &dir,
+        &opts(5, Simulator::Verilator),
+        AxiWaits {
+            seed: 7,
+            max_wait: 4,
+        },
+    )
+    .unwrap();
+    assert!(r.pass && r.mismatches == 0, "{r:?}");
+    assert_eq!(r.images, 5);
+    // Its weights, five inputs and five outputs, a line per beat.
+    assert!(r.transactions > 0 && r.beats == r.transactions, "{r:?}");
+}
+
+#[test]
+#[ignore = "slow tier (Verilator runs); scripts/test.sh runs it"]
 fn streamed_designs_move_their_bands_through_the_wrapper() {
     // A design whose bands load in bursts, and one that loads them line by
     // line; both use the scratch region (their streamed tensors).

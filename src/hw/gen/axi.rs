@@ -1,4 +1,4 @@
-//! The AXI4 wrapper of a tile-engine design: `nasa_axi.v` (rendered from
+//! The AXI4 wrapper of a tile-engine design (layer by layer or pipelined): `nasa_axi.v` (rendered from
 //! `templates/axi.v.tera`), its register map as a C header `nasa_regs.h`,
 //! and its testbench `tb_axi.v` with the hand-written AXI4 memory model and
 //! protocol checkers of `sim/`. The register map is one table, [`REGS`],
@@ -142,7 +142,7 @@ pub const REGS: &[Reg] = &[
         name: "LAYER",
         offset: 0x18,
         access: Access::Ro,
-        summary: "the layer the image in flight is at",
+        summary: "the layer the image in flight is at (a pipeline: 0xFFFF)",
         bits: &[],
     },
     Reg {
@@ -328,10 +328,17 @@ pub fn files(stamp: &Stamp, layout: &Layout) -> Result<Files> {
     ctx.insert("lgl", &layout.lb.trailing_zeros());
     ctx.insert("in_ext", &layout.in_ext);
     ctx.insert("in_len", &layout.in_len);
-    ctx.insert("in_end", &(layout.in_ext + layout.in_stride()));
+    // A pipeline's slots: run_max images one after another.
+    ctx.insert(
+        "in_end",
+        &(layout.in_ext + layout.run_max * layout.in_stride()),
+    );
     ctx.insert("out_ext", &layout.out_ext);
     ctx.insert("out_len", &layout.out_len);
-    ctx.insert("out_end", &(layout.out_ext + layout.out_stride()));
+    ctx.insert(
+        "out_end",
+        &(layout.out_ext + layout.run_max * layout.out_stride()),
+    );
     ctx.insert("wext_base", &layout.wext_base);
     ctx.insert("wext_bytes", &layout.wext_bytes);
     ctx.insert("in_stride", &layout.in_stride());

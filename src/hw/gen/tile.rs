@@ -692,5 +692,25 @@ pub fn pipe_files(
     files.push((EXT_MEM_FILE.into(), EXT_MEM_MODEL.as_bytes().to_vec()));
     files.extend(descs);
     push_images(&mut files, &ext, header, &design);
+    // The pipeline's input and output slots are the wrapper's first
+    // images' places; it runs up to PIPE_IMAGES of them per start.
+    files.extend(super::axi::files(
+        stamp,
+        &super::axi::Layout {
+            aw,
+            lb,
+            in_ext: ext.in_ext,
+            in_len: input.len() as u64,
+            out_ext: ext.out_ext,
+            out_len: out.len() as u64,
+            wext_base: ext.wext_base,
+            wext_bytes: ext.wext.len() as u64,
+            burst: false,
+            pipe: Some(net.layers.len()),
+            run_max: PIPE_IMAGES,
+            timeout: cycle_bound(net, plan, memory),
+            max_images: super::axi::MAX_IMAGES,
+        },
+    )?);
     Ok((files, ext))
 }

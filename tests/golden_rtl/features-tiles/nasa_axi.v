@@ -99,7 +99,7 @@ module nasa_axi #(
     localparam [6:0] R_IRQ_STATUS = 7'h0c; // RW1C: interrupt status (irq = IRQ_ENABLE & IRQ_STATUS)
     localparam [6:0] R_N_IMAGES = 7'h10; // RW: images a START runs (reset value 1; 0 finishes at once)
     localparam [6:0] R_IMAGES_DONE = 7'h14; // RO: images of this run whose output is in memory
-    localparam [6:0] R_LAYER = 7'h18; // RO: the layer the image in flight is at
+    localparam [6:0] R_LAYER = 7'h18; // RO: the layer the image in flight is at (a pipeline: 0xFFFF)
     localparam [6:0] R_CYCLES_LO = 7'h20; // RO: clock cycles since START while busy, low word
     localparam [6:0] R_CYCLES_HI = 7'h24; // RO: clock cycles since START while busy, high word
     localparam [6:0] R_INPUT_BASE_LO = 7'h28; // RW: byte address of image 0's input (line-aligned), low word

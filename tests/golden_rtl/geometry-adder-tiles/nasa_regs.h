@@ -12,7 +12,7 @@
 #define NASA_REG_IRQ_STATUS       0x0cu /* RW1C: interrupt status (irq = IRQ_ENABLE & IRQ_STATUS) */
 #define NASA_REG_N_IMAGES         0x10u /* RW: images a START runs (reset value 1; 0 finishes at once) */
 #define NASA_REG_IMAGES_DONE      0x14u /* RO: images of this run whose output is in memory */
-#define NASA_REG_LAYER            0x18u /* RO: the layer the image in flight is at */
+#define NASA_REG_LAYER            0x18u /* RO: the layer the image in flight is at (a pipeline: 0xFFFF) */
 #define NASA_REG_CYCLES_LO        0x20u /* RO: clock cycles since START while busy, low word */
 #define NASA_REG_CYCLES_HI        0x24u /* RO: clock cycles since START while busy, high word */
 #define NASA_REG_INPUT_BASE_LO    0x28u /* RW: byte address of image 0's input (line-aligned), low word */

@@ -1,0 +1,53 @@
+/* nasa 0.1.0 `features-pipeline-uneven`: register map of nasa_axi.v, generated with it; do not edit.
+ * network features description sha256 323025ceefc852400f4befac4c46943ca7a39c390a936655bf47dd0fcac87ce5
+ * weights sha256 33aca62ea3419dd4c2755a0e40951cfa6a02e3c6a36f36d10daeaaf38f9b74cb
+ * architecture sha256 c9e45aa2a21b19d93925d3cafeadd500ebad2b55c3b3e4e34fe4b67fd51a5b89 */
+#ifndef NASA_REGS_H
+#define NASA_REGS_H
+
+/* Byte offsets of the 32-bit registers on the AXI4-Lite slave. */
+#define NASA_REG_CTRL             0x00u /* RW: run control (START and RELOAD read as 0) */
+#define NASA_REG_STATUS           0x04u /* RO: run status */
+#define NASA_REG_IRQ_ENABLE       0x08u /* RW: interrupt enable */
+#define NASA_REG_IRQ_STATUS       0x0cu /* RW1C: interrupt status (irq = IRQ_ENABLE & IRQ_STATUS) */
+#define NASA_REG_N_IMAGES         0x10u /* RW: images a START runs (reset value 1; 0 finishes at once) */
+#define NASA_REG_IMAGES_DONE      0x14u /* RO: images of this run whose output is in memory */
+#define NASA_REG_LAYER            0x18u /* RO: the layer the image in flight is at (a pipeline: 0xFFFF) */
+#define NASA_REG_CYCLES_LO        0x20u /* RO: clock cycles since START while busy, low word */
+#define NASA_REG_CYCLES_HI        0x24u /* RO: clock cycles since START while busy, high word */
+#define NASA_REG_INPUT_BASE_LO    0x28u /* RW: byte address of image 0's input (line-aligned), low word */
+#define NASA_REG_INPUT_BASE_HI    0x2cu /* RW: byte address of image 0's input, high word */
+#define NASA_REG_OUTPUT_BASE_LO   0x30u /* RW: byte address of image 0's output (line-aligned), low word */
+#define NASA_REG_OUTPUT_BASE_HI   0x34u /* RW: byte address of image 0's output, high word */
+#define NASA_REG_WEIGHT_BASE_LO   0x38u /* RW: byte address of the weight image wgt_ext.hex (line-aligned), low word */
+#define NASA_REG_WEIGHT_BASE_HI   0x3cu /* RW: byte address of the weight image, high word */
+#define NASA_REG_SCRATCH_BASE_LO  0x40u /* RW: byte address of SCRATCH_BYTES of working memory (line-aligned), low word */
+#define NASA_REG_SCRATCH_BASE_HI  0x44u /* RW: byte address of the working memory, high word */
+#define NASA_REG_INPUT_STRIDE     0x48u /* RO: bytes from one image's input to the next */
+#define NASA_REG_OUTPUT_STRIDE    0x4cu /* RO: bytes from one image's output to the next */
+#define NASA_REG_WEIGHT_BYTES     0x50u /* RO: bytes of the weight image */
+#define NASA_REG_SCRATCH_BYTES    0x54u /* RO: bytes of working memory the design may use */
+#define NASA_REG_ID               0x58u /* RO: 0x4E415341 ("NASA") */
+
+/* Register bits. */
+#define NASA_CTRL_START              (1u << 0) /* write 1 while idle: run N_IMAGES images */
+#define NASA_CTRL_FLUSH_ALL          (1u << 1) /* every layer's output is also written to scratch memory (debugging) */
+#define NASA_CTRL_RELOAD             (1u << 2) /* with START: load the weights from WEIGHT_BASE again first */
+#define NASA_STATUS_BUSY             (1u << 0) /* a run (or the weights' load) is in progress */
+#define NASA_STATUS_DONE             (1u << 1) /* the last image's output is in memory; cleared by START */
+#define NASA_STATUS_ERROR            (1u << 2) /* memory answered SLVERR or DECERR since START */
+#define NASA_STATUS_LOADED           (1u << 3) /* the weights are loaded */
+#define NASA_IRQ_ENABLE_DONE         (1u << 0) /* raise irq when a run ends */
+#define NASA_IRQ_STATUS_DONE         (1u << 0) /* a run ended; write 1 to clear */
+
+/* This design's sizes (also readable from the registers). */
+#define NASA_ID              0x4e415341u /* value of NASA_REG_ID */
+#define NASA_LINE_BYTES      8u /* AXI4 data bytes per beat; bases are aligned to it */
+#define NASA_INPUT_BYTES     784u /* bytes of one image's input (int8, CHW) */
+#define NASA_INPUT_STRIDE    784u /* bytes from one image's input to the next */
+#define NASA_OUTPUT_BYTES    10u /* bytes of one image's output (int8) */
+#define NASA_OUTPUT_STRIDE   16u /* bytes from one image's output to the next */
+#define NASA_WEIGHT_BYTES    9888u /* bytes of the weight image wgt_ext.hex */
+#define NASA_SCRATCH_BYTES   73184u /* bytes of working memory */
+
+#endif /* NASA_REGS_H */
