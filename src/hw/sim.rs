@@ -597,11 +597,21 @@ pub fn simulate_axi_against(
         .unwrap_or_default();
     let mismatches = field(result, "mismatches").unwrap_or(-1);
     let ran = arch.runs(net)?;
-    let model_cycles = crate::hw::map::cycles::predict_images(&ran, arch, opts.images)
-        .iter()
-        .flatten()
-        .map(|c| c.cycles)
-        .sum();
+    // A pipeline's whole run; a layer-by-layer design's images one by one.
+    let model_cycles = match crate::hw::tile::choose_pipe(&ran, arch)? {
+        Some(p) => crate::hw::tile::pipe::predict_total(
+            &ran,
+            &p,
+            &crate::hw::layout::Memory::of(arch),
+            opts.images,
+            false,
+        ),
+        None => crate::hw::map::cycles::predict_images(&ran, arch, opts.images)
+            .iter()
+            .flatten()
+            .map(|c| c.cycles)
+            .sum(),
+    };
     let traffic = stdout
         .lines()
         .find(|l| l.starts_with("AXI "))

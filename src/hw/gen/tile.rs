@@ -417,25 +417,37 @@ pub fn files(
         par_hex(header, &plan.par, drain_of(plan, &chunks)).into_bytes(),
     ));
     push_images(&mut files, &ext, header, &design);
-    files.extend(super::axi::files(
-        stamp,
-        &super::axi::Layout {
-            aw: addr_bits(ext_bytes, memory.line_bytes),
-            lb: memory.line_bytes,
-            in_ext: ext.in_ext,
-            in_len: input.len() as u64,
-            out_ext: ext.out_ext,
-            out_len: out.len() as u64,
-            wext_base: ext.wext_base,
-            wext_bytes: ext.wext.len() as u64,
-            burst: tile::stream::bursts(plan, memory),
-            pipe: None,
-            run_max: 1,
-            timeout: cycle_bound(net, plan, memory),
-            max_images: super::axi::MAX_IMAGES,
-        },
-    )?);
+    let axi = axi_layout(net, plan, memory, &ext, None);
+    files.extend(super::axi::files(stamp, &axi)?);
     Ok((files, ext))
+}
+
+/// What the AXI4 wrapper needs of a design laid out as `ext`: a tile
+/// pipeline of `pipe` layers, or a layer-by-layer engine (`None`).
+fn axi_layout(
+    net: &Network,
+    plan: &Plan,
+    memory: &Memory,
+    ext: &ExtLayout,
+    pipe: Option<usize>,
+) -> super::axi::Layout {
+    let ext_bytes = ext.wext_base + ext.wext.len() as u64;
+    super::axi::Layout {
+        aw: addr_bits(ext_bytes, memory.line_bytes),
+        lb: memory.line_bytes,
+        in_ext: ext.in_ext,
+        in_len: net.tensor(0).shape.len() as u64,
+        out_ext: ext.out_ext,
+        out_len: net.output_info().shape.len() as u64,
+        wext_base: ext.wext_base,
+        wext_bytes: ext.wext.len() as u64,
+        // A pipeline's engines stream nothing.
+        burst: pipe.is_none() && tile::stream::bursts(plan, memory),
+        pipe,
+        run_max: if pipe.is_some() { PIPE_IMAGES } else { 1 },
+        timeout: cycle_bound(net, plan, memory),
+        max_images: super::axi::MAX_IMAGES,
+    }
 }
 
 /// Bits of an external address of a design of `ext_bytes` bytes in lines
@@ -694,23 +706,7 @@ pub fn pipe_files(
     push_images(&mut files, &ext, header, &design);
     // The pipeline's input and output slots are the wrapper's first
     // images' places; it runs up to PIPE_IMAGES of them per start.
-    files.extend(super::axi::files(
-        stamp,
-        &super::axi::Layout {
-            aw,
-            lb,
-            in_ext: ext.in_ext,
-            in_len: input.len() as u64,
-            out_ext: ext.out_ext,
-            out_len: out.len() as u64,
-            wext_base: ext.wext_base,
-            wext_bytes: ext.wext.len() as u64,
-            burst: false,
-            pipe: Some(net.layers.len()),
-            run_max: PIPE_IMAGES,
-            timeout: cycle_bound(net, plan, memory),
-            max_images: super::axi::MAX_IMAGES,
-        },
-    )?);
+    let axi = axi_layout(net, plan, memory, &ext, Some(net.layers.len()));
+    files.extend(super::axi::files(stamp, &axi)?);
     Ok((files, ext))
 }
