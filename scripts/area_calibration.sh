@@ -1,59 +1,120 @@
 #!/usr/bin/env bash
-# Calibrates the mapper's area model against Yosys: generates the
-# `models/features` accelerator (every kind) with several PE splits,
-# synthesises each with `nasa synth` (synth_xilinx), fits
-# LUTs = base + sum over kinds of PEs x LUTs per PE on the first designs by
-# least squares, and reports the error of that fit on every design,
-# including the ones left out of the fit. Prints a Markdown table.
+# Calibrates the FPGA resource model (src/hw/map/fpga.rs) against Yosys.
+#
+# For each design below (tile-engine accelerators of `models/features` and
+# of the default network, rows x conv/shift/adder columns), generates it,
+# synthesises it with `nasa synth --no-pnr` for the targets given, and reads
+# the model's inventory and estimate from `nasa report`. Then, per target:
+# - LUTs: fits LUTs - PE cells = base + a x units (requantisers,
+#   post-processing lanes and scalers) + b x scratchpad byte lanes (banks x
+#   word) + c x descriptor entries, by least squares on all designs (a term
+#   the data price below zero is dropped; entries only where both networks
+#   ran), and reports each design's error in the fit and left out of it
+#   (leave-one-out);
+# - DSPs: the constant left after the components' DSPs (mean);
+# - block RAMs: the model's count against Yosys' (no fit).
+# Prints Markdown tables and the constants for src/hw/map/fpga.rs.
+#
+# usage: scripts/area_calibration.sh [WORKDIR] [TARGETS]
+#   (NASA_CAL_DESIGNS: the design list, lines of label:network:rows:conv:shift:adder)
+#   WORKDIR keeps every design and its synthesis (default: a temporary
+#   directory); a design already synthesised there is not synthesised
+#   again. TARGETS: comma-separated (default xilinx,ecp5,ice40).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-nasa=target/release/nasa
-tmp=$(mktemp -d)
-trap 'rm -rf "$tmp"' EXIT
-# conv shift adder PEs; the last two are held out of the fit.
-designs="4,4,4 8,4,4 4,8,4 4,4,8 2,2,2 8,8,8 3,6,5"
-for d in $designs; do
-    IFS=, read -r c s a <<< "$d"
-    printf '[accelerator]\nname = "cal"\n[clp]\nrows = 1\ncols = %s\n[slp]\nrows = 1\ncols = %s\n[alp]\nrows = 1\ncols = %s\n' "$c" "$s" "$a" > "$tmp/$d.toml"
-    $nasa gen models/features --arch "$tmp/$d.toml" -o "$tmp/$d" > /dev/null
-    $nasa synth "$tmp/$d" --target xilinx --json > "$tmp/$d.json"
-    rm -rf "$tmp/$d"
+nasa=$PWD/target/release/nasa
+work=${1:-}
+targets=${2:-xilinx,ecp5,ice40}
+if [ -z "$work" ]; then
+    work=$(mktemp -d)
+    trap 'rm -rf "$work"' EXIT
+fi
+mkdir -p "$work"
+# label network rows conv shift adder
+designs=${NASA_CAL_DESIGNS:-"f1_444:models/features:1:4:4:4
+f2_222:models/features:2:2:2:2
+f4_172:models/features:4:1:7:2
+f4_444:models/features:4:4:4:4
+f2_844:models/features:2:8:4:4
+d4_172:default:4:1:7:2"}
+for spec in $designs; do
+    IFS=: read -r label net r c s a <<< "$spec"
+    if [ ! -s "$work/$label.synth.json" ]; then
+        {
+            printf '[accelerator]\nname = "cal"\n'
+            printf '[clp]\nrows = %s\ncols = %s\n[slp]\nrows = %s\ncols = %s\n[alp]\nrows = %s\ncols = %s\n' "$r" "$c" "$r" "$s" "$r" "$a"
+            printf '[schedule]\nengine = "tiles"\n'
+        } > "$work/$label.toml"
+        rm -rf "${work:?}/$label"
+        "$nasa" gen "$net" --arch "$work/$label.toml" -o "$work/$label" > /dev/null
+        "$nasa" synth "$work/$label" --target "$targets" --no-pnr --json > "$work/$label.synth.json"
+    fi
+    "$nasa" report "$work/$label" -o "$work/$label.report" > /dev/null
 done
-python3 - "$tmp" $designs <<'PY'
+python3 - "$work" $(for spec in $designs; do echo "${spec%%:*}"; done) <<'PY'
 import json, sys
-tmp, designs = sys.argv[1], sys.argv[2:]
+work, labels = sys.argv[1], sys.argv[2:]
+
+def solve(A, b):
+    """Least squares by the normal equations (None: singular)."""
+    n = len(A[0])
+    m = [[sum(r[i] * r[j] for r in A) for j in range(n)] + [sum(r[i] * y for r, y in zip(A, b))] for i in range(n)]
+    for i in range(n):
+        p = max(range(i, n), key=lambda r: abs(m[r][i]))
+        m[i], m[p] = m[p], m[i]
+        if abs(m[i][i]) < 1e-9:
+            return None
+        for r in range(n):
+            if r != i:
+                f = m[r][i] / m[i][i]
+                m[r] = [x - f * y for x, y in zip(m[r], m[i])]
+    return [m[i][n] / m[i][i] for i in range(n)]
+
 rows = []
-for d in designs:
-    p = [int(v) for v in d.split(',')]
-    r = json.load(open(f"{tmp}/{d}.json"))
-    x = next(t for t in r['targets'] if t['target'] == 'xilinx')
-    rows.append((d, p, x['total']['luts'], x['total']['flip_flops'],
-                 {k: x['chunks'][k]['resources']['luts'] for k in ('conv', 'shift', 'adder')}))
-fit = rows[:5]
-# Least squares for [base, conv, shift, adder] on the fitted designs.
-import itertools
-A = [[1.0] + [float(v) for v in p] for _, p, _, _, _ in fit]
-b = [float(l) for _, _, l, _, _ in fit]
-n = 4
-ata = [[sum(A[r][i] * A[r][j] for r in range(len(A))) for j in range(n)] for i in range(n)]
-atb = [sum(A[r][i] * b[r] for r in range(len(A))) for i in range(n)]
-# Gauss-Jordan
-m = [row[:] + [atb[i]] for i, row in enumerate(ata)]
-for i in range(n):
-    piv = max(range(i, n), key=lambda r: abs(m[r][i]))
-    m[i], m[piv] = m[piv], m[i]
-    for r in range(n):
-        if r != i:
-            f = m[r][i] / m[i][i]
-            m[r] = [x - f * y for x, y in zip(m[r], m[i])]
-coef = [m[i][n] / m[i][i] for i in range(n)]
-print(f"fit: LUTs = {coef[0]:.1f} + {coef[1]:.1f} x conv PEs + {coef[2]:.1f} x shift PEs + {coef[3]:.1f} x adder PEs")
-print()
-print("| conv, shift, adder PEs | in fit | LUTs (Yosys) | predicted | error | PE cells conv / shift / adder |")
-print("| --- | --- | ---: | ---: | ---: | --- |")
-for i, (d, p, luts, ffs, ch) in enumerate(rows):
-    pred = coef[0] + sum(c * v for c, v in zip(coef[1:], p))
-    cells = " / ".join(f"{ch[k] // max(1, pk)}" for k, pk in zip(('conv', 'shift', 'adder'), p))
-    print(f"| {d.replace(',', ' + ')} | {'yes' if i < 5 else 'no'} | {luts:,} | {pred:,.0f} | {100 * (pred - luts) / luts:+.2f}% | {cells} per PE |")
+for d in labels:
+    est = json.load(open(f"{work}/{d}.report/report.json"))["fpga_model"]["estimate"]
+    synth = {t["target"]: t["total"] for t in json.load(open(f"{work}/{d}.synth.json"))["targets"]}
+    rows.append((d, est, synth))
+
+names = ["base", "per unit", "per byte lane", "per entry"]
+for target in ["xilinx", "ecp5", "ice40"]:
+    pts = []
+    for d, est, synth in rows:
+        if target not in synth:
+            continue
+        inv = est["inventory"]
+        t = next(t for t in est["targets"] if t["target"] == target and t["dsp_blocks"])
+        units = inv["requantisers"] + inv["post_lanes"] + inv["scalers"]
+        x = [1.0, float(units), float(inv["banks"] * inv["word"]), float(inv["entries"])]
+        pts.append(dict(d=d, x=x, m=synth[target], t=t, inv=inv, units=units))
+    if len(pts) < 3:
+        continue
+    # Terms that vary in the data (entries only when both networks ran).
+    use = [i for i in range(4) if i == 0 or len({p["x"][i] for p in pts}) > 1]
+    fit = lambda ps: solve([[p["x"][i] for i in use] for p in ps], [p["m"]["luts"] - p["t"]["pe_luts"] for p in ps])
+    # A term the data price below zero is dropped (the line must grow with
+    # the design: the search bounds designs by their PE cells).
+    while True:
+        coef = fit(pts)
+        neg = [i for k, i in enumerate(use) if i > 0 and coef[k] < 0]
+        if not neg:
+            break
+        use.remove(neg[0])
+    pred = lambda c, p: p["t"]["pe_luts"] + sum(c[k] * p["x"][i] for k, i in enumerate(use))
+    conv = lambda p: p["inv"]["pes"][0]
+    base_dsps = round(sum(p["m"]["dsps"] - conv(p) - 4 * p["units"] for p in pts) / len(pts))
+    print(f"### {target}: {len(pts)} designs")
+    print()
+    print("LUTs = PE cells + " + " + ".join(f"{coef[k]:.1f} ({names[i]})" for k, i in enumerate(use)) + f"; DSPs = conv PEs + 4 x units + {base_dsps}")
+    print()
+    print("| design | LUTs (Yosys) | model | error | left out | DSPs (Yosys) | model | block RAMs (Yosys) | model |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for j, p in enumerate(pts):
+        rest = pts[:j] + pts[j + 1:]
+        c1 = fit(rest) if len(rest) >= len(use) else None
+        loo = f"{100 * (pred(c1, p) - p['m']['luts']) / p['m']['luts']:+.1f}%" if c1 else "n/a"
+        dsp = conv(p) + 4 * p["units"] + base_dsps
+        print(f"| {p['d']} | {p['m']['luts']:,} | {pred(coef, p):,.0f} | {100 * (pred(coef, p) - p['m']['luts']) / p['m']['luts']:+.1f}% | {loo} | {p['m']['dsps']} | {dsp} | {p['m']['block_rams']} | {p['t']['block_rams']} |")
+    print()
 PY

@@ -116,10 +116,19 @@ pub struct MapArgs {
               arch::DEFAULT_BUDGET
           ))]
     pub budget: f64,
-    /// Budget in FPGA LUTs instead (Yosys synth_xilinx, by the fitted
-    /// model of docs/benchmarks.md).
+    /// Budget in Xilinx 7-series LUTs instead, by the FPGA resource model
+    /// (layer-by-layer tile designs; docs/benchmarks.md).
     #[arg(long, value_name = "N", conflicts_with = "budget")]
     pub budget_luts: Option<f64>,
+    /// Size the design for an FPGA part instead: every DSP and block RAM
+    /// of it and --lut-fill of its LUTs, by the FPGA resource model of its
+    /// family (layer-by-layer tile designs; docs/benchmarks.md).
+    #[arg(long, value_enum, value_name = "PART", conflicts_with_all = ["budget", "budget_luts"])]
+    pub fpga: Option<nasa::hw::map::fpga::Part>,
+    /// --fpga: the share of the part's LUTs the design may take (placement
+    /// and routing need room).
+    #[arg(long, value_name = "SHARE", default_value_t = 0.85, requires = "fpga", value_parser = share)]
+    pub lut_fill: f64,
     /// What the search minimises (summed over the networks).
     #[arg(long, value_enum, default_value = "edp")]
     pub objective: nasa::hw::map::Objective,
@@ -469,4 +478,13 @@ fn parse_window(s: &str) -> Result<(u64, u64), String> {
         return Err(format!("`{s}`: the window is empty"));
     }
     Ok((a, b))
+}
+
+/// A share in (0, 1].
+fn share(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(v) if v > 0.0 && v <= 1.0 => Ok(v),
+        Ok(_) => Err(format!("{s} is not a share in (0, 1]")),
+        Err(e) => Err(format!("{s}: {e}")),
+    }
 }

@@ -189,9 +189,13 @@ fn map_cmd(a: MapArgs, json: bool) -> Result<()> {
         None => Default::default(),
     };
     let opts = map::MapOptions {
-        budget: match a.budget_luts {
-            Some(l) => map::Budget::Luts(l),
-            None => map::Budget::PeArea(a.budget),
+        budget: match (a.fpga, a.budget_luts) {
+            (Some(part), _) => map::Budget::Part(map::fpga::PartBudget {
+                part,
+                lut_fill: a.lut_fill,
+            }),
+            (None, Some(l)) => map::Budget::Luts(l),
+            (None, None) => map::Budget::PeArea(a.budget),
         },
         objective: a.objective,
         buffer: arch::Buffer::with_words(a.buffer_words, a.data_bits),

@@ -117,10 +117,13 @@ fn mapping_text(t: &mut String, m: &Mapping) {
         .collect();
     let _ = writeln!(
         t,
-        "design: {} conv, {} shift, {} adder PEs ({}; {} engine; area {:.2} MAC PEs, {:.0} LUTs; budget {}); objective {:?}; {} designs in {:.3} s ({:.0} per s)",
-        m.pes[0], m.pes[1], m.pes[2], shapes.join(", "), m.engine, m.area, m.luts, m.budget, m.objective, m.designs_evaluated, m.search_seconds,
+        "design: {} conv, {} shift, {} adder PEs ({}; {} engine; area {:.2} MAC PEs; budget {}); objective {:?}; {} designs in {:.3} s ({:.0} per s)",
+        m.pes[0], m.pes[1], m.pes[2], shapes.join(", "), m.engine, m.area, m.budget, m.objective, m.designs_evaluated, m.search_seconds,
         m.designs_evaluated as f64 / m.search_seconds.max(1e-9)
     );
+    if let Some(f) = &m.fpga {
+        let _ = writeln!(t, "FPGA resources {}", f.summary());
+    }
     for n in &m.networks {
         let e = &n.energy_breakdown_nj;
         let _ = writeln!(

@@ -15,7 +15,7 @@ use anyhow::{Context, Result};
 use plotters::prelude::*;
 use serde::Serialize;
 
-use crate::hw::map::{energy::EnergyTable, report_network, NetworkMap};
+use crate::hw::map::{energy::EnergyTable, fpga::Estimate, report_network, NetworkMap};
 
 /// Where `nasa sim` and `nasa synth` leave their last report, and
 /// `nasa report` writes its own, inside a design directory.
@@ -42,6 +42,18 @@ pub struct DesignReport {
     pub sim: Option<serde_json::Value>,
     /// The last `nasa synth` run's report, if any.
     pub synth: Option<serde_json::Value>,
+    /// The FPGA resource model's estimate per target (`hw::map::fpga`),
+    /// or why it does not cover the design.
+    pub fpga_model: FpgaModel,
+}
+
+/// The FPGA resource model's word on a design.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FpgaModel {
+    Estimate(Estimate),
+    /// Why the model does not cover the design.
+    NotCovered(String),
 }
 
 fn read_json(path: &Path) -> Result<Option<serde_json::Value>> {
@@ -72,6 +84,10 @@ pub fn gather(dir: &Path) -> Result<DesignReport> {
         model,
         sim: read_json(&reports.join(SIM_FILE))?,
         synth: read_json(&reports.join(SYNTH_FILE))?,
+        fpga_model: match Estimate::of(std::slice::from_ref(&net), &arch) {
+            Ok(e) => FpgaModel::Estimate(e),
+            Err(why) => FpgaModel::NotCovered(why),
+        },
     })
 }
 
@@ -410,6 +426,40 @@ pub fn html(r: &DesignReport) -> Result<String> {
                 ("LUTs", &luts),
                 None,
             )?;
+        }
+    }
+
+    // The FPGA resource model's estimate, beside the synthesis where run.
+    h += "<h2>Resources by the model</h2>\n";
+    match &r.fpga_model {
+        FpgaModel::Estimate(e) => {
+            h += "<p>The FPGA resource model's estimate (<code>nasa map</code> sizes designs with it; its fit and errors are in docs/benchmarks.md), beside <code>nasa synth</code>'s count where it ran.</p>\n<table>\n<tr><th class=\"l\">target</th><th>LUTs</th><th>of which PE cells</th><th>DSPs</th><th>block RAMs</th><th>LUTs (synthesis)</th><th>DSPs (synthesis)</th><th>block RAMs (synthesis)</th></tr>\n";
+            for t in &e.targets {
+                let measured = targets
+                    .iter()
+                    .find(|m| m["target"] == t.target.name())
+                    .filter(|_| t.dsp_blocks);
+                let m = |k: &str| measured.map_or(String::new(), |m| m["total"][k].to_string());
+                let _ = writeln!(
+                    h,
+                    "<tr><td class=\"l\">{}{}</td><td>{}</td><td>{}</td><td>{} {}</td><td>{} {}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    t.target,
+                    if t.dsp_blocks { "" } else { " (no DSP blocks)" },
+                    t.luts,
+                    t.pe_luts,
+                    t.dsps,
+                    t.target.dsp_cell(),
+                    t.block_rams,
+                    t.target.block_ram_cell(),
+                    m("luts"),
+                    m("dsps"),
+                    m("block_rams")
+                );
+            }
+            h += "</table>\n";
+        }
+        FpgaModel::NotCovered(why) => {
+            let _ = writeln!(h, "<p>None: {}.</p>", esc(why));
         }
     }
 

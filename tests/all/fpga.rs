@@ -9,6 +9,7 @@ use std::path::Path;
 
 use nasa::hw::arch::Arch;
 use nasa::hw::gen::generate;
+use nasa::hw::map::fpga::Estimate;
 use nasa::hw::synth::{synthesize, Device, SynthOptions, Target};
 
 /// The `features` network on arrays of one PE per chunk: the smallest
@@ -89,6 +90,25 @@ fn ecp5_synthesis_puts_every_multiply_pe_on_a_dsp() {
             "{t}: requantisers too"
         );
         assert!(rep.total.block_rams > 0, "{t}");
+    }
+    // The FPGA resource model against this design, outside the designs it
+    // was fitted on (one PE per chunk, a 4 KiB buffer): DSPs within four
+    // (a unit's multiply is four), LUTs within a fifth, and block RAMs an
+    // upper bound (Yosys trims memory lanes no read uses).
+    let (net, arch) = nasa::hw::sim::load_design(&dir).unwrap();
+    let est = Estimate::of(&[net], &arch).unwrap();
+    for t in [Target::Ecp5, Target::Xilinx] {
+        let got = &r.target(t).unwrap().total;
+        let m = est
+            .targets
+            .iter()
+            .find(|m| m.target == t && m.dsp_blocks)
+            .unwrap();
+        eprintln!("{t}: model {m:?}, Yosys {got:?}");
+        assert!(m.dsps.abs_diff(got.dsps) <= 4, "{t}: {m:?} {got:?}");
+        let err = (m.luts as f64 - got.luts as f64) / got.luts as f64;
+        assert!(err.abs() < 0.2, "{t}: {m:?} {got:?}");
+        assert!(m.block_rams >= got.block_rams, "{t}: {m:?} {got:?}");
     }
 }
 

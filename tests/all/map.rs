@@ -7,8 +7,10 @@ use std::path::Path;
 
 use nasa::hw::arch::{Buffer, Engine, Memory};
 use nasa::hw::gen::generate;
+use nasa::hw::map::fpga::{self, Part, PartBudget};
 use nasa::hw::map::{self, Budget, MapOptions, Mapping, Objective};
 use nasa::hw::sim::{simulate, SimOptions, Simulator};
+use nasa::hw::synth::Target;
 use nasa::model::net::Network;
 use nasa::model::quant::Kind;
 
@@ -408,8 +410,8 @@ fn energy_table_prices_memory() {
     );
 }
 
-/// A LUT budget: the design fits it by the fitted model, a larger budget
-/// never does worse, and one below the smallest design is refused.
+/// A LUT budget: the design fits it by the FPGA resource model, a larger
+/// budget never does worse, and one below the smallest design is refused.
 #[test]
 fn lut_budget() {
     let net = nasa::model::models::default_network().unwrap();
@@ -418,15 +420,93 @@ fn lut_budget() {
         budget: Budget::Luts(luts),
         ..options(0.0, Objective::Latency)
     };
-    let small = map::map(&nets, &with(12_000.0)).unwrap();
-    let large = map::map(&nets, &with(40_000.0)).unwrap();
-    assert!(small.luts <= 12_000.0 && large.luts <= 40_000.0);
+    let xilinx = |m: &Mapping| {
+        let e = m.fpga.as_ref().expect("a tile design has an FPGA estimate");
+        let t = e
+            .targets
+            .iter()
+            .find(|t| t.target == Target::Xilinx)
+            .unwrap();
+        // The estimate is the model's on the design's own plan.
+        let again = fpga::Estimate::of(&nets, &m.arch).unwrap();
+        assert_eq!(&again, e);
+        t.luts
+    };
+    let small = map::map(&nets, &with(30_000.0)).unwrap();
+    let large = map::map(&nets, &with(60_000.0)).unwrap();
+    assert!(xilinx(&small) <= 30_000 && xilinx(&large) <= 60_000);
     assert!(large.networks[0].cycles <= small.networks[0].cycles);
-    assert!(large.luts > small.luts);
-    let m = nasa::hw::map::area::LUTS;
-    assert!((small.luts - m.luts(small.pes)).abs() < 1e-9);
-    let err = map::map(&nets, &with(m.base + 100.0)).unwrap_err();
-    assert!(err.contains("LUTs"), "{err}");
+    assert!(xilinx(&large) > xilinx(&small));
+    let err = map::map(&nets, &with(2_000.0)).unwrap_err();
+    assert!(
+        err.contains("LUTs (of 2000)") && err.contains("smallest design"),
+        "{err}"
+    );
+    // The model covers layer-by-layer tile designs only.
+    let cache = MapOptions {
+        engine: Engine::Cache,
+        ..with(30_000.0)
+    };
+    let err = map::map(&nets, &cache).unwrap_err();
+    assert!(err.contains("layer-by-layer tile-engine designs"), "{err}");
+}
+
+/// A part's budget: the chosen design fits every resource of the part by
+/// its family's model (and the search's inventory is the plan's: `map`
+/// checks it), a larger part never does worse, and a part too small is
+/// refused naming what the smallest design exceeds.
+#[test]
+fn part_budget() {
+    let net = nasa::model::models::default_network().unwrap();
+    let nets = [net];
+    let on = |part: Part| MapOptions {
+        budget: Budget::Part(PartBudget {
+            part,
+            lut_fill: 0.85,
+        }),
+        ..options(0.0, Objective::Latency)
+    };
+    let mut cycles = Vec::new();
+    for part in [Part::Ecp5_45k, Part::Ecp5_85k, Part::Xc7a100t] {
+        let m = map::map(&nets, &on(part)).unwrap();
+        let inv = fpga::Inventory::of(&nets, &m.arch).unwrap();
+        let u = part.model().estimate(&inv);
+        let cap = part.capacity();
+        assert!(u.luts as f64 <= 0.85 * cap.luts as f64, "{part:?}: {u:?}");
+        assert!(
+            u.dsps <= cap.dsps && u.block_rams <= cap.block_rams,
+            "{part:?}: {u:?}"
+        );
+        cycles.push(m.networks[0].cycles);
+    }
+    assert!(cycles[1] <= cycles[0], "{cycles:?}");
+    let err = map::map(&nets, &on(Part::Up5k)).unwrap_err();
+    assert!(
+        err.contains("iCE40UP5K") && err.contains("SB_MAC16 (of 8)"),
+        "{err}"
+    );
+    // Through the command line: the estimate in the JSON, a clear error
+    // for a part too small, a usage error for a share out of range.
+    let v = ok_json(&["map", "--fpga", "ecp5-85k", "--json"]);
+    assert_eq!(v["mapping"]["budget"]["part"]["part"], "ecp5-85k");
+    let ecp5 = v["mapping"]["fpga"]["targets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["target"] == "ecp5")
+        .unwrap()
+        .clone();
+    assert!(ecp5["dsps"].as_u64().unwrap() <= 156, "{ecp5}");
+    let out = nasa(&["map", "--fpga", "up5k"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success() && out.stdout.is_empty());
+    assert!(
+        err.contains("no tile-engine design fits") && err.contains("smallest design"),
+        "{err}"
+    );
+    let out = nasa(&["map", "--fpga", "up5k", "--lut-fill", "1.5"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not a share in (0, 1]"));
 }
 
 /// `--pipeline --share` on the default network at 24 MAC-PE areas and a

@@ -21,6 +21,7 @@
 pub mod area;
 pub mod cycles;
 pub mod energy;
+pub mod fpga;
 pub mod price;
 
 use serde::Serialize;
@@ -162,8 +163,9 @@ pub struct Mapping {
     pub pes: [u64; 3],
     /// Its area in multiply-accumulate PEs...
     pub area: f64,
-    /// ...and in FPGA LUTs by the calibrated model (`area::LUTS`).
-    pub luts: f64,
+    /// ...and its FPGA resources per target by the resource model
+    /// (layer-by-layer tile designs; `None` for others).
+    pub fpga: Option<fpga::Estimate>,
     pub designs_evaluated: u64,
     pub search_seconds: f64,
     /// The controller the design has: `tiles` or `cache`.
@@ -260,6 +262,8 @@ fn tile_word(cols: [u32; 3]) -> u32 {
 struct TileChoice {
     rows: [u32; 3],
     cols: [u32; 3],
+    /// Under an FPGA budget: the inventory's shape the search priced.
+    shape: Option<fpga::Shape>,
     evaluated: u64,
 }
 
@@ -337,6 +341,15 @@ fn search_tiles(
     let mut tables = vec![vec![vec![vec![(0u64, 0f64); nc]; TILE_WORDS.len()]; TILE_ROWS.len()]; 3];
     let mut net_cycles =
         vec![vec![vec![vec![vec![0u64; nc]; TILE_WORDS.len()]; TILE_ROWS.len()]; 3]; nets.len()];
+    // An FPGA budget prices every design's inventory: per network, its
+    // shape's parts (weight words and transposed walks per kind, rows,
+    // word and columns; scratchpad depth and entries per rows and word).
+    let fpga = opts.budget.is_fpga();
+    let mut shape_at = vec![
+        vec![vec![vec![(0u64, false); nc]; TILE_WORDS.len()]; TILE_ROWS.len()];
+        3 * nets.len()
+    ];
+    let mut depth_at = vec![[[(0u64, 0u64); TILE_WORDS.len()]; TILE_ROWS.len()]; nets.len()];
     // Per rows count and word: every network's activations fit the buffer
     // (with that many banks); per rows count: arrays of that many rows
     // can run every layer (grouped convolutions).
@@ -372,6 +385,18 @@ fn search_tiles(
             });
             if !fits[ri][wi] {
                 continue;
+            }
+            if fpga {
+                for (ni, n) in nets.iter().enumerate() {
+                    let g = geom(1);
+                    depth_at[ni][ri][wi] = match &streamed[ni] {
+                        Some(sp) => (sp.depth, sp.entries.len() as u64),
+                        None => (
+                            tile::scratchpad_bytes(n, &g) / (word as u64 * rows as u64),
+                            n.layers.len() as u64,
+                        ),
+                    };
+                }
             }
             for (ni, sp) in streamed.iter().enumerate() {
                 let Some(sp) = sp else { continue };
@@ -418,6 +443,11 @@ fn search_tiles(
                                 cycles::tile_bands_cost(net, i, mode, &d, &bands, &g)
                             }
                         };
+                        if fpga {
+                            let w = &mut shape_at[3 * ni + k][ri][wi][cols as usize];
+                            w.0 += c.out_ch.div_ceil(d.mstep as usize) as u64 * c.fan_in() as u64;
+                            w.1 |= mode == tile::Mode::FlatT;
+                        }
                         let e = layer_energy(&opts.energy, Some(c.kind), bits, &lc, mem.line_bytes);
                         let t = &mut tables[k][ri][wi][cols as usize];
                         t.0 += lc.cycles;
@@ -429,7 +459,7 @@ fn search_tiles(
         }
     }
     let value = |c: u64, e: f64| opts.objective.of(c as f64, e);
-    let mut best: Option<(f64, [u32; 3], [u32; 3])> = None;
+    let mut best: Option<(f64, TileChoice)> = None;
     let mut evaluated = 0u64;
     // One design: rows (indices into TILE_ROWS) and columns per kind.
     let mut consider = |ri: [usize; 3], cols: [u32; 3]| {
@@ -467,8 +497,47 @@ fn search_tiles(
                 .sum();
         }
         let v = value(c, e);
-        if best.is_none_or(|(b, _, _)| v < b) {
-            best = Some((v, ri.map(|r| TILE_ROWS[r]), cols));
+        if best.as_ref().is_none_or(|(b, _)| v < *b) {
+            let rows = ri.map(|r| TILE_ROWS[r]);
+            // An FPGA budget: the design's inventory must fit (layer by
+            // layer: every chunk has the engine's rows).
+            let shape = if fpga {
+                let r = rows[0] as u64;
+                let shape = (0..nets.len())
+                    .map(|ni| {
+                        let at = |k: usize| shape_at[3 * ni + k][ri[k]][wi][cols[k] as usize];
+                        let (depth, entries) = depth_at[ni][bi][wi];
+                        fpga::Shape {
+                            rows: r,
+                            banks: r,
+                            word: word as u64,
+                            cols: cols.map(u64::from),
+                            has_t: (0..3).any(|k| used[k] && at(k).1),
+                            entries,
+                            depth,
+                            weight_words: [0, 1, 2].map(|k| if used[k] { at(k).0 } else { 0 }),
+                            par_len: fpga::par_len(&nets[ni], r),
+                        }
+                    })
+                    .reduce(|a, b| a.union(&b));
+                let fits = shape
+                    .is_some_and(|s| opts.budget.admits(&fpga::Inventory::of_shape(&s)).is_ok());
+                if !fits {
+                    return;
+                }
+                shape
+            } else {
+                None
+            };
+            best = Some((
+                v,
+                TileChoice {
+                    rows,
+                    cols,
+                    shape,
+                    evaluated: 0,
+                },
+            ));
         }
     };
     if opts.pipeline {
@@ -536,10 +605,9 @@ fn search_tiles(
             }
         }
     }
-    Ok(best.map(|(_, rows, cols)| TileChoice {
-        rows,
-        cols,
+    Ok(best.map(|(_, choice)| TileChoice {
         evaluated,
+        ..choice
     }))
 }
 
@@ -580,16 +648,11 @@ pub fn map(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
     let Some(fused) = fuse_search(net, &best.arch, images.max(1)) else {
         return Ok(best);
     };
-    let engines = best.networks[0]
-        .pipeline
-        .as_ref()
-        .map_or(1, |p| p.engines.len());
     Ok(answer(
         nets,
         opts,
         fused,
         best.pes,
-        engines,
         best.designs_evaluated,
         started,
     ))
@@ -741,13 +804,7 @@ fn map_shared(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
     // The answer for the network as described, on the design with the moves.
     let mut arch = best.arch.clone();
     arch.schedule.shift_on_multiply = moved;
-    let engines = best.networks[0]
-        .pipeline
-        .as_ref()
-        .map_or(1, |p| p.engines.len());
-    Ok(answer(
-        nets, opts, arch, best.pes, engines, evaluated, started,
-    ))
+    Ok(answer(nets, opts, arch, best.pes, evaluated, started))
 }
 
 /// [`map`] without moving work between kinds.
@@ -775,12 +832,13 @@ fn map_placed(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
         }
     }
     // The budget as a linear constraint: sum of PEs x cost per PE <= capacity.
-    let engines = if opts.pipeline {
-        used.iter().filter(|&&u| u).count()
-    } else {
-        1
-    };
-    let (cost, capacity) = opts.budget.linear(engines);
+    if opts.budget.is_fpga() && (opts.pipeline || opts.engine == Engine::Cache) {
+        return Err(format!(
+            "a budget of {} is priced by the FPGA resource model, which covers layer-by-layer tile-engine designs: drop --pipeline and --engine cache, or give --budget in MAC-PE areas",
+            opts.budget
+        ));
+    }
+    let (cost, capacity) = opts.budget.linear();
     let min_cost: f64 = (0..3).filter(|&i| used[i]).map(|i| cost[i]).sum();
     if !(capacity.is_finite() && capacity >= min_cost - 1e-9) {
         return Err(format!(
@@ -801,14 +859,30 @@ fn map_placed(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
             Ok(Some(TileChoice {
                 rows,
                 cols,
+                shape,
                 evaluated,
             })) => {
                 let arch = tile_design(opts, rows, cols);
+                // The search prices inventories from its tables; they must
+                // be the generator's own.
+                if let Some(searched) = shape {
+                    let planned = fpga::Shape::of(nets, &arch)?;
+                    if planned != searched {
+                        return Err(format!("internal error: the search priced the FPGA inventory of {rows:?} x {cols:?} as {searched:?}, its plan has {planned:?}"));
+                    }
+                }
                 let pes = [0, 1, 2].map(|k| (cols[k] * rows[k]) as u64);
-                return Ok(answer(nets, opts, arch, pes, engines, evaluated, started));
+                return Ok(answer(nets, opts, arch, pes, evaluated, started));
             }
             Ok(None) if opts.pipeline => {
                 return Err("--pipeline: no tile pipeline of this budget fits the buffer (every image's activations stay on chip); raise --buffer-words or map without --pipeline".into())
+            }
+            Ok(None) if opts.budget.is_fpga() => {
+                return Err(format!(
+                    "no tile-engine design fits a budget of {}{}",
+                    opts.budget,
+                    smallest_note(nets, opts, used)
+                ))
             }
             Ok(None) if opts.engine == Engine::Auto => {}
             Ok(None) => {
@@ -903,7 +977,35 @@ fn map_placed(nets: &[Network], opts: &MapOptions) -> Result<Mapping, String> {
         return Err("no design fits the budget".into());
     };
     let arch = design(opts, pes);
-    Ok(answer(nets, opts, arch, pes, engines, evaluated, started))
+    Ok(answer(nets, opts, arch, pes, evaluated, started))
+}
+
+/// Why the smallest tile design misses an FPGA budget: `: the smallest
+/// design (one PE of each kind used) needs ..., over ...` (empty where it
+/// cannot be priced).
+fn smallest_note(nets: &[Network], opts: &MapOptions, used: [bool; 3]) -> String {
+    let cols = used.map(|u| u as u32);
+    let arch = tile_design(opts, [1; 3], cols);
+    let Ok(inv) = fpga::Inventory::of(nets, &arch) else {
+        return String::new();
+    };
+    let model = match opts.budget {
+        Budget::Part(p) => p.part.model(),
+        _ => fpga::TargetModel::of(crate::hw::synth::target::Target::Xilinx, true)
+            .unwrap_or(&fpga::MODELS[0]),
+    };
+    let u = model.estimate(&inv);
+    match opts.budget.admits(&inv) {
+        Err(over) => format!(
+            ": the smallest design (one PE of each kind the networks use) needs {} LUTs, {} {} and {} {} by the model, over the budget in {over}",
+            u.luts,
+            u.dsps,
+            model.target.dsp_cell(),
+            u.block_rams,
+            model.target.block_ram_cell()
+        ),
+        Ok(()) => String::new(),
+    }
 }
 
 /// The search's answer: the chosen design with every network reported on it.
@@ -912,7 +1014,6 @@ fn answer(
     opts: &MapOptions,
     arch: Arch,
     pes: [u64; 3],
-    engines: usize,
     evaluated: u64,
     started: std::time::Instant,
 ) -> Mapping {
@@ -925,7 +1026,7 @@ fn answer(
         budget: opts.budget,
         pes,
         area: arch.pe_area(),
-        luts: area::LUTS.luts_with(pes, engines),
+        fpga: fpga::Estimate::of(nets, &arch).ok(),
         designs_evaluated: evaluated,
         search_seconds: started.elapsed().as_secs_f64(),
         engine: match arch.schedule.engine {
@@ -1199,12 +1300,12 @@ pub fn map_report(
     if let Some(path) = output {
         let names: Vec<&str> = nets.iter().map(|n| n.name.as_str()).collect();
         let text = format!(
-            "# Accelerator for {}, chosen by `nasa map` for a budget of {}, objective {:?}\n# ({} designs evaluated; {:.0} LUTs by the fitted model).\n{}",
+            "# Accelerator for {}, chosen by `nasa map` for a budget of {}, objective {:?}\n# ({} designs evaluated{}).\n{}",
             names.join(", "),
             opts.budget,
             opts.objective,
             mapping.designs_evaluated,
-            mapping.luts,
+            mapping.fpga.as_ref().map_or(String::new(), |e| format!("; {}", e.summary())),
             mapping.arch.to_toml()
         );
         crate::model::fsutil::write_atomic(path, text.as_bytes())?;
