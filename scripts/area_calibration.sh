@@ -37,7 +37,8 @@ f2_222:models/features:2:2:2:2
 f4_172:models/features:4:1:7:2
 f4_444:models/features:4:4:4:4
 f2_844:models/features:2:8:4:4
-d4_172:default:4:1:7:2"}
+d4_172:default:4:1:7:2
+d2_484:default:2:4:8:4"}
 for spec in $designs; do
     IFS=: read -r label net r c s a <<< "$spec"
     if [ ! -s "$work/$label.synth.json" ]; then

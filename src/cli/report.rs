@@ -122,7 +122,7 @@ fn mapping_text(t: &mut String, m: &Mapping) {
         m.designs_evaluated as f64 / m.search_seconds.max(1e-9)
     );
     if let Some(f) = &m.fpga {
-        let _ = writeln!(t, "FPGA resources {}", f.summary());
+        let _ = writeln!(t, "FPGA resources by the model: {}", f.summary());
     }
     for n in &m.networks {
         let e = &n.energy_breakdown_nj;

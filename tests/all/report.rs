@@ -54,6 +54,25 @@ fn report_is_one_self_contained_page_with_every_figure() {
         net.layers.len()
     );
     assert!(v["sim"].is_null() && v["synth"].is_null());
+    // The FPGA resource model's estimate: the inventory of 2 x 2 arrays
+    // (12 PE cells; two requantisers, one per column; two byte lanes; two
+    // scalers) and a row per target on the page.
+    let inv = &v["fpga_model"]["estimate"]["inventory"];
+    assert_eq!(inv["pes"], serde_json::json!([4, 4, 4]));
+    assert_eq!(
+        (&inv["requantisers"], &inv["post_lanes"], &inv["scalers"]),
+        (
+            &serde_json::json!(2),
+            &serde_json::json!(2),
+            &serde_json::json!(2)
+        )
+    );
+    assert_eq!(inv["entries"], net.layers.len());
+    let html0 = std::fs::read_to_string(&html_path).unwrap();
+    assert!(html0.contains("Resources by the model"));
+    for cell in ["DSP48E1", "MULT18X18D", "SB_MAC16", "(no DSP blocks)"] {
+        assert!(html0.contains(cell), "{cell}");
+    }
 
     // After a synthesis with place-and-route: the Fmax against the clock,
     // the critical path and a resource row per chunk, and a fourth chart.

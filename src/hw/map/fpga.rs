@@ -14,7 +14,7 @@
 //! - DSPs: one per multiply PE, four per unit (its 32 x 32-bit multiply),
 //!   and a constant for the controller's address arithmetic;
 //! - block RAMs: each memory in the fewest blocks of one of the target's
-//!   configurations (depth x width), an upper bound.
+//!   configurations (depth x width).
 //!
 //! `scripts/area_calibration.sh` synthesises the calibration designs,
 //! fits the lines and reports every design's error, in the fit and left
@@ -62,16 +62,16 @@ impl Shape {
     /// as the deepest network's): the generator's own tile plans.
     /// Layer-by-layer tile designs only.
     pub fn of(nets: &[Network], arch: &Arch) -> Result<Shape, String> {
-        if arch.schedule.pipeline || arch.schedule.engine != crate::hw::arch::Engine::Tiles {
-            return Err("the FPGA resource model covers layer-by-layer tile-engine designs".into());
-        }
-        let mem = crate::hw::layout::Memory::of(arch);
+        const NOT_COVERED: &str =
+            "the FPGA resource model covers layer-by-layer tile-engine designs";
         let mut shape: Option<Shape> = None;
         for net in nets {
-            let ran = arch.runs_shapes(net);
-            let net: &Network = &ran;
-            let bases = crate::hw::layout::tensor_bases(net, mem.line_bytes);
-            let one = Shape::of_plan(&tile::plan(net, arch, &bases)?);
+            let plan = match tile::choose(net, arch) {
+                Ok(Some(plan)) => plan,
+                Ok(None) => return Err(NOT_COVERED.into()),
+                Err(e) => return Err(e.to_string()),
+            };
+            let one = Shape::of_plan(&plan);
             shape = Some(match shape {
                 None => one,
                 Some(a) => a.union(&one),
@@ -239,8 +239,8 @@ pub struct TargetModel {
     pub luts_per_lane: f64,
     pub base_dsps: u64,
     /// Block RAM configurations (depth, width); a memory takes the fewest
-    /// blocks of one of them (an upper bound: Yosys drops the lanes no
-    /// read uses, and keeps small memories in logic).
+    /// blocks of one of them (Yosys mostly takes fewer: it drops the lanes
+    /// no read uses and keeps small memories in logic).
     pub bram: &'static [(u64, u64)],
 }
 
@@ -273,10 +273,10 @@ pub const MODELS: [TargetModel; 4] = [
         target: Target::Xilinx,
         dsp: true,
         pe: [cost(128.0, 1), cost(302.0, 0), cost(64.0, 0)],
-        unit: cost(959.3, 4),
-        base_luts: 2965.0,
-        luts_per_entry: 64.1,
-        luts_per_lane: 194.4,
+        unit: cost(972.1, 4),
+        base_luts: 2594.6,
+        luts_per_entry: 91.7,
+        luts_per_lane: 184.0,
         base_dsps: 53,
         bram: &XILINX_BRAM,
     },
@@ -284,11 +284,11 @@ pub const MODELS: [TargetModel; 4] = [
         target: Target::Ecp5,
         dsp: true,
         pe: [cost(189.0, 1), cost(500.0, 0), cost(159.0, 0)],
-        unit: cost(698.3, 4),
-        base_luts: -433.7,
-        luts_per_entry: 460.1,
+        unit: cost(697.1, 4),
+        base_luts: -628.8,
+        luts_per_entry: 476.3,
         luts_per_lane: 0.0,
-        base_dsps: 14,
+        base_dsps: 13,
         bram: &ECP5_BRAM,
     },
     TargetModel {
@@ -539,7 +539,7 @@ impl Estimate {
                 )
             })
             .collect();
-        format!("by the FPGA resource model: {}", per.join("; "))
+        per.join("; ")
     }
 
     pub fn of(nets: &[Network], arch: &Arch) -> Result<Estimate, String> {

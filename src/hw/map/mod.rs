@@ -1305,7 +1305,7 @@ pub fn map_report(
             opts.budget,
             opts.objective,
             mapping.designs_evaluated,
-            mapping.fpga.as_ref().map_or(String::new(), |e| format!("; {}", e.summary())),
+            mapping.fpga.as_ref().map_or(String::new(), |e| format!("; FPGA resources by the model: {}", e.summary())),
             mapping.arch.to_toml()
         );
         crate::model::fsutil::write_atomic(path, text.as_bytes())?;
