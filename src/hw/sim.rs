@@ -365,6 +365,9 @@ enum Bench {
     Axi,
 }
 
+/// Inside a Verilator build directory: the key of the sources it was built from.
+const BUILD_KEY_FILE: &str = "nasa_build.sha256";
+
 fn build_bench(
     dir: &Path,
     bench: Bench,
@@ -395,6 +398,19 @@ fn build_bench(
                 Some(_) => &["--trace"],
                 None => &[],
             };
+            // The build's key: its options and every source's name and text.
+            let mut text = Vec::new();
+            for a in trace_args {
+                text.extend_from_slice(a.as_bytes());
+                text.push(0);
+            }
+            for name in &sources {
+                text.extend_from_slice(name.as_bytes());
+                text.push(0);
+                text.extend(std::fs::read(dir.join(name))?);
+                text.push(0);
+            }
+            let key = crate::model::net::sha256_hex(&text);
             let mdir = match build_dir {
                 // Absolute: Verilator runs in the design's directory.
                 None => std::path::absolute(dir.join(match (trace, bench) {
@@ -403,24 +419,20 @@ fn build_bench(
                     (None, Bench::Axi) => "obj_dir_axi".into(),
                 }))?,
                 Some(cache) => {
-                    let mut text = Vec::new();
-                    for a in trace_args {
-                        text.extend_from_slice(a.as_bytes());
-                        text.push(0);
-                    }
-                    for name in &sources {
-                        text.extend_from_slice(name.as_bytes());
-                        text.push(0);
-                        text.extend(std::fs::read(dir.join(name))?);
-                        text.push(0);
-                    }
-                    let key = crate::model::net::sha256_hex(&text);
                     std::fs::create_dir_all(cache)
                         .with_context(|| format!("creating {}", cache.display()))?;
                     std::path::absolute(cache.join(format!("verilator-{}", &key[..16])))?
                 }
             };
             let exe = mdir.join("Vtb");
+            // A build of other sources (the design's own directory, edited
+            // since) is built again.
+            let stamp = mdir.join(BUILD_KEY_FILE);
+            if exe.exists() && std::fs::read_to_string(&stamp).ok().as_deref() != Some(key.as_str())
+            {
+                std::fs::remove_dir_all(&mdir)
+                    .with_context(|| format!("removing the stale build {}", mdir.display()))?;
+            }
             if !exe.exists() {
                 // Build beside the target and rename, so that a build cut
                 // short is never taken for a finished one.
@@ -450,6 +462,7 @@ fn build_bench(
                     c.env("OBJCACHE", "ccache");
                 }
                 run(&mut c, "verilator")?;
+                std::fs::write(tmp.join(BUILD_KEY_FILE), &key)?;
                 if std::fs::rename(&tmp, &mdir).is_err() {
                     if mdir.join("Vtb").exists() {
                         // Another run finished the same build first: keep its.
