@@ -55,6 +55,7 @@ echo "AXI4:       $out/default/nasa_axi.v (lint-clean), registers in $out/defaul
 echo "simulation: $sim"
 echo "synthesis:  $(echo "$synth" | head -1)"
 echo "            multiply PEs: $(echo "$synth" | sed -n 's/^  conv chunk (\([0-9]*\) PE cells): [0-9]* LUTs, \([0-9]*\) DSPs/\2 DSPs for \1 PEs/p' | head -1)"
+echo "            resource model (nasa map):$(grep -m1 '^FPGA resources by the model:' "$out/default.map.txt" | cut -d: -f2 | cut -d';' -f1)"
 echo "pipeline:   serial $serial"
 echo "            pipelined $piped"
 echo "accuracy:   $acc"
