@@ -67,6 +67,17 @@ impl Budget {
     }
 }
 
+impl Budget {
+    /// The model an FPGA budget is priced by (`None`: PE areas).
+    pub fn model(&self) -> Option<&'static TargetModel> {
+        match self {
+            Budget::PeArea(_) => None,
+            Budget::Luts(_) => Some(xilinx()),
+            Budget::Part(p) => Some(p.part.model()),
+        }
+    }
+}
+
 fn xilinx() -> &'static TargetModel {
     TargetModel::of(Target::Xilinx, true).unwrap_or(&fpga::MODELS[0])
 }

@@ -345,11 +345,10 @@ fn search_tiles(
     // shape's parts (weight words and transposed walks per kind, rows,
     // word and columns; scratchpad depth and entries per rows and word).
     let fpga = opts.budget.is_fpga();
-    let mut shape_at = vec![
-        vec![vec![vec![(0u64, false); nc]; TILE_WORDS.len()]; TILE_ROWS.len()];
-        3 * nets.len()
-    ];
-    let mut depth_at = vec![[[(0u64, 0u64); TILE_WORDS.len()]; TILE_ROWS.len()]; nets.len()];
+    let priced = if fpga { nets.len() } else { 0 };
+    let mut shape_at =
+        vec![vec![vec![vec![(0u64, false); nc]; TILE_WORDS.len()]; TILE_ROWS.len()]; 3 * priced];
+    let mut depth_at = vec![[[(0u64, 0u64); TILE_WORDS.len()]; TILE_ROWS.len()]; priced];
     // Per rows count and word: every network's activations fit the buffer
     // (with that many banks); per rows count: arrays of that many rows
     // can run every layer (grouped convolutions).
@@ -989,10 +988,8 @@ fn smallest_note(nets: &[Network], opts: &MapOptions, used: [bool; 3]) -> String
     let Ok(inv) = fpga::Inventory::of(nets, &arch) else {
         return String::new();
     };
-    let model = match opts.budget {
-        Budget::Part(p) => p.part.model(),
-        _ => fpga::TargetModel::of(crate::hw::synth::target::Target::Xilinx, true)
-            .unwrap_or(&fpga::MODELS[0]),
+    let Some(model) = opts.budget.model() else {
+        return String::new();
     };
     let u = model.estimate(&inv);
     match opts.budget.admits(&inv) {
