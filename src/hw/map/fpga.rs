@@ -244,17 +244,9 @@ pub struct TargetModel {
     pub bram: &'static [(u64, u64)],
 }
 
-/// Xilinx 7-series RAMB18E1 (counted in RAMB18; a RAMB36 is two).
-const XILINX_BRAM: [(u64, u64); 6] = [
-    (16384, 1),
-    (8192, 2),
-    (4096, 4),
-    (2048, 9),
-    (1024, 18),
-    (512, 36),
-];
-/// ECP5 DP16KD.
-const ECP5_BRAM: [(u64, u64); 6] = [
+/// 18 Kb blocks: Xilinx 7-series RAMB18E1 (counted in RAMB18; a RAMB36 is
+/// two) and ECP5 DP16KD have the same configurations.
+const BRAM_18K: [(u64, u64); 6] = [
     (16384, 1),
     (8192, 2),
     (4096, 4),
@@ -278,7 +270,7 @@ pub const MODELS: [TargetModel; 4] = [
         luts_per_entry: 91.7,
         luts_per_lane: 184.0,
         base_dsps: 53,
-        bram: &XILINX_BRAM,
+        bram: &BRAM_18K,
     },
     TargetModel {
         target: Target::Ecp5,
@@ -289,7 +281,7 @@ pub const MODELS: [TargetModel; 4] = [
         luts_per_entry: 476.3,
         luts_per_lane: 0.0,
         base_dsps: 13,
-        bram: &ECP5_BRAM,
+        bram: &BRAM_18K,
     },
     TargetModel {
         target: Target::Ice40,
