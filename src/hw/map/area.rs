@@ -50,30 +50,25 @@ impl Budget {
         !matches!(self, Budget::PeArea(_))
     }
 
-    /// Whether a design of `inv` fits, or what it exceeds.
-    pub fn admits(&self, inv: &Inventory) -> Result<(), String> {
-        match *self {
-            Budget::PeArea(_) => Ok(()),
-            Budget::Luts(l) => {
-                let u = xilinx().estimate(inv);
-                if u.luts as f64 <= l {
-                    Ok(())
-                } else {
-                    Err(format!("{} LUTs (of {l})", u.luts))
-                }
-            }
-            Budget::Part(p) => p.check(&p.part.model().estimate(inv)),
-        }
-    }
-}
-
-impl Budget {
     /// The model an FPGA budget is priced by (`None`: PE areas).
     pub fn model(&self) -> Option<&'static TargetModel> {
         match self {
             Budget::PeArea(_) => None,
             Budget::Luts(_) => Some(xilinx()),
             Budget::Part(p) => Some(p.part.model()),
+        }
+    }
+
+    /// Whether a design of `inv` fits, or what it exceeds.
+    pub fn admits(&self, inv: &Inventory) -> Result<(), String> {
+        let Some(model) = self.model() else {
+            return Ok(());
+        };
+        let u = model.estimate(inv);
+        match *self {
+            Budget::Luts(l) if u.luts as f64 > l => Err(format!("{} LUTs (of {l})", u.luts)),
+            Budget::Part(p) => p.check(&u),
+            _ => Ok(()),
         }
     }
 }
