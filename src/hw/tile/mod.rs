@@ -724,6 +724,11 @@ fn plan_with(
     })
 }
 
+/// Cycles from a requantiser's or scaler's operands to its result's
+/// write (`templates/arith/`: the sum or operands registered, then the
+/// product, then the rounding and clamp into the write).
+pub const WRITE_LATENCY: u64 = 2;
+
 /// Cycles of the states around every layer: descriptor fetch (2),
 /// dispatch (1), end (1) and hand-over (1).
 pub const LAYER_OVERHEAD: u64 = 5;
@@ -747,23 +752,25 @@ pub fn walk_cycles(mode: Mode, d: &Desc, geom: &Geometry) -> u64 {
     let body = match mode {
         Mode::PostVec => {
             // A word of a channel's plane per cycle (two for an add: both
-            // operands), then the last word's write.
+            // operands), then the last word through the scaler and written.
             let words = ((d.h * d.w) as u64).div_ceil(geom.word as u64);
             let reads = if d.op == Opcode::Add as u32 { 2 } else { 1 };
-            d.c as u64 * words * reads + 1
+            d.c as u64 * words * reads + 1 + WRITE_LATENCY
         }
         Mode::Post => {
-            // A read per window tap and cycle, then the last value's write.
-            (d.m * d.oh * d.ow) as u64 * (d.kh * d.kw) as u64 + 1
+            // A read per window tap and cycle, then the last value through
+            // the scaler and written.
+            (d.m * d.oh * d.ow) as u64 * (d.kh * d.kw) as u64 + 1 + WRITE_LATENCY
         }
         _ => {
             let (per, kw) = (d.per as u64, d.kw as u64);
             let tile = (d.cin_g * d.kh) as u64 * per + d.tpad as u64;
             // A loading period before the first segment; after the last
-            // period, the last tap (in the tap stage) and the drain of the
-            // last tile's rows, less what the period's idle end overlaps.
+            // period, the last tap (in the tap stage), the drain of the
+            // last tile's rows and its last write WRITE_LATENCY cycles
+            // later, less what the period's idle end overlaps.
             let drain = if d.tr != 0 { d.cols as u64 } else { drain };
-            per + tiles(d) * tile + (drain + 2).saturating_sub(per - kw).max(1)
+            per + tiles(d) * tile + (drain + 1 + WRITE_LATENCY).saturating_sub(per - kw).max(1)
         }
     };
     LAYER_OVERHEAD + body

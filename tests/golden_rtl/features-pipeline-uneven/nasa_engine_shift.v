@@ -206,8 +206,6 @@ module nasa_engine_shift (
     wire [31:0] f_l_dx2 = d[82*32 +: 32];
     wire [31:0] f_store = d[83*32 +: 32];
     /* verilator lint_on UNUSEDSIGNAL */
-    wire signed [63:0] lo64 = sext(f_lo);
-    wire signed [63:0] hi64 = sext(f_hi);
 
     // Per output channel: {bias[31:0], multiplier[31:0], shift[7:0]}, DR
     // channels a word (the first in the low bits); every layer's channels
@@ -217,17 +215,9 @@ module nasa_engine_shift (
     reg [DR*72-1:0] par_q;
 
     // ---------------------------------------------------------------- arithmetic (R2, R4, P2, A1)
-    function automatic signed [63:0] sext(input [31:0] v);
-        sext = $signed({ {32{v[31]}}, v });
-    endfunction
-    function automatic [7:0] clamp8(input signed [63:0] v, input signed [63:0] lo, input signed [63:0] hi);
-        reg signed [63:0] c;
-        begin
-            c = v;
-            if (c < lo) c = lo;
-            if (c > hi) c = hi;
-            clamp8 = c[7:0];
-        end
+    // R5 of an int8 value: the layer's lo and hi lie inside int8.
+    function automatic [7:0] clamp8(input signed [7:0] v, input signed [7:0] lo, input signed [7:0] hi);
+        clamp8 = (v < lo) ? lo : (v > hi) ? hi : v;
     endfunction
 
     // ---------------------------------------------------------------- state
@@ -339,18 +329,34 @@ module nasa_engine_shift (
     // a tile); ox: first output pixel of the row's tile (f_pstep a tile).
     // lgb: the first input channel of the tile's group, lgm: the tile's
     // first output channel within its group.
-    reg [31:0] lm0, lmt, loy, lox, lci, lky, lgb, lgm;
+    reg [31:0] lm0, loy, lox, lci, lky, lgb, lgm;
+    // The weights' offsets of the tile (its index times f_fan) and of the
+    // segment (its input channel and kernel row: (ci * kh + ky) * kw),
+    // kept as sums so that no multiplier sits in front of a weight read.
+    reg [31:0] l_wm, l_ws, c_wm, c_ws;
     reg lval;
-    reg [31:0] cm0, cmt, coy, cox, cci, cky;
+    reg [31:0] cm0, coy, cox, cci, cky;
     reg cval;
     reg [31:0] o, padc;
     wire idle = padc != 32'd0;
     wire [31:0] lch = (f_dw != 0) ? lm0 : lgb + lci;
-    wire signed [31:0] l_iy = $signed(loy * f_stride + lky) - $signed(f_padt);
-    wire signed [31:0] l_ix = $signed(lox * f_stride + o * CW) - $signed(f_pad);
+    // Products of the layer's constants, a cycle after its descriptor
+    // (before any walk starts), and of the walks' counters, kept as sums
+    // (l_ys = loy * stride, l_xs = lox * stride, l_ysw = loy * stride * w,
+    // l_kyw = lky * w; the pooling walk's p_* alike), so that no multiplier
+    // chain sits in front of a scratchpad read.
+    reg [31:0] k_sw, k_pss, k_ptw;
+    always @(posedge clk) begin
+        k_sw <= f_stride * f_w;
+        k_pss <= f_pstep * f_stride;
+        k_ptw <= f_padt * f_w;
+    end
+    reg [31:0] l_ys, l_xs, l_ysw, l_kyw;
+    wire signed [31:0] l_iy = $signed(l_ys + lky) - $signed(f_padt);
+    wire signed [31:0] l_ix = $signed(l_xs + o * CW) - $signed(f_pad);
     wire l_row_ok = l_iy >= 0 && l_iy < $signed(f_h);
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] l_addr = f_in_base + (lch >> LGNB) * f_in_pw + l_iy * f_w + l_ix;
+    wire [31:0] l_addr = f_in_base + (lch >> LGNB) * f_in_pw + (l_ysw + l_kyw - k_ptw) + l_ix;
     /* verilator lint_on UNUSEDSIGNAL */
     wire issue = st == S_CONV && !idle && lval && o < f_nch;
     wire tap = st == S_CONV && !idle && cval && o < f_kw;
@@ -419,7 +425,7 @@ module nasa_engine_shift (
     reg pe_v, pe_first, pe_last;
     reg [31:0] pe_m0, pe_oy, pe_ox;
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] w_ra = f_wbase + cmt * f_fan + (cci * f_kh + cky) * f_kw + o;
+    wire [31:0] w_ra = f_wbase + c_wm + c_ws + o;
     /* verilator lint_on UNUSEDSIGNAL */
     always @(posedge clk) begin
         pe_v <= tap;
@@ -520,7 +526,7 @@ module nasa_engine_shift (
             genvar gq;
             for (gq = 0; gq < CW; gq = gq + 1) begin : col
                 if (gq < 3) begin : rq
-                    nasa_requant q (.acc(acc_row[gq*32 +: 32]), .par(par), .lo(f_lo), .hi(f_hi), .y(y[gq*8 +: 8]));
+                    nasa_requant q (.clk(clk), .acc(acc_row[gq*32 +: 32]), .par(par), .lo(f_lo), .hi(f_hi), .y(y[gq*8 +: 8]));
                 end else begin : none
                     assign y[gq*8 +: 8] = 8'd0;
                 end
@@ -538,12 +544,13 @@ module nasa_engine_shift (
     // its last read.
     reg [31:0] pc, poy, pox, pky, pkx;
     wire p_add = f_op == OP_ADD;
-    wire signed [31:0] p_iy = $signed(poy * f_stride + pky) - $signed(f_padt);
-    wire signed [31:0] p_ix = $signed(pox * f_stride + pkx) - $signed(f_pad);
+    reg [31:0] p_ys, p_xs, p_ysw, p_kyw;
+    wire signed [31:0] p_iy = $signed(p_ys + pky) - $signed(f_padt);
+    wire signed [31:0] p_ix = $signed(p_xs + pkx) - $signed(f_pad);
     wire p_inr = p_iy >= 0 && p_ix >= 0 && p_iy < $signed(f_h) && p_ix < $signed(f_w);
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] p_plane = (pc >> LGNB) * f_in_pw;
-    wire [31:0] p_raddr = f_in_base + p_plane + p_iy * f_w + p_ix;
+    wire [31:0] p_raddr = f_in_base + p_plane + (p_ysw + p_kyw - k_ptw) + p_ix;
     /* verilator lint_on UNUSEDSIGNAL */
     wire p_first = pky == 32'd0 && pkx == 32'd0;
     wire p_lasttap = pky + 32'd1 == f_kh && pkx + 32'd1 == f_kw;
@@ -572,8 +579,14 @@ module nasa_engine_shift (
     end
     // Pooling windows only (adds and clamps take the word-wide walk).
     wire [7:0] p_avg;
-    nasa_scale p_scale (.v(sum_now), .m(f_ma), .s(f_shift), .lo(f_lo), .hi(f_hi), .y(p_avg));
-    wire [7:0] p_y = (f_op == OP_AVGPOOL) ? p_avg : clamp8(sext(max_now), lo64, hi64);
+    nasa_scale p_scale (.clk(clk), .v(sum_now), .m(f_ma), .s(f_shift), .lo(f_lo), .hi(f_hi), .y(p_avg));
+    // The window's maximum (an int8) waits two cycles beside the scaler.
+    reg [7:0] pmax_q, pmax_qq;
+    always @(posedge clk) begin
+        pmax_q <= max_now[7:0];
+        pmax_qq <= pmax_q;
+    end
+    wire [7:0] p_y = (f_op == OP_AVGPOOL) ? p_avg : clamp8(pmax_qq, f_lo[7:0], f_hi[7:0]);
     wire p_write = pp_v && pp_last;
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] p_waddr = f_out_base + (pp_c >> LGNB) * f_out_pw + pp_oy * f_ow + pp_ox;
@@ -586,15 +599,21 @@ module nasa_engine_shift (
     // summed; a word's results are written as one word, a global pool's
     // once its plane is summed.
     reg [31:0] vw, vk;
+    // The layer's plane size, registered a cycle after its descriptor
+    // (this unit starts the cycle after that).
+    reg [31:0] v_hw;
+    always @(posedge clk) v_hw <= f_h * f_w;
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] v_hw = f_h * f_w;
     wire [31:0] v_words = (v_hw + CW - 1) >> LGW;
     wire [31:0] v_raddr = ((vk == 32'd0) ? f_in_base : f_in2_base) + (pc >> LGNB) * f_in_pw + (vw << LGW);
     /* verilator lint_on UNUSEDSIGNAL */
     wire v_last_read = !p_add || vk == 32'd1;
     reg vp_v, vp_k, vp_first, vp_lastw;
     reg [31:0] vp_c, vp_w;
+    // Bytes of the word inside the plane.
+    reg [31:0] v_left;
     always @(posedge clk) begin
+        v_left <= v_hw - (vw << LGW);
         vp_v <= st == S_VPOST;
         vp_k <= vk[0];
         vp_first <= vw == 32'd0;
@@ -602,25 +621,25 @@ module nasa_engine_shift (
         vp_c <= pc;
         vp_w <= vw;
     end
-    // Bytes of the word inside the plane.
-    wire [31:0] v_left = v_hw - (vp_w << LGW);
     reg [CW*8-1:0] va;
     always @(posedge clk) if (vp_v && !vp_k) va <= rsel;
     wire [CW*8-1:0] v_y;
     reg [CW-1:0] v_m;
-    reg signed [31:0] v_part;
+    // The word's sum, in the 9 + LGW bits it needs.
+    reg signed [8+LGW:0] v_part_n;
     integer vb;
     always @(*) begin
-        v_part = 32'sd0;
+        v_part_n = {(9+LGW){1'b0}};
         for (vb = 0; vb < CW; vb = vb + 1) begin
             v_m[vb] = vb < v_left;
-            if (vb < v_left) v_part = v_part + $signed({ {24{rsel[vb*8+7]}}, rsel[vb*8 +: 8] });
+            if (vb < v_left) v_part_n = v_part_n + { {(1+LGW){rsel[vb*8+7]}}, rsel[vb*8 +: 8] };
         end
     end
+    wire signed [31:0] v_part = { {(23-LGW){v_part_n[8+LGW]}}, v_part_n };
     genvar gv;
     generate
         for (gv = 0; gv < CW; gv = gv + 1) begin : vlane
-            nasa_addq q (.a(va[gv*8 +: 8]), .b(rsel[gv*8 +: 8]), .add(p_add), .ma(f_ma), .mb(f_mb),
+            nasa_addq q (.clk(clk), .a(va[gv*8 +: 8]), .b(rsel[gv*8 +: 8]), .add(p_add), .ma(f_ma), .mb(f_mb),
                          .s(f_shift), .lo(f_lo), .hi(f_hi), .y(v_y[gv*8 +: 8]));
         end
     endgenerate
@@ -630,7 +649,7 @@ module nasa_engine_shift (
     // A global pool writes its channel's value after the plane's last word.
     wire v_gap = f_op == OP_AVGPOOL;
     wire [7:0] v_pool;
-    nasa_scale v_scale (.v(v_sum_now), .m(f_ma), .s(f_shift), .lo(f_lo), .hi(f_hi), .y(v_pool));
+    nasa_scale v_scale (.clk(clk), .v(v_sum_now), .m(f_ma), .s(f_shift), .lo(f_lo), .hi(f_hi), .y(v_pool));
     wire v_write = vp_v && (p_add ? vp_k : 1'b1) && (!v_gap || vp_lastw);
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] v_waddr = f_out_base + (vp_c >> LGNB) * f_out_pw + (v_gap ? 32'd0 : (vp_w << LGW));
@@ -718,6 +737,63 @@ module nasa_engine_shift (
         if (st == S_W_STORE && g >= 32'd232 && g < 32'd332)
             wgt_shift[(g - 32'd232)] <= rowbuf[31:0];
 
+    // ---------------------------------------------------------------- computed writes
+    // Drains and the post-processing units write their results two cycles
+    // after their operands: the requantisers and scalers are three stages
+    // (an adder, a multiplier, the rounding and clamp). A write's kind,
+    // address, byte mask and bank enables are decided with its operands
+    // (cw_*) and wait in wb_*1 and wb_*2 meanwhile.
+    localparam [2:0] W_NONE = 3'd0, W_DRAIN = 3'd1, W_VEC = 3'd3, W_POOL = 3'd4;
+    reg [2:0] cw_k, wb_k1, wb_k2;
+    reg [31:0] cw_a, wb_a1, wb_a2;
+    reg [CW-1:0] cw_m, wb_m1, wb_m2;
+    reg [NB-1:0] cw_en, wb_en1, wb_en2;
+    integer ci;
+    always @(*) begin
+        cw_k = W_NONE;
+        cw_a = 32'd0;
+        cw_m = {CW{1'b0}};
+        cw_en = {NB{1'b0}};
+        ci = 0; // the loop variable too, or synthesis infers a latch for it
+        if (drain && f_tr == 0) begin
+            cw_k = W_DRAIN;
+            cw_a = d_addr;
+            cw_m = d_m;
+            // Row r of the tile (channel dr_m0 + r) into bank
+            // (dr_m0 mod NB) + r: bank ci takes row ci mod NR.
+            for (ci = 0; ci < NB; ci = ci + 1)
+                cw_en[ci] = ci / NR == (dr_m0 & (NB - 32'd1)) / NR
+                            && (ci % NR) / DR == dr_grp && dr_m0 + ci % NR < f_m;
+        end else if (v_write) begin
+            cw_k = W_VEC;
+            cw_a = v_waddr;
+            cw_m = v_gap ? { {(CW-1){1'b0}}, 1'b1 } : v_m;
+            for (ci = 0; ci < NB; ci = ci + 1) cw_en[ci] = (vp_c & (NB - 32'd1)) == ci;
+        end else if (p_write) begin
+            cw_k = W_POOL;
+            cw_a = p_waddr;
+            cw_m = { {(CW-1){1'b0}}, 1'b1 };
+            for (ci = 0; ci < NB; ci = ci + 1) cw_en[ci] = (pp_c & (NB - 32'd1)) == ci;
+        end
+    end
+    always @(posedge clk) begin
+        if (rst) begin
+            wb_k1 <= W_NONE;
+            wb_k2 <= W_NONE;
+        end else begin
+            wb_k1 <= cw_k;
+            wb_k2 <= wb_k1;
+        end
+        wb_a1 <= cw_a;
+        wb_a2 <= wb_a1;
+        wb_m1 <= cw_m;
+        wb_m2 <= wb_m1;
+        wb_en1 <= cw_en;
+        wb_en2 <= wb_en1;
+    end
+    // No computed write in flight but the one landing now: a layer may end.
+    wire wb_clear = cw_k == W_NONE && wb_k1 == W_NONE;
+
     // ---------------------------------------------------------------- port multiplexers
     always @(*) begin
         rd_a = 32'd0;
@@ -735,33 +811,30 @@ module nasa_engine_shift (
             S_OUT_RD: begin rd_a = o_sp + (ch >> LGNB) * o_pw + px; rd_bank = ch & (NB - 32'd1); end
             default: ;
         endcase
-        if (drain && f_tr == 0) begin
-            wr_a = d_addr;
-            wr_m = d_m;
-            // Row r of the tile (channel dr_m0 + r) into bank
-            // (dr_m0 mod NB) + r: bank bi takes row bi mod NR.
-            for (bi = 0; bi < NB; bi = bi + 1) begin
-                wr_en[bi] = bi / NR == (dr_m0 & (NB - 32'd1)) / NR
-                            && (bi % NR) / DR == dr_grp && dr_m0 + bi % NR < f_m;
-                wr_db[bi*CW*8 +: CW*8] = d_y[(bi % DR)*CW*8 +: CW*8];
-            end
-        end else if (v_write) begin
-            wr_a = v_waddr;
+        if (wb_k2 == W_DRAIN) begin
+            wr_a = wb_a2;
+            wr_m = wb_m2;
+            wr_en = wb_en2;
+            // Row r of the tile into bank (m0 mod NB) + r: bank bi takes
+            // lane bi mod DR of the drain group.
+            for (bi = 0; bi < NB; bi = bi + 1) wr_db[bi*CW*8 +: CW*8] = d_y[(bi % DR)*CW*8 +: CW*8];
+        end else if (wb_k2 == W_VEC) begin
+            wr_a = wb_a2;
             wr_d = v_gap ? { {((CW-1)*8){1'b0}}, v_pool } : v_y;
-            wr_m = v_gap ? { {(CW-1){1'b0}}, 1'b1 } : v_m;
-            for (bi = 0; bi < NB; bi = bi + 1) wr_en[bi] = (vp_c & (NB - 32'd1)) == bi;
-        end else if (p_write) begin
-            wr_a = p_waddr;
+            wr_m = wb_m2;
+            wr_en = wb_en2;
+        end else if (wb_k2 == W_POOL) begin
+            wr_a = wb_a2;
             wr_d = { {((CW-1)*8){1'b0}}, p_y };
-            wr_m = { {(CW-1){1'b0}}, 1'b1 };
-            for (bi = 0; bi < NB; bi = bi + 1) wr_en[bi] = (pp_c & (NB - 32'd1)) == bi;
+            wr_m = wb_m2;
+            wr_en = wb_en2;
         end else if (st == S_IN_PUT) begin
             wr_a = x_sp + (ch >> LGNB) * x_pw + px;
             wr_d = x_sh[CW*8-1:0];
             wr_m = x_m;
             for (bi = 0; bi < NB; bi = bi + 1) wr_en[bi] = (ch & (NB - 32'd1)) == bi;
         end
-        if (!(drain && f_tr == 0)) wr_db = {NB{wr_d}};
+        if (wb_k2 != W_DRAIN) wr_db = {NB{wr_d}};
     end
 
     // ---------------------------------------------------------------- controller
@@ -831,7 +904,9 @@ module nasa_engine_shift (
             end
 
             S_DISPATCH: begin
-                lm0 <= 32'd0; lmt <= 32'd0; lgb <= 32'd0; lgm <= 32'd0; loy <= 32'd0; lox <= 32'd0; lci <= 32'd0; lky <= 32'd0; lval <= 1'b1;
+                lm0 <= 32'd0; l_wm <= 32'd0; l_ws <= 32'd0; lgb <= 32'd0; lgm <= 32'd0; loy <= 32'd0; lox <= 32'd0; lci <= 32'd0; lky <= 32'd0; lval <= 1'b1;
+                l_ys <= 32'd0; l_xs <= 32'd0; l_ysw <= 32'd0; l_kyw <= 32'd0;
+                p_ys <= 32'd0; p_xs <= 32'd0; p_ysw <= 32'd0; p_kyw <= 32'd0;
                 cval <= 1'b0; o <= 32'd0; padc <= 32'd0;
                 pc <= 32'd0; poy <= 32'd0; pox <= 32'd0; pky <= 32'd0; pkx <= 32'd0;
                 vw <= 32'd0; vk <= 32'd0;
@@ -843,24 +918,25 @@ module nasa_engine_shift (
             else begin
                 o <= 32'd0;
                 cval <= lval;
-                cm0 <= lm0; cmt <= lmt; coy <= loy; cox <= lox; cci <= lci; cky <= lky;
+                cm0 <= lm0; c_wm <= l_wm; c_ws <= l_ws; coy <= loy; cox <= lox; cci <= lci; cky <= lky;
                 if (!lval) st <= S_CWAIT;
                 else begin
                     if (lci == 32'd0 && lky == 32'd0) padc <= f_tpad;
-                    if (lky + 32'd1 != f_kh) lky <= lky + 32'd1;
+                    // The segment index ci * kh + ky counts up within a tile.
+                    if (lky + 32'd1 != f_kh) begin lky <= lky + 32'd1; l_ws <= l_ws + f_kw; l_kyw <= l_kyw + f_w; end
                     else begin
-                        lky <= 32'd0;
-                        if (lci + 32'd1 != f_cin_g) lci <= lci + 32'd1;
+                        lky <= 32'd0; l_kyw <= 32'd0;
+                        if (lci + 32'd1 != f_cin_g) begin lci <= lci + 32'd1; l_ws <= l_ws + f_kw; end
                         else begin
-                            lci <= 32'd0;
-                            if (lox + f_pstep < f_ow) lox <= lox + f_pstep;
+                            lci <= 32'd0; l_ws <= 32'd0;
+                            if (lox + f_pstep < f_ow) begin lox <= lox + f_pstep; l_xs <= l_xs + k_pss; end
                             else begin
-                                lox <= 32'd0;
-                                if (loy + 32'd1 != f_oh) loy <= loy + 32'd1;
+                                lox <= 32'd0; l_xs <= 32'd0;
+                                if (loy + 32'd1 != f_oh) begin loy <= loy + 32'd1; l_ys <= l_ys + f_stride; l_ysw <= l_ysw + k_sw; end
                                 else begin
-                                    loy <= 32'd0;
+                                    loy <= 32'd0; l_ys <= 32'd0; l_ysw <= 32'd0;
                                     if (lm0 + f_mstep < f_m) begin
-                                        lm0 <= lm0 + f_mstep; lmt <= lmt + 32'd1;
+                                        lm0 <= lm0 + f_mstep; l_wm <= l_wm + f_fan;
                                         if (lgm + f_mstep == f_gm) begin lgm <= 32'd0; lgb <= lgb + f_cin_g; end
                                         else lgm <= lgm + f_mstep;
                                     end else lval <= 1'b0;
@@ -870,24 +946,24 @@ module nasa_engine_shift (
                     end
                 end
             end
-            S_CWAIT: if (!pe_v && !drain) st <= S_LEND;
+            S_CWAIT: if (!pe_v && wb_clear) st <= S_LEND;
             // ---- pooling, clamps and adds: one read per cycle
             S_POST: begin
                 if (!p_lasttap) begin
                     if (pkx + 32'd1 != f_kw) pkx <= pkx + 32'd1;
-                    else begin pkx <= 32'd0; pky <= pky + 32'd1; end
+                    else begin pkx <= 32'd0; pky <= pky + 32'd1; p_kyw <= p_kyw + f_w; end
                 end else begin
-                    pkx <= 32'd0; pky <= 32'd0;
+                    pkx <= 32'd0; pky <= 32'd0; p_kyw <= 32'd0;
                     if (p_lastel) st <= S_PWAIT;
-                    else if (pox + 32'd1 != f_ow) pox <= pox + 32'd1;
+                    else if (pox + 32'd1 != f_ow) begin pox <= pox + 32'd1; p_xs <= p_xs + f_stride; end
                     else begin
-                        pox <= 32'd0;
-                        if (poy + 32'd1 != f_oh) poy <= poy + 32'd1;
-                        else begin poy <= 32'd0; pc <= pc + 32'd1; end
+                        pox <= 32'd0; p_xs <= 32'd0;
+                        if (poy + 32'd1 != f_oh) begin poy <= poy + 32'd1; p_ys <= p_ys + f_stride; p_ysw <= p_ysw + k_sw; end
+                        else begin poy <= 32'd0; p_ys <= 32'd0; p_ysw <= 32'd0; pc <= pc + 32'd1; end
                     end
                 end
             end
-            S_PWAIT: st <= S_LEND;
+            S_PWAIT: if (wb_clear) st <= S_LEND;
             S_VPOST: begin
                 if (!v_last_read) vk <= 32'd1;
                 else begin

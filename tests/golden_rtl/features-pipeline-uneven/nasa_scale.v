@@ -6,18 +6,27 @@
 `default_nettype none
 
 module nasa_scale (
+    input  wire        clk,
     input  wire signed [31:0] v,
+    // The layer's multiplier, shift and clamp, held while its values pass.
     input  wire [31:0] m,
     input  wire [31:0] s,
     input  wire [31:0] lo,
     input  wire [31:0] hi,
+    // P2 of v two cycles before.
     output wire [7:0]  y
 );
-    // P2: clamp(rshift_round(v * m, s)).
-    wire signed [63:0] prod = v * $signed(m);
+    // P2: clamp(rshift_round(v * m, s)): v registered, then the product,
+    // then the rounding and clamp, combinational, into the caller's write.
+    reg signed [31:0] v_q;
+    reg signed [63:0] prod_q;
+    always @(posedge clk) begin
+        v_q <= v;
+        prod_q <= v_q * $signed(m);
+    end
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] sh = s;
     /* verilator lint_on UNUSEDSIGNAL */
-    nasa_round_clamp rc (.v(prod), .s(sh[7:0]), .lo(lo), .hi(hi), .y(y));
+    nasa_round_clamp rc (.v(prod_q), .s(sh[7:0]), .lo(lo), .hi(hi), .y(y));
 endmodule
 `default_nettype wire

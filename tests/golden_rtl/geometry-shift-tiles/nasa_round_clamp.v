@@ -12,14 +12,26 @@ module nasa_round_clamp (
     input  wire [31:0] hi,
     output wire [7:0]  y
 );
-    // R2 then R5: round half up by s bits (s = 0: the value itself), clamp.
-    wire signed [63:0] r = (s == 8'd0) ? v : (v + (64'sd1 <<< (s - 8'd1))) >>> s;
-    wire signed [63:0] l = $signed({ {32{lo[31]}}, lo });
-    wire signed [63:0] h = $signed({ {32{hi[31]}}, hi });
-    wire signed [63:0] c = (r < l) ? l : (r > h) ? h : r;
+    // R2 then R5, with no 64-bit adder or comparator (the last stage of
+    // every requantiser and scaler):
+    // - rshift_round(v, s) = (v >>> s) + bit s - 1 of v: the half added
+    //   before a flooring shift carries into the quotient exactly when that
+    //   bit is set. One shift of {v, 0} by s gives both (s = 0: v and 0).
+    // - lo and hi lie inside int8 (R5; activations have at most 8 bits), so
+    //   the value saturates to int8 first and is clamped in 8 bits.
+    wire signed [64:0] t = $signed({ v, 1'b0 }) >>> s;
+    wire [63:0] q = t[64:1];
+    wire up = t[0];
+    wire fits = &q[63:7] || ~|q[63:7];
+    wire [7:0] sat = !fits ? (q[63] ? 8'h80 : 8'h7f)
+                   : (up && q[7:0] == 8'h7f) ? 8'h7f : q[7:0] + { 7'd0, up };
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [63:0] cu = c;
+    wire [31:0] lo_u = lo;
+    wire [31:0] hi_u = hi;
     /* verilator lint_on UNUSEDSIGNAL */
-    assign y = cu[7:0];
+    wire signed [7:0] r = sat;
+    wire signed [7:0] l = lo_u[7:0];
+    wire signed [7:0] h = hi_u[7:0];
+    assign y = (r < l) ? l : (r > h) ? h : r;
 endmodule
 `default_nettype wire
