@@ -430,6 +430,11 @@ pub enum Command {
         /// Synthesis only: skip place-and-route.
         #[arg(long)]
         no_pnr: bool,
+        /// nextpnr's router: router1 (its default, timing-driven) or
+        /// router2 (congestion-driven; finishes large designs router1
+        /// cannot, at a somewhat lower Fmax).
+        #[arg(long, value_enum, default_value_t = nasa::hw::synth::pnr::Router::Router1)]
+        router: nasa::hw::synth::pnr::Router,
     },
     /// Write a design's report: JSON and one self-contained HTML page
     /// (per-layer cycles measured and predicted, PE utilisation, energy by

@@ -142,6 +142,7 @@ pub fn run(cli: Cli) -> Result<()> {
             targets,
             device,
             no_pnr,
+            router,
         } => {
             let mut unique = Vec::new();
             for t in targets {
@@ -153,6 +154,7 @@ pub fn run(cli: Cli) -> Result<()> {
                 targets: unique,
                 device,
                 place_and_route: !no_pnr,
+                router,
             };
             let bar = progress(2, json);
             let report = nasa::hw::synth::synthesize(&dir, &opts)?;

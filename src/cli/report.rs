@@ -375,9 +375,10 @@ impl Report for SynthReport {
                 (Some(p), _) => {
                     let _ = writeln!(
                         t,
-                        "  placed and routed on the {} ({}): Fmax {:.1} MHz, {} the architecture's {} MHz clock",
+                        "  placed and routed on the {} ({}, {}): Fmax {:.1} MHz, {} the architecture's {} MHz clock",
                         p.device,
                         p.tool,
+                        p.router.name(),
                         p.fmax_mhz,
                         if p.met { "meets" } else { "misses" },
                         p.clock_mhz

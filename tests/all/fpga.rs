@@ -37,6 +37,7 @@ fn ice40_names_what_does_not_fit() {
         targets: vec![Target::Ice40],
         device: Some(Device::Up5k),
         place_and_route: true,
+        router: Default::default(),
     };
     let err = format!("{:#}", synthesize(&dir, &opts).unwrap_err());
     assert!(err.contains("does not fit the iCE40UP5K"), "{err}");
@@ -75,6 +76,7 @@ fn ecp5_synthesis_puts_every_multiply_pe_on_a_dsp() {
         targets: vec![Target::Ecp5, Target::Xilinx],
         device: None,
         place_and_route: false,
+        router: Default::default(),
     };
     let r = synthesize(&dir, &opts).unwrap();
     for t in [Target::Ecp5, Target::Xilinx] {

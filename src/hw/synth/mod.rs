@@ -73,6 +73,8 @@ pub struct SynthOptions {
     pub device: Option<Device>,
     /// Place and route the ECP5 and iCE40 targets.
     pub place_and_route: bool,
+    /// nextpnr's router.
+    pub router: pnr::Router,
 }
 
 impl Default for SynthOptions {
@@ -82,6 +84,7 @@ impl Default for SynthOptions {
             targets: vec![Target::Xilinx, Target::Generic],
             device: None,
             place_and_route: true,
+            router: pnr::Router::Router1,
         }
     }
 }
@@ -217,7 +220,8 @@ fn synthesize_target(
     target: Target,
     device: Option<Device>,
     clock_mhz: f64,
-    place: bool,
+    // Place and route with this router (`None`: synthesis only).
+    place: Option<pnr::Router>,
 ) -> Result<TargetReport> {
     let tool = match target {
         Target::Ecp5 => Tool::YowaspYosys,
@@ -264,11 +268,14 @@ fn synthesize_target(
         }
     }
     let place_and_route = match device {
-        Some(d) if place => {
-            let netlist = format!("netlist_{target}.json");
-            Some(pnr::place_and_route(dir, &netlist, d, clock_mhz)?)
-        }
-        _ => None,
+        Some(d) => match place {
+            Some(router) => {
+                let netlist = format!("netlist_{target}.json");
+                Some(pnr::place_and_route(dir, &netlist, d, clock_mhz, router)?)
+            }
+            None => None,
+        },
+        None => None,
     };
     Ok(TargetReport {
         target,
@@ -310,7 +317,10 @@ pub fn synthesize(dir: &Path, opts: &SynthOptions) -> Result<SynthReport> {
                     .device
                     .filter(|d| d.target() == t)
                     .or(t.default_device());
-                s.spawn(move || synthesize_target(dir, t, device, clock_mhz, opts.place_and_route))
+                s.spawn(move || {
+                    let router = opts.place_and_route.then_some(opts.router);
+                    synthesize_target(dir, t, device, clock_mhz, router)
+                })
             })
             .collect();
         handles
