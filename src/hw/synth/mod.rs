@@ -268,14 +268,11 @@ fn synthesize_target(
         }
     }
     let place_and_route = match device {
-        Some(d) => match place {
-            Some(router) => {
-                let netlist = format!("netlist_{target}.json");
-                Some(pnr::place_and_route(dir, &netlist, d, clock_mhz, router)?)
-            }
-            None => None,
-        },
-        None => None,
+        Some(d) if let Some(router) = place => {
+            let netlist = format!("netlist_{target}.json");
+            Some(pnr::place_and_route(dir, &netlist, d, clock_mhz, router)?)
+        }
+        _ => None,
     };
     Ok(TargetReport {
         target,
