@@ -699,23 +699,20 @@ module nasa_top (
             S_OUT_RD: begin rd_a = o_sp + (ch >> LGNB) * o_pw + px; rd_bank = ch & (NB - 32'd1); end
             default: ;
         endcase
-        if (wb_k2 == W_DRAIN) begin
+        if (wb_k2 != W_NONE) begin
+            // A computed write: its address, mask and bank enables waited
+            // in wb_*2; its data comes from the unit that made it.
             wr_a = wb_a2;
             wr_m = wb_m2;
             wr_en = wb_en2;
-            // Row r of the tile into bank (m0 mod NB) + r: bank bi takes
-            // lane bi mod DR of the drain group.
-            for (bi = 0; bi < NB; bi = bi + 1) wr_db[bi*CW*8 +: CW*8] = d_y[(bi % DR)*CW*8 +: CW*8];
-        end else if (wb_k2 == W_VEC) begin
-            wr_a = wb_a2;
-            wr_d = v_gap ? { {((CW-1)*8){1'b0}}, v_pool } : v_y;
-            wr_m = wb_m2;
-            wr_en = wb_en2;
-        end else if (wb_k2 == W_POOL) begin
-            wr_a = wb_a2;
-            wr_d = { {((CW-1)*8){1'b0}}, p_y };
-            wr_m = wb_m2;
-            wr_en = wb_en2;
+            case (wb_k2)
+                // Row r of the tile into bank (m0 mod NB) + r: bank bi
+                // takes lane bi mod DR of the drain group.
+                W_DRAIN: for (bi = 0; bi < NB; bi = bi + 1) wr_db[bi*CW*8 +: CW*8] = d_y[(bi % DR)*CW*8 +: CW*8];
+                W_VEC: wr_d = v_gap ? { {((CW-1)*8){1'b0}}, v_pool } : v_y;
+                W_POOL: wr_d = { {((CW-1)*8){1'b0}}, p_y };
+                default: ;
+            endcase
         end else if (st == S_IN_PUT) begin
             wr_a = x_sp + (ch >> LGNB) * x_pw + px;
             wr_d = x_sh[CW*8-1:0];
