@@ -307,10 +307,7 @@ pub fn files(stamp: &Stamp, layout: &Layout) -> Result<Files> {
     let mut ctx = tera::Context::new();
     ctx.insert(
         "header",
-        &format!(
-            "// nasa {} `{}`: generated; do not edit. Network {} description sha256 {} weights sha256 {} architecture sha256 {}\n",
-            stamp.tool_version, stamp.name, stamp.network, stamp.description_sha256, stamp.weights_sha256, stamp.arch_sha256
-        ),
+        &format!("// {}\n", stamp.provenance("generated; do not edit", true)),
     );
     let regs: Vec<RegCtx> = REGS
         .iter()
@@ -381,13 +378,11 @@ pub fn c_header(stamp: &Stamp, layout: &Layout) -> String {
     let mut h = String::new();
     let _ = writeln!(
         h,
-        "/* nasa {} `{}`: register map of nasa_axi.v, generated with it; do not edit.\n * network {} description sha256 {}\n * weights sha256 {}\n * architecture sha256 {} */",
-        stamp.tool_version,
-        stamp.name,
-        stamp.network,
-        stamp.description_sha256,
-        stamp.weights_sha256,
-        stamp.arch_sha256
+        "/* {} */",
+        stamp.provenance(
+            "register map of nasa_axi.v, generated with it; do not edit",
+            true
+        )
     );
     h.push_str("#ifndef NASA_REGS_H\n#define NASA_REGS_H\n\n");
     h.push_str("/* Byte offsets of the 32-bit registers on the AXI4-Lite slave. */\n");

@@ -288,11 +288,26 @@ pub struct Stamp {
 }
 
 impl Stamp {
-    fn hex_header(&self) -> String {
+    /// What produced a file, in one line without comment marks: `nasa
+    /// VERSION `NAME`: WHAT; network N description sha256 D [weights sha256
+    /// W] architecture sha256 A`. A file that does not depend on the
+    /// weights (a primitive, a PE cell) leaves their hash out, so that it is
+    /// the same for every set of weights.
+    pub fn provenance(&self, what: &str, weights: bool) -> String {
+        let weights = if weights {
+            format!(" weights sha256 {}", self.weights_sha256)
+        } else {
+            String::new()
+        };
         format!(
-            "// nasa {} `{}`: network {} description sha256 {} weights sha256 {} architecture sha256 {}\n",
-            self.tool_version, self.name, self.network, self.description_sha256, self.weights_sha256, self.arch_sha256
+            "nasa {} `{}`: {what}; network {} description sha256 {}{weights} architecture sha256 {}",
+            self.tool_version, self.name, self.network, self.description_sha256, self.arch_sha256
         )
+    }
+
+    /// The first line of a generated Verilog or hex file.
+    fn hex_header(&self) -> String {
+        format!("// {}\n", self.provenance("generated; do not edit", true))
     }
 }
 
@@ -767,8 +782,8 @@ fn generate_pipe(
 /// The PE cells of `kinds`, from rust_hdl, each stamped.
 fn pe_files(stamp: &Stamp, kinds: impl Iterator<Item = Kind>) -> Vec<(String, Vec<u8>)> {
     let vheader = format!(
-        "// nasa {} `{}`: PE cell from rust_hdl (src/hw/pe.rs); network {} description sha256 {} architecture sha256 {}\n",
-        stamp.tool_version, stamp.name, stamp.network, stamp.description_sha256, stamp.arch_sha256
+        "// {}\n",
+        stamp.provenance("PE cell from rust_hdl (src/hw/pe.rs)", false)
     );
     kinds
         .map(|kind| {

@@ -66,6 +66,19 @@ const ARITH: [(&str, &str); 5] = [
     ),
 ];
 
+/// The arithmetic primitives, each stamped (they do not depend on the
+/// weights, so their stamp leaves the weights' hash out).
+fn arith_files(stamp: &Stamp) -> Files {
+    let vheader = format!(
+        "// {}\n",
+        stamp.provenance("hand-written primitive (templates/arith/)", false)
+    );
+    ARITH
+        .iter()
+        .map(|(name, text)| (name.to_string(), format!("{vheader}{text}").into_bytes()))
+        .collect()
+}
+
 #[derive(Serialize, Clone, Copy)]
 struct ChunkCtx {
     kind: &'static str,
@@ -396,13 +409,7 @@ pub fn files(
     let tb = tera.render("tb.v", &ctx).context("rendering tb.v")?;
 
     let mut files: Files = vec![("nasa_top.v".into(), top.into_bytes())];
-    let vheader = format!(
-        "// nasa {} `{}`: arithmetic primitive (templates/arith/); network {} description sha256 {} architecture sha256 {}\n",
-        stamp.tool_version, stamp.name, stamp.network, stamp.description_sha256, stamp.arch_sha256
-    );
-    for (name, text) in ARITH {
-        files.push((name.into(), format!("{vheader}{text}").into_bytes()));
-    }
+    files.extend(arith_files(stamp));
     files.extend(super::pe_files(
         stamp,
         chunks.iter().map(|c| Kind::ALL[c.code as usize]),
@@ -691,13 +698,7 @@ pub fn pipe_files(
     ctx.insert("tiles", &false);
     ctx.insert("dual", &true);
     let tb = tera.render("tb.v", &ctx).context("rendering tb.v")?;
-    let vheader = format!(
-        "// nasa {} `{}`: hand-written primitive (templates/arith/); network {} description sha256 {} architecture sha256 {}\n",
-        stamp.tool_version, stamp.name, stamp.network, stamp.description_sha256, stamp.arch_sha256
-    );
-    for (name, text) in ARITH {
-        files.push((name.into(), format!("{vheader}{text}").into_bytes()));
-    }
+    files.extend(arith_files(stamp));
     files.extend(super::pe_files(stamp, pipe.engines.iter().map(|e| e.kind)));
     let design: Vec<String> = files.iter().map(|(n, _)| n.clone()).collect();
     files.push(("tb.v".into(), tb.into_bytes()));

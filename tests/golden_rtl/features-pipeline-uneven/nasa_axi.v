@@ -1,4 +1,4 @@
-// nasa 0.1.0 `features-pipeline-uneven`: generated; do not edit. Network features description sha256 323025ceefc852400f4befac4c46943ca7a39c390a936655bf47dd0fcac87ce5 weights sha256 33aca62ea3419dd4c2755a0e40951cfa6a02e3c6a36f36d10daeaaf38f9b74cb architecture sha256 c9e45aa2a21b19d93925d3cafeadd500ebad2b55c3b3e4e34fe4b67fd51a5b89
+// nasa 0.1.0 `features-pipeline-uneven`: generated; do not edit; network features description sha256 323025ceefc852400f4befac4c46943ca7a39c390a936655bf47dd0fcac87ce5 weights sha256 33aca62ea3419dd4c2755a0e40951cfa6a02e3c6a36f36d10daeaaf38f9b74cb architecture sha256 c9e45aa2a21b19d93925d3cafeadd500ebad2b55c3b3e4e34fe4b67fd51a5b89
 //
 // AXI4 wrapper of nasa_top (docs/axi.md): an AXI4-Lite slave of control
 // and status registers (the map below, and nasa_regs.h, are rendered from

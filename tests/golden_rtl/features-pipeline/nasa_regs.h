@@ -1,7 +1,4 @@
-/* nasa 0.1.0 `features-pipeline`: register map of nasa_axi.v, generated with it; do not edit.
- * network features description sha256 323025ceefc852400f4befac4c46943ca7a39c390a936655bf47dd0fcac87ce5
- * weights sha256 33aca62ea3419dd4c2755a0e40951cfa6a02e3c6a36f36d10daeaaf38f9b74cb
- * architecture sha256 8d40fde256f430f368be3d95d2cfd47366da1d1c2ff66f6456e0179fcec42d8a */
+/* nasa 0.1.0 `features-pipeline`: register map of nasa_axi.v, generated with it; do not edit; network features description sha256 323025ceefc852400f4befac4c46943ca7a39c390a936655bf47dd0fcac87ce5 weights sha256 33aca62ea3419dd4c2755a0e40951cfa6a02e3c6a36f36d10daeaaf38f9b74cb architecture sha256 8d40fde256f430f368be3d95d2cfd47366da1d1c2ff66f6456e0179fcec42d8a */
 #ifndef NASA_REGS_H
 #define NASA_REGS_H
 

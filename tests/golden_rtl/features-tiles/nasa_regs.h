@@ -1,7 +1,4 @@
-/* nasa 0.1.0 `features-tiles`: register map of nasa_axi.v, generated with it; do not edit.
- * network features description sha256 323025ceefc852400f4befac4c46943ca7a39c390a936655bf47dd0fcac87ce5
- * weights sha256 33aca62ea3419dd4c2755a0e40951cfa6a02e3c6a36f36d10daeaaf38f9b74cb
- * architecture sha256 2fbb432ffcdcc21a1a74ecfb50becd0afebc95435d40463f0513de4abccb3263 */
+/* nasa 0.1.0 `features-tiles`: register map of nasa_axi.v, generated with it; do not edit; network features description sha256 323025ceefc852400f4befac4c46943ca7a39c390a936655bf47dd0fcac87ce5 weights sha256 33aca62ea3419dd4c2755a0e40951cfa6a02e3c6a36f36d10daeaaf38f9b74cb architecture sha256 2fbb432ffcdcc21a1a74ecfb50becd0afebc95435d40463f0513de4abccb3263 */
 #ifndef NASA_REGS_H
 #define NASA_REGS_H
 

@@ -1,4 +1,4 @@
-// nasa 0.1.0 `features-tiles`: arithmetic primitive (templates/arith/); network features description sha256 323025ceefc852400f4befac4c46943ca7a39c390a936655bf47dd0fcac87ce5 architecture sha256 2fbb432ffcdcc21a1a74ecfb50becd0afebc95435d40463f0513de4abccb3263
+// nasa 0.1.0 `features-tiles`: hand-written primitive (templates/arith/); network features description sha256 323025ceefc852400f4befac4c46943ca7a39c390a936655bf47dd0fcac87ce5 architecture sha256 2fbb432ffcdcc21a1a74ecfb50becd0afebc95435d40463f0513de4abccb3263
 // Hand-written primitive of nasa's tile engine (docs/accelerator.md);
 // `nasa gen` copies it into every tile-engine design. A scratchpad of NB
 // banks of CW-byte words, each bank split into even and odd words so that

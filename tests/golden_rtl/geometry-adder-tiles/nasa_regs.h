@@ -1,7 +1,4 @@
-/* nasa 0.1.0 `geometry-adder-tiles`: register map of nasa_axi.v, generated with it; do not edit.
- * network geometry-adder description sha256 9670e0d8e30d830512734bfed1bbb6e6e940ee3a0159b403fd1dcc5fcab1e0c5
- * weights sha256 fac85a0a1732537ba7d26cd16b1a8bfe3b648f730ceeafa072c2e4caf63555ee
- * architecture sha256 87715261c8a406a8bfc70676ad3380bea8da8c1495520133d85a4ae712b5fcb7 */
+/* nasa 0.1.0 `geometry-adder-tiles`: register map of nasa_axi.v, generated with it; do not edit; network geometry-adder description sha256 9670e0d8e30d830512734bfed1bbb6e6e940ee3a0159b403fd1dcc5fcab1e0c5 weights sha256 fac85a0a1732537ba7d26cd16b1a8bfe3b648f730ceeafa072c2e4caf63555ee architecture sha256 87715261c8a406a8bfc70676ad3380bea8da8c1495520133d85a4ae712b5fcb7 */
 #ifndef NASA_REGS_H
 #define NASA_REGS_H
 

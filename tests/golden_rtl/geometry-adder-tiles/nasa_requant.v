@@ -1,4 +1,4 @@
-// nasa 0.1.0 `geometry-adder-tiles`: arithmetic primitive (templates/arith/); network geometry-adder description sha256 9670e0d8e30d830512734bfed1bbb6e6e940ee3a0159b403fd1dcc5fcab1e0c5 architecture sha256 87715261c8a406a8bfc70676ad3380bea8da8c1495520133d85a4ae712b5fcb7
+// nasa 0.1.0 `geometry-adder-tiles`: hand-written primitive (templates/arith/); network geometry-adder description sha256 9670e0d8e30d830512734bfed1bbb6e6e940ee3a0159b403fd1dcc5fcab1e0c5 architecture sha256 87715261c8a406a8bfc70676ad3380bea8da8c1495520133d85a4ae712b5fcb7
 // Hand-written arithmetic primitive of nasa's tile engine (docs/arithmetic.md);
 // `nasa gen` copies it into every tile-engine design. A module of its own so
 // that synthesis keeps each lane whole (Yosys shares resources within a

@@ -1,4 +1,4 @@
-// nasa 0.1.0 `geometry-adder-tiles`: generated; do not edit. Network geometry-adder description sha256 9670e0d8e30d830512734bfed1bbb6e6e940ee3a0159b403fd1dcc5fcab1e0c5 weights sha256 fac85a0a1732537ba7d26cd16b1a8bfe3b648f730ceeafa072c2e4caf63555ee architecture sha256 87715261c8a406a8bfc70676ad3380bea8da8c1495520133d85a4ae712b5fcb7
+// nasa 0.1.0 `geometry-adder-tiles`: generated; do not edit; network geometry-adder description sha256 9670e0d8e30d830512734bfed1bbb6e6e940ee3a0159b403fd1dcc5fcab1e0c5 weights sha256 fac85a0a1732537ba7d26cd16b1a8bfe3b648f730ceeafa072c2e4caf63555ee architecture sha256 87715261c8a406a8bfc70676ad3380bea8da8c1495520133d85a4ae712b5fcb7
 //
 // Self-checking testbench of the AXI4 wrapper nasa_axi.v: a host that
 // drives the AXI4-Lite registers, an AXI4 memory (nasa_axi_mem.v) that

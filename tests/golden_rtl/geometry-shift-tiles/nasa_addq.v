@@ -1,4 +1,4 @@
-// nasa 0.1.0 `geometry-shift-tiles`: arithmetic primitive (templates/arith/); network geometry-shift description sha256 9e9502ff0fe68e4a22736c1947e7b4db63950efe56c5f1df256f4bf1593e2846 architecture sha256 3ba61d534fe52067f32ab1659fea6a7f43c40ff3ca45077ff2b13d5199dfd694
+// nasa 0.1.0 `geometry-shift-tiles`: hand-written primitive (templates/arith/); network geometry-shift description sha256 9e9502ff0fe68e4a22736c1947e7b4db63950efe56c5f1df256f4bf1593e2846 architecture sha256 3ba61d534fe52067f32ab1659fea6a7f43c40ff3ca45077ff2b13d5199dfd694
 // Hand-written arithmetic primitive of nasa's tile engine (docs/arithmetic.md);
 // `nasa gen` copies it into every tile-engine design. A module of its own so
 // that synthesis keeps each lane whole (Yosys shares resources within a

@@ -1,4 +1,4 @@
-// nasa 0.1.0 `geometry-shift-tiles`: generated; do not edit. Network geometry-shift description sha256 9e9502ff0fe68e4a22736c1947e7b4db63950efe56c5f1df256f4bf1593e2846 weights sha256 9aba928aff7193d1783665ba8404c1246a454c507bb25f50ea286a0baf960f29 architecture sha256 3ba61d534fe52067f32ab1659fea6a7f43c40ff3ca45077ff2b13d5199dfd694
+// nasa 0.1.0 `geometry-shift-tiles`: generated; do not edit; network geometry-shift description sha256 9e9502ff0fe68e4a22736c1947e7b4db63950efe56c5f1df256f4bf1593e2846 weights sha256 9aba928aff7193d1783665ba8404c1246a454c507bb25f50ea286a0baf960f29 architecture sha256 3ba61d534fe52067f32ab1659fea6a7f43c40ff3ca45077ff2b13d5199dfd694
 //
 // Self-checking testbench of the AXI4 wrapper nasa_axi.v: a host that
 // drives the AXI4-Lite registers, an AXI4 memory (nasa_axi_mem.v) that
