@@ -729,6 +729,11 @@ fn plan_with(
 /// product, then the rounding and clamp into the write).
 pub const WRITE_LATENCY: u64 = 2;
 
+/// Cycles from a tap's operands (the weight word and the segment's byte,
+/// in the tap stage) to the multiply-accumulate that takes them: the PEs'
+/// operands are registered (`templates/tile.v.tera`, the MAC stage).
+pub const MAC_LATENCY: u64 = 1;
+
 /// Cycles of the states around every layer: descriptor fetch (2),
 /// dispatch (1), end (1) and hand-over (1).
 pub const LAYER_OVERHEAD: u64 = 5;
@@ -766,11 +771,13 @@ pub fn walk_cycles(mode: Mode, d: &Desc, geom: &Geometry) -> u64 {
             let (per, kw) = (d.per as u64, d.kw as u64);
             let tile = (d.cin_g * d.kh) as u64 * per + d.tpad as u64;
             // A loading period before the first segment; after the last
-            // period, the last tap (in the tap stage), the drain of the
-            // last tile's rows and its last write WRITE_LATENCY cycles
+            // period, the last tap (in the tap stage), its
+            // multiply-accumulate MAC_LATENCY cycles later, the drain of
+            // the last tile's rows and its last write WRITE_LATENCY cycles
             // later, less what the period's idle end overlaps.
             let drain = if d.tr != 0 { d.cols as u64 } else { drain };
-            per + tiles(d) * tile + (drain + 1 + WRITE_LATENCY).saturating_sub(per - kw).max(1)
+            let end = drain + 1 + MAC_LATENCY + WRITE_LATENCY;
+            per + tiles(d) * tile + end.saturating_sub(per - kw).max(1)
         }
     };
     LAYER_OVERHEAD + body

@@ -435,6 +435,20 @@ module nasa_engine_shift (
         pe_oy <= coy;
         pe_ox <= cox;
     end
+    // MAC stage (one cycle after the tap stage): every PE's operands,
+    // chosen and decoded in the tap stage, wait in registers, so that
+    // neither the weight memory's read nor a shift code's decoding sits in
+    // front of a multiply-accumulate (docs/accelerator.md, "Clock rate").
+    reg mac_v, mac_first, mac_last;
+    reg [31:0] mac_m0, mac_oy, mac_ox;
+    always @(posedge clk) begin
+        mac_v <= pe_v;
+        mac_first <= pe_first;
+        mac_last <= pe_last;
+        mac_m0 <= pe_m0;
+        mac_oy <= pe_oy;
+        mac_ox <= pe_ox;
+    end
 
     // ---------------------------------------------------------------- SLP: 4x3 shift PEs
     // Resident weights: per output-channel tile and tap, one byte per row.
@@ -459,18 +473,24 @@ module nasa_engine_shift (
                 reg [31:0] acc;
                 reg [31:0] sh;
                 wire [31:0] nxt;
-                wire [31:0] xs = { {24{x8[7]}}, x8 };
-
+                wire [7:0] w_op = w8;
+                wire [7:0] x_op = x8;
+                reg [7:0] w_q;
+                reg [7:0] x_q;
+                always @(posedge clk) begin
+                    w_q <= w_op;
+                    x_q <= x_op;
+                end
                 nasa_pe_shift pe (
-                    .x(xs),
-                    .w(w8),
-                    .acc_in(pe_first ? 32'd0 : acc),
+                    .x({ {24{x_q[7]}}, x_q }),
+                    .w(w_q),
+                    .acc_in(mac_first ? 32'd0 : acc),
                     .acc_out(nxt)
                 );
                 always @(posedge clk) begin
-                    if (pe_v && f_kind == 32'd1) begin
+                    if (mac_v && f_kind == 32'd1) begin
                         acc <= nxt;
-                        if (pe_last) sh <= nxt;
+                        if (mac_last) sh <= nxt;
                     end
                 end
                 assign shadow_shift[(gr_shift*3 + gc_shift)*32 +: 32] = sh;
@@ -490,14 +510,14 @@ module nasa_engine_shift (
     /* verilator lint_off UNUSEDSIGNAL */
     // The channel whose parameters the next drain cycle needs (transposed:
     // one column, one channel, a cycle).
-    wire [31:0] par_ch = (pe_v && pe_last) ? f_pbase + pe_m0 : f_pbase + dr_m0 + ((f_tr != 0) ? dc : dc * DR);
+    wire [31:0] par_ch = (mac_v && mac_last) ? f_pbase + mac_m0 : f_pbase + dr_m0 + ((f_tr != 0) ? dc : dc * DR);
     wire [31:0] par_ra = par_ch / DR;
     /* verilator lint_on UNUSEDSIGNAL */
     always @(posedge clk) par_q <= par_mem[par_ra[5:0]];
     always @(posedge clk) begin
         if (rst) dc <= 32'd0;
-        else if (pe_v && pe_last) begin
-            dc <= 32'd1; dr_m0 <= pe_m0; dr_oy <= pe_oy; dr_ox <= pe_ox;
+        else if (mac_v && mac_last) begin
+            dc <= 32'd1; dr_m0 <= mac_m0; dr_oy <= mac_oy; dr_ox <= mac_ox;
         end else if (drain) dc <= (dc == ((f_tr != 0) ? f_cols : NR / DR)) ? 32'd0 : dc + 32'd1;
     end
     wire [31:0] d_left = f_ow - dr_ox;
@@ -943,7 +963,7 @@ module nasa_engine_shift (
                     end
                 end
             end
-            S_CWAIT: if (!pe_v && wb_clear) st <= S_LEND;
+            S_CWAIT: if (!pe_v && !mac_v && wb_clear) st <= S_LEND;
             // ---- pooling, clamps and adds: one read per cycle
             S_POST: begin
                 if (!p_lasttap) begin

@@ -22,7 +22,7 @@ module tb;
     localparam integer MAX_IMAGES = 64;
     // Cycles an image may take before the bench gives up (64 bits: a run of
     // many images of a large design exceeds 2^31).
-    localparam [63:0] TIMEOUT = 64'd469784;
+    localparam [63:0] TIMEOUT = 64'd469820;
     localparam integer EXT_BYTES = 82944;
     localparam integer LB = 8;
     localparam integer LATENCY = 8;

@@ -21,7 +21,7 @@ module tb;
     localparam integer MAX_IMAGES = 1024;
     // Cycles an image may take before the bench gives up (64 bits: a run of
     // many images of a large design exceeds 2^31).
-    localparam [63:0] TIMEOUT = 64'd440860;
+    localparam [63:0] TIMEOUT = 64'd440896;
     localparam integer EXT_BYTES = 31616;
     localparam integer LB = 8;
     localparam integer LATENCY = 8;

@@ -25,7 +25,7 @@ module tb_axi;
     localparam integer OUT_STRIDE = 16;
     localparam integer SCRATCH_BYTES = 21984;
     localparam integer WEIGHT_BYTES = 9632;
-    localparam [63:0] TIMEOUT = 64'd440860;
+    localparam [63:0] TIMEOUT = 64'd440896;
     // Where the bench puts things, as offsets into the memory.
     localparam [31:0] MEM_BASE = 32'h80000000;
     localparam integer SCR_OFF = 5 * LB;
