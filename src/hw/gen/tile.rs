@@ -310,9 +310,6 @@ fn engine_ctx(
     ctx.insert("lgw", &cw.trailing_zeros());
     ctx.insert("half", &half);
     ctx.insert("sab", &sab);
-    // A byte offset inside a bank of this engine's scratchpad (a pipeline
-    // engine also writes other engines' memories: see `pipe_files`).
-    ctx.insert("spw", &offset_bits(depth * cw as u64));
     ctx.insert("nseg", &plan.nseg);
     ctx.insert("segb", &segb);
     ctx.insert("cmax", &cmax);
@@ -508,12 +505,6 @@ struct ChannelCtx {
 
 /// The words and address bits of each sub-bank (even and odd words) of a
 /// scratchpad of `words` words per bank, with room for a read's second word.
-/// Bits of a byte offset inside a bank of `bank_bytes` bytes (at most 31:
-/// the template zero-extends them to 32).
-fn offset_bits(bank_bytes: u64) -> u32 {
-    clog2(bank_bytes).min(31)
-}
-
 fn sub_banks(words: u64) -> (u64, u32) {
     let sab = clog2((words + 2).div_ceil(2));
     (1u64 << sab, sab)
@@ -585,10 +576,6 @@ pub fn pipe_files(
             ext_bytes,
             pipe.par[e].len(),
         )?;
-        // An engine writes its outputs into the next engine's memory: its
-        // offsets are bounded by the largest memory of the pipeline.
-        let largest = pipe.mems.iter().map(|m| m.bytes).max().unwrap_or(1);
-        ctx.insert("spw", &offset_bits(largest.max(own.bytes)));
         let module = format!("nasa_engine_{}", ep.kind.name());
         let desc_file = format!("desc_{}.hex", ep.kind.name());
         ctx.insert("module", &module);

@@ -58,9 +58,6 @@ module nasa_top (
     localparam integer LGW = 2;
     localparam integer HALF = 512;
     localparam integer SAB = 9;
-    // Bits of a byte offset inside a bank of the largest memory this
-    // engine addresses (see sp_mul).
-    localparam integer SPW = 12;
     // Scratchpad reads a segment register holds, and its bytes.
     localparam integer NSEG = 2;
     localparam integer SEGB = 8;
@@ -234,16 +231,6 @@ module nasa_top (
     // (l_ys = loy * stride, l_xs = lox * stride, l_ysw = loy * stride * w,
     // l_kyw = lky * w; the pooling walk's p_* alike), so that no multiplier
     // chain sits in front of a scratchpad read.
-    // The products of the walks' addresses, a channel's plane
-    // (channel / NB) * plane bytes and a row's offset y * width: every one
-    // that addresses a byte is below a bank's bytes, so both operands are
-    // too, and SPW bits of each give the same product as 32; the
-    // multipliers are SPW bits wide (one DSP block each where SPW <= 18).
-    /* verilator lint_off UNUSEDSIGNAL */
-    function automatic [31:0] sp_mul(input [31:0] a, input [31:0] b);
-        sp_mul = { {(32-SPW){1'b0}}, a[SPW-1:0] } * { {(32-SPW){1'b0}}, b[SPW-1:0] };
-    endfunction
-    /* verilator lint_on UNUSEDSIGNAL */
     reg [31:0] k_sw, k_pss, k_ptw;
     always @(posedge clk) begin
         k_sw <= f_stride * f_w;
@@ -255,7 +242,7 @@ module nasa_top (
     wire signed [31:0] l_ix = $signed(l_xs + o * CW) - $signed(f_pad);
     wire l_row_ok = l_iy >= 0 && l_iy < $signed(f_h);
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] l_addr = f_in_base + sp_mul(lch >> LGNB, f_in_pw) + (l_ysw + l_kyw - k_ptw) + l_ix;
+    wire [31:0] l_addr = f_in_base + (lch >> LGNB) * f_in_pw + (l_ysw + l_kyw - k_ptw) + l_ix;
     /* verilator lint_on UNUSEDSIGNAL */
     wire issue = st == S_CONV && !idle && lval && o < f_nch;
     wire tap = st == S_CONV && !idle && cval && o < f_kw;
@@ -557,7 +544,7 @@ module nasa_top (
         end
     endgenerate
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] d_addr = f_out_base + sp_mul(dr_m0 >> LGNB, f_out_pw) + sp_mul(dr_oy, f_ow) + dr_ox;
+    wire [31:0] d_addr = f_out_base + (dr_m0 >> LGNB) * f_out_pw + dr_oy * f_ow + dr_ox;
     /* verilator lint_on UNUSEDSIGNAL */
 
     // Transposed tiles drain a column (an output channel) per cycle: its
@@ -566,7 +553,7 @@ module nasa_top (
     always @(posedge clk) par_lane_q <= par_ch % DR;
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] t_ch = dr_m0 + dr_grp;
-    wire [31:0] t_addr = f_out_base + sp_mul(t_ch >> LGNB, f_out_pw) + dr_ox;
+    wire [31:0] t_addr = f_out_base + (t_ch >> LGNB) * f_out_pw + dr_ox;
     /* verilator lint_on UNUSEDSIGNAL */
     reg [71:0] t_par;
     integer tl;
@@ -617,7 +604,7 @@ module nasa_top (
     wire signed [31:0] p_ix = $signed(p_xs + pkx) - $signed(f_pad);
     wire p_inr = p_iy >= 0 && p_ix >= 0 && p_iy < $signed(f_h) && p_ix < $signed(f_w);
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] p_plane = sp_mul(pc >> LGNB, f_in_pw);
+    wire [31:0] p_plane = (pc >> LGNB) * f_in_pw;
     wire [31:0] p_raddr = f_in_base + p_plane + (p_ysw + p_kyw - k_ptw) + p_ix;
     /* verilator lint_on UNUSEDSIGNAL */
     wire p_first = pky == 32'd0 && pkx == 32'd0;
@@ -657,7 +644,7 @@ module nasa_top (
     wire [7:0] p_y = (f_op == OP_AVGPOOL) ? p_avg : clamp8(pmax_qq, f_lo[7:0], f_hi[7:0]);
     wire p_write = pp_v && pp_last;
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] p_waddr = f_out_base + sp_mul(pp_c >> LGNB, f_out_pw) + sp_mul(pp_oy, f_ow) + pp_ox;
+    wire [31:0] p_waddr = f_out_base + (pp_c >> LGNB) * f_out_pw + pp_oy * f_ow + pp_ox;
     /* verilator lint_on UNUSEDSIGNAL */
 
     // ---------------------------------------------------------------- word-wide post-processing
@@ -673,7 +660,7 @@ module nasa_top (
     always @(posedge clk) v_hw <= f_h * f_w;
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] v_words = (v_hw + CW - 1) >> LGW;
-    wire [31:0] v_raddr = ((vk == 32'd0) ? f_in_base : f_in2_base) + sp_mul(pc >> LGNB, f_in_pw) + (vw << LGW);
+    wire [31:0] v_raddr = ((vk == 32'd0) ? f_in_base : f_in2_base) + (pc >> LGNB) * f_in_pw + (vw << LGW);
     /* verilator lint_on UNUSEDSIGNAL */
     wire v_last_read = !p_add || vk == 32'd1;
     reg vp_v, vp_k, vp_first, vp_lastw;
@@ -720,7 +707,7 @@ module nasa_top (
     nasa_scale v_scale (.clk(clk), .v(v_sum_now), .m(f_ma), .s(f_shift), .lo(f_lo), .hi(f_hi), .y(v_pool));
     wire v_write = vp_v && (p_add ? vp_k : 1'b1) && (!v_gap || vp_lastw);
     /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] v_waddr = f_out_base + sp_mul(vp_c >> LGNB, f_out_pw) + (v_gap ? 32'd0 : (vp_w << LGW));
+    wire [31:0] v_waddr = f_out_base + (vp_c >> LGNB) * f_out_pw + (v_gap ? 32'd0 : (vp_w << LGW));
     /* verilator lint_on UNUSEDSIGNAL */
 
     // ---------------------------------------------------------------- external memory
@@ -889,7 +876,7 @@ module nasa_top (
             S_CONV: begin rd_a = l_addr; rd_bank = lch & (NB - 32'd1); end
             S_POST: begin rd_a = p_raddr; rd_bank = pc & (NB - 32'd1); end
             S_VPOST: begin rd_a = v_raddr; rd_bank = pc & (NB - 32'd1); end
-            S_OUT_RD: begin rd_a = o_sp + sp_mul(ch >> LGNB, o_pw) + px; rd_bank = ch & (NB - 32'd1); end
+            S_OUT_RD: begin rd_a = o_sp + (ch >> LGNB) * o_pw + px; rd_bank = ch & (NB - 32'd1); end
             default: ;
         endcase
         if (wb_k2 != W_NONE) begin
@@ -908,7 +895,7 @@ module nasa_top (
                 default: ;
             endcase
         end else if (st == S_IN_PUT) begin
-            wr_a = x_sp + sp_mul(ch >> LGNB, x_pw) + px;
+            wr_a = x_sp + (ch >> LGNB) * x_pw + px;
             wr_d = x_sh[CW*8-1:0];
             wr_m = x_m;
             for (bi = 0; bi < NB; bi = bi + 1) wr_en[bi] = (ch & (NB - 32'd1)) == bi;
