@@ -23,7 +23,6 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 cargo build --release --quiet
-nasa=$PWD/target/release/nasa
 work=${1:-}
 targets=${2:-xilinx,ecp5,ice40}
 if [ -z "$work" ]; then
@@ -31,6 +30,10 @@ if [ -z "$work" ]; then
     trap 'rm -rf "$work"' EXIT
 fi
 mkdir -p "$work"
+# A copy of the binary: a rebuild during the run must not change the RTL
+# of the designs not yet generated.
+cp target/release/nasa "$work/nasa"
+nasa=$work/nasa
 # label network rows conv shift adder
 designs=${NASA_CAL_DESIGNS:-"f1_444:models/features:1:4:4:4
 f2_222:models/features:2:2:2:2
