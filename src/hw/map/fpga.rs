@@ -261,7 +261,8 @@ const ICE40_BRAM: [(u64, u64); 4] = [(2048, 2), (1024, 4), (512, 8), (256, 16)];
 /// The models, components measured on 2026-12-03 (Yosys 0.23 for Xilinx
 /// and iCE40, YoWASP Yosys 0.70 for ECP5), controller lines fitted by
 /// `scripts/area_calibration.sh` (docs/benchmarks.md), refitted the same
-/// day for three-stage requantisers (session 17).
+/// day for three-stage requantisers (session 17; iCE40 in session 18,
+/// with the MAC stage).
 pub const MODELS: [TargetModel; 4] = [
     TargetModel {
         target: Target::Xilinx,
@@ -289,26 +290,26 @@ pub const MODELS: [TargetModel; 4] = [
         target: Target::Ice40,
         dsp: true,
         pe: [cost(215.0, 1), cost(352.0, 0), cost(186.0, 0)],
-        unit: cost(637.3, 4),
-        base_luts: 3540.8,
-        luts_per_entry: 0.0,
-        luts_per_lane: 88.6,
-        base_dsps: 16,
+        unit: cost(664.0, 4),
+        base_luts: -2132.8,
+        luts_per_entry: 396.1,
+        luts_per_lane: 15.9,
+        base_dsps: 14,
         bram: &ICE40_BRAM,
     },
     // Without DSP blocks (`synth_ice40` without `-dsp`): a unit's four
     // multiplies take 2,927 more LUTs and the multiply PE 880 in all (each
-    // synthesised alone), and the controller's 16 multiplier blocks about
+    // synthesised alone), and the controller's 14 multiplier blocks about
     // 732 LUTs each (a quarter of a unit's); derived, not fitted: no
     // design of these networks fits an iCE40.
     TargetModel {
         target: Target::Ice40,
         dsp: false,
         pe: [cost(880.0, 0), cost(352.0, 0), cost(186.0, 0)],
-        unit: cost(637.3 + 2927.0, 0),
-        base_luts: 3540.8 + 16.0 * 732.0,
-        luts_per_entry: 0.0,
-        luts_per_lane: 88.6,
+        unit: cost(664.0 + 2927.0, 0),
+        base_luts: -2132.8 + 14.0 * 732.0,
+        luts_per_entry: 396.1,
+        luts_per_lane: 15.9,
         base_dsps: 0,
         bram: &ICE40_BRAM,
     },
