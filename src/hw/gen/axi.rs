@@ -305,10 +305,7 @@ struct RegCtx {
 /// The wrapper, its header, its testbench and the bench's models.
 pub fn files(stamp: &Stamp, layout: &Layout) -> Result<Files> {
     let mut ctx = tera::Context::new();
-    ctx.insert(
-        "header",
-        &format!("// {}\n", stamp.provenance("generated; do not edit", true)),
-    );
+    ctx.insert("header", &stamp.hex_header());
     let regs: Vec<RegCtx> = REGS
         .iter()
         .map(|r| RegCtx {

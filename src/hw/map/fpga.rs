@@ -258,6 +258,15 @@ const BRAM_18K: [(u64, u64); 6] = [
 /// iCE40 SB_RAM40_4K.
 const ICE40_BRAM: [(u64, u64); 4] = [(2048, 2), (1024, 4), (512, 8), (256, 16)];
 
+/// The iCE40 controller line fitted with DSPs (session 18), which the
+/// no-DSP model of the HX parts extends: LUTs per unit, base, per entry,
+/// per byte lane; DSPs of the controller.
+const ICE40_UNIT_LUTS: f64 = 664.0;
+const ICE40_BASE_LUTS: f64 = -2132.8;
+const ICE40_LUTS_PER_ENTRY: f64 = 396.1;
+const ICE40_LUTS_PER_LANE: f64 = 15.9;
+const ICE40_BASE_DSPS: u64 = 14;
+
 /// The models, components measured on 2026-12-03 (Yosys 0.23 for Xilinx
 /// and iCE40, YoWASP Yosys 0.70 for ECP5), controller lines fitted by
 /// `scripts/area_calibration.sh` (docs/benchmarks.md), refitted the same
@@ -290,11 +299,11 @@ pub const MODELS: [TargetModel; 4] = [
         target: Target::Ice40,
         dsp: true,
         pe: [cost(215.0, 1), cost(352.0, 0), cost(186.0, 0)],
-        unit: cost(664.0, 4),
-        base_luts: -2132.8,
-        luts_per_entry: 396.1,
-        luts_per_lane: 15.9,
-        base_dsps: 14,
+        unit: cost(ICE40_UNIT_LUTS, 4),
+        base_luts: ICE40_BASE_LUTS,
+        luts_per_entry: ICE40_LUTS_PER_ENTRY,
+        luts_per_lane: ICE40_LUTS_PER_LANE,
+        base_dsps: ICE40_BASE_DSPS,
         bram: &ICE40_BRAM,
     },
     // Without DSP blocks (`synth_ice40` without `-dsp`): a unit's four
@@ -306,10 +315,10 @@ pub const MODELS: [TargetModel; 4] = [
         target: Target::Ice40,
         dsp: false,
         pe: [cost(880.0, 0), cost(352.0, 0), cost(186.0, 0)],
-        unit: cost(664.0 + 2927.0, 0),
-        base_luts: -2132.8 + 14.0 * 732.0,
-        luts_per_entry: 396.1,
-        luts_per_lane: 15.9,
+        unit: cost(ICE40_UNIT_LUTS + 2927.0, 0),
+        base_luts: ICE40_BASE_LUTS + ICE40_BASE_DSPS as f64 * 732.0,
+        luts_per_entry: ICE40_LUTS_PER_ENTRY,
+        luts_per_lane: ICE40_LUTS_PER_LANE,
         base_dsps: 0,
         bram: &ICE40_BRAM,
     },
