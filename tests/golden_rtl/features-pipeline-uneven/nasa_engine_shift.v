@@ -450,6 +450,10 @@ module nasa_engine_shift (
         mac_ox <= pe_ox;
     end
 
+    // The drain's counter (below): nonzero while a finished tile drains.
+    reg [31:0] dc, dr_m0, dr_oy, dr_ox;
+    wire drain = dc != 32'd0;
+
     // ---------------------------------------------------------------- SLP: 4x3 shift PEs
     // Resident weights: per output-channel tile and tap, one byte per row.
     // Words of a weight per row or (transposed) per column: 4 bytes.
@@ -457,6 +461,15 @@ module nasa_engine_shift (
     reg [31:0] wword_shift;
     always @(posedge clk) wword_shift <= wgt_shift[w_ra[6:0]];
     wire [NR*3*32-1:0] shadow_shift;
+    // The shadow registers with DR rows of zeros beyond the last: in each
+    // drain cycle of a layer on this chunk a PE's shadow register takes
+    // the one DR rows below it (transposed: the next column's), so the
+    // drain reads only rows 0 .. DR-1 (column 0) and no multiplexer
+    // spans the array.
+    // (Its first DR rows only feed a transposed drain's column shift.)
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [(NR+DR)*3*32-1:0] shext_shift = { {(DR*3*32){1'b0}}, shadow_shift };
+    /* verilator lint_on UNUSEDSIGNAL */
     genvar gr_shift, gc_shift;
     generate
         for (gr_shift = 0; gr_shift < NR; gr_shift = gr_shift + 1) begin : shift_row
@@ -487,11 +500,14 @@ module nasa_engine_shift (
                     .acc_in(mac_first ? 32'd0 : acc),
                     .acc_out(nxt)
                 );
+                wire [31:0] sh_row = shext_shift[((gr_shift + DR)*3 + gc_shift)*32 +: 32];
                 always @(posedge clk) begin
-                    if (mac_v && f_kind == 32'd1) begin
-                        acc <= nxt;
-                        if (mac_last) sh <= nxt;
-                    end
+                    if (mac_v && f_kind == 32'd1) acc <= nxt;
+                    // A new tile's sums, or the drain's shift (a tile
+                    // finishes no earlier than the last cycle of the
+                    // drain before it, whose shift is then not needed).
+                    if (mac_v && mac_last && f_kind == 32'd1) sh <= nxt;
+                    else if (drain && f_kind == 32'd1) sh <= sh_row;
                 end
                 assign shadow_shift[(gr_shift*3 + gc_shift)*32 +: 32] = sh;
             end
@@ -504,8 +520,6 @@ module nasa_engine_shift (
     // requantised (3 lanes per row) and written, each into its
     // channel's bank, with the parameters read the cycle before (one
     // par_mem word holds DR channels).
-    reg [31:0] dc, dr_m0, dr_oy, dr_ox;
-    wire drain = dc != 32'd0;
     wire [31:0] dr_grp = dc - 32'd1;
     /* verilator lint_off UNUSEDSIGNAL */
     // The channel whose parameters the next drain cycle needs (transposed:
@@ -527,20 +541,18 @@ module nasa_engine_shift (
     always @(*) begin
         for (dq = 0; dq < CW; dq = dq + 1) d_m[dq] = dq < f_cols && dq < d_left;
     end
-    // Per lane i (row (dc - 1) * DR + i, written into bank of the same number).
+    // Per lane i: row (dc - 1) * DR + i, which the shifts have brought to
+    // row i, written into the bank of the same number.
     wire [DR*CW*8-1:0] d_y;
     genvar gi;
     generate
         for (gi = 0; gi < DR; gi = gi + 1) begin : lane
             wire [71:0] par = par_q[gi*72 +: 72];
             reg [95:0] acc_row;
-            integer dr;
             always @(*) begin
                 acc_row = 96'd0;
-                for (dr = 0; dr < NR / DR; dr = dr + 1) begin
-                    if (f_kind == 32'd1 && dr_grp == dr)
-                        acc_row[95:0] = shadow_shift[(dr*DR + gi)*3*32 +: 3*32];
-                end
+                if (f_kind == 32'd1)
+                    acc_row[95:0] = shadow_shift[gi*3*32 +: 3*32];
             end
             wire [CW*8-1:0] y;
             genvar gq;

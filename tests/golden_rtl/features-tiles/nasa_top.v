@@ -336,6 +336,10 @@ module nasa_top (
         mac_ox <= pe_ox;
     end
 
+    // The drain's counter (below): nonzero while a finished tile drains.
+    reg [31:0] dc, dr_m0, dr_oy, dr_ox;
+    wire drain = dc != 32'd0;
+
     // ---------------------------------------------------------------- CLP: 2x3 conv PEs
     // Resident weights: per output-channel tile and tap, one byte per row.
     // Words of a weight per row or (transposed) per column: 3 bytes.
@@ -343,6 +347,15 @@ module nasa_top (
     reg [23:0] wword_conv;
     always @(posedge clk) wword_conv <= wgt_conv[w_ra[6:0]];
     wire [NR*3*32-1:0] shadow_conv;
+    // The shadow registers with DR rows of zeros beyond the last: in each
+    // drain cycle of a layer on this chunk a PE's shadow register takes
+    // the one DR rows below it (transposed: the next column's), so the
+    // drain reads only rows 0 .. DR-1 (column 0) and no multiplexer
+    // spans the array.
+    // (Its first DR rows only feed a transposed drain's column shift.)
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [(NR+DR)*3*32-1:0] shext_conv = { {(DR*3*32){1'b0}}, shadow_conv };
+    /* verilator lint_on UNUSEDSIGNAL */
     genvar gr_conv, gc_conv;
     generate
         for (gr_conv = 0; gr_conv < NR; gr_conv = gr_conv + 1) begin : conv_row
@@ -376,11 +389,15 @@ module nasa_top (
                     .acc_in(mac_first ? 32'd0 : acc),
                     .acc_out(nxt)
                 );
+                wire [31:0] sh_row = shext_conv[((gr_conv + DR)*3 + gc_conv)*32 +: 32];
+                wire [31:0] sh_col = shext_conv[(gr_conv*3 + gc_conv + 1)*32 +: 32];
                 always @(posedge clk) begin
-                    if (mac_v && f_kind == 32'd0) begin
-                        acc <= nxt;
-                        if (mac_last) sh <= nxt;
-                    end
+                    if (mac_v && f_kind == 32'd0) acc <= nxt;
+                    // A new tile's sums, or the drain's shift (a tile
+                    // finishes no earlier than the last cycle of the
+                    // drain before it, whose shift is then not needed).
+                    if (mac_v && mac_last && f_kind == 32'd0) sh <= nxt;
+                    else if (drain && f_kind == 32'd0) sh <= (f_tr != 0) ? sh_col : sh_row;
                 end
                 assign shadow_conv[(gr_conv*3 + gc_conv)*32 +: 32] = sh;
             end
@@ -393,6 +410,15 @@ module nasa_top (
     reg [31:0] wword_shift;
     always @(posedge clk) wword_shift <= wgt_shift[w_ra[7:0]];
     wire [NR*4*32-1:0] shadow_shift;
+    // The shadow registers with DR rows of zeros beyond the last: in each
+    // drain cycle of a layer on this chunk a PE's shadow register takes
+    // the one DR rows below it (transposed: the next column's), so the
+    // drain reads only rows 0 .. DR-1 (column 0) and no multiplexer
+    // spans the array.
+    // (Its first DR rows only feed a transposed drain's column shift.)
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [(NR+DR)*4*32-1:0] shext_shift = { {(DR*4*32){1'b0}}, shadow_shift };
+    /* verilator lint_on UNUSEDSIGNAL */
     genvar gr_shift, gc_shift;
     generate
         for (gr_shift = 0; gr_shift < NR; gr_shift = gr_shift + 1) begin : shift_row
@@ -424,11 +450,15 @@ module nasa_top (
                     .acc_in(mac_first ? 32'd0 : acc),
                     .acc_out(nxt)
                 );
+                wire [31:0] sh_row = shext_shift[((gr_shift + DR)*4 + gc_shift)*32 +: 32];
+                wire [31:0] sh_col = shext_shift[(gr_shift*4 + gc_shift + 1)*32 +: 32];
                 always @(posedge clk) begin
-                    if (mac_v && f_kind == 32'd1) begin
-                        acc <= nxt;
-                        if (mac_last) sh <= nxt;
-                    end
+                    if (mac_v && f_kind == 32'd1) acc <= nxt;
+                    // A new tile's sums, or the drain's shift (a tile
+                    // finishes no earlier than the last cycle of the
+                    // drain before it, whose shift is then not needed).
+                    if (mac_v && mac_last && f_kind == 32'd1) sh <= nxt;
+                    else if (drain && f_kind == 32'd1) sh <= (f_tr != 0) ? sh_col : sh_row;
                 end
                 assign shadow_shift[(gr_shift*4 + gc_shift)*32 +: 32] = sh;
             end
@@ -441,6 +471,15 @@ module nasa_top (
     reg [15:0] wword_adder;
     always @(posedge clk) wword_adder <= wgt_adder[w_ra[9:0]];
     wire [NR*2*32-1:0] shadow_adder;
+    // The shadow registers with DR rows of zeros beyond the last: in each
+    // drain cycle of a layer on this chunk a PE's shadow register takes
+    // the one DR rows below it (transposed: the next column's), so the
+    // drain reads only rows 0 .. DR-1 (column 0) and no multiplexer
+    // spans the array.
+    // (Its first DR rows only feed a transposed drain's column shift.)
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [(NR+DR)*2*32-1:0] shext_adder = { {(DR*2*32){1'b0}}, shadow_adder };
+    /* verilator lint_on UNUSEDSIGNAL */
     genvar gr_adder, gc_adder;
     generate
         for (gr_adder = 0; gr_adder < NR; gr_adder = gr_adder + 1) begin : adder_row
@@ -472,11 +511,15 @@ module nasa_top (
                     .acc_in(mac_first ? 32'd0 : acc),
                     .acc_out(nxt)
                 );
+                wire [31:0] sh_row = shext_adder[((gr_adder + DR)*2 + gc_adder)*32 +: 32];
+                wire [31:0] sh_col = shext_adder[(gr_adder*2 + gc_adder + 1)*32 +: 32];
                 always @(posedge clk) begin
-                    if (mac_v && f_kind == 32'd2) begin
-                        acc <= nxt;
-                        if (mac_last) sh <= nxt;
-                    end
+                    if (mac_v && f_kind == 32'd2) acc <= nxt;
+                    // A new tile's sums, or the drain's shift (a tile
+                    // finishes no earlier than the last cycle of the
+                    // drain before it, whose shift is then not needed).
+                    if (mac_v && mac_last && f_kind == 32'd2) sh <= nxt;
+                    else if (drain && f_kind == 32'd2) sh <= (f_tr != 0) ? sh_col : sh_row;
                 end
                 assign shadow_adder[(gr_adder*2 + gc_adder)*32 +: 32] = sh;
             end
@@ -489,8 +532,6 @@ module nasa_top (
     // requantised (4 lanes per row) and written, each into its
     // channel's bank, with the parameters read the cycle before (one
     // par_mem word holds DR channels).
-    reg [31:0] dc, dr_m0, dr_oy, dr_ox;
-    wire drain = dc != 32'd0;
     wire [31:0] dr_grp = dc - 32'd1;
     /* verilator lint_off UNUSEDSIGNAL */
     // The channel whose parameters the next drain cycle needs (transposed:
@@ -512,24 +553,22 @@ module nasa_top (
     always @(*) begin
         for (dq = 0; dq < CW; dq = dq + 1) d_m[dq] = dq < f_cols && dq < d_left;
     end
-    // Per lane i (row (dc - 1) * DR + i, written into bank of the same number).
+    // Per lane i: row (dc - 1) * DR + i, which the shifts have brought to
+    // row i, written into the bank of the same number.
     wire [DR*CW*8-1:0] d_y;
     genvar gi;
     generate
         for (gi = 0; gi < DR; gi = gi + 1) begin : lane
             wire [71:0] par = par_q[gi*72 +: 72];
             reg [127:0] acc_row;
-            integer dr;
             always @(*) begin
                 acc_row = 128'd0;
-                for (dr = 0; dr < NR / DR; dr = dr + 1) begin
-                    if (f_kind == 32'd0 && dr_grp == dr)
-                        acc_row[95:0] = shadow_conv[(dr*DR + gi)*3*32 +: 3*32];
-                    if (f_kind == 32'd1 && dr_grp == dr)
-                        acc_row[127:0] = shadow_shift[(dr*DR + gi)*4*32 +: 4*32];
-                    if (f_kind == 32'd2 && dr_grp == dr)
-                        acc_row[63:0] = shadow_adder[(dr*DR + gi)*2*32 +: 2*32];
-                end
+                if (f_kind == 32'd0)
+                    acc_row[95:0] = shadow_conv[gi*3*32 +: 3*32];
+                if (f_kind == 32'd1)
+                    acc_row[127:0] = shadow_shift[gi*4*32 +: 4*32];
+                if (f_kind == 32'd2)
+                    acc_row[63:0] = shadow_adder[gi*2*32 +: 2*32];
             end
             wire [CW*8-1:0] y;
             genvar gq;
@@ -570,21 +609,15 @@ module nasa_top (
         for (gt = 0; gt < CW; gt = gt + 1) begin : tlane
             if (gt < NR) begin : rq
                 reg [31:0] t_acc;
-                integer tc;
                 always @(*) begin
                     t_acc = 32'd0;
-                    // One loop per chunk, bounded by its own columns, so no
-                    // index leaves its shadow register (not even in code a
-                    // condition makes dead: Yosys warns about those).
-                    for (tc = 0; tc < 3; tc = tc + 1)
-                        if (f_kind == 32'd0 && dr_grp == tc)
-                            t_acc = shadow_conv[(gt*3 + tc)*32 +: 32];
-                    for (tc = 0; tc < 4; tc = tc + 1)
-                        if (f_kind == 32'd1 && dr_grp == tc)
-                            t_acc = shadow_shift[(gt*4 + tc)*32 +: 32];
-                    for (tc = 0; tc < 2; tc = tc + 1)
-                        if (f_kind == 32'd2 && dr_grp == tc)
-                            t_acc = shadow_adder[(gt*2 + tc)*32 +: 32];
+                    // Row gt's column 0 (the drain shifts the columns).
+                    if (f_kind == 32'd0)
+                        t_acc = shadow_conv[gt*3*32 +: 32];
+                    if (f_kind == 32'd1)
+                        t_acc = shadow_shift[gt*4*32 +: 32];
+                    if (f_kind == 32'd2)
+                        t_acc = shadow_adder[gt*2*32 +: 32];
                 end
                 nasa_requant q (.clk(clk), .acc(t_acc), .par(t_par), .lo(f_lo), .hi(f_hi), .y(t_y[gt*8 +: 8]));
             end else begin : none

@@ -336,6 +336,10 @@ module nasa_top (
         mac_ox <= pe_ox;
     end
 
+    // The drain's counter (below): nonzero while a finished tile drains.
+    reg [31:0] dc, dr_m0, dr_oy, dr_ox;
+    wire drain = dc != 32'd0;
+
     // ---------------------------------------------------------------- ALP: 1x5 adder PEs
     // Resident weights: per output-channel tile and tap, one byte per row.
     // Words of a weight per row or (transposed) per column: 5 bytes.
@@ -343,6 +347,15 @@ module nasa_top (
     reg [39:0] wword_adder;
     always @(posedge clk) wword_adder <= wgt_adder[w_ra[9:0]];
     wire [NR*5*32-1:0] shadow_adder;
+    // The shadow registers with DR rows of zeros beyond the last: in each
+    // drain cycle of a layer on this chunk a PE's shadow register takes
+    // the one DR rows below it (transposed: the next column's), so the
+    // drain reads only rows 0 .. DR-1 (column 0) and no multiplexer
+    // spans the array.
+    // (Its first DR rows only feed a transposed drain's column shift.)
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [(NR+DR)*5*32-1:0] shext_adder = { {(DR*5*32){1'b0}}, shadow_adder };
+    /* verilator lint_on UNUSEDSIGNAL */
     genvar gr_adder, gc_adder;
     generate
         for (gr_adder = 0; gr_adder < NR; gr_adder = gr_adder + 1) begin : adder_row
@@ -373,11 +386,14 @@ module nasa_top (
                     .acc_in(mac_first ? 32'd0 : acc),
                     .acc_out(nxt)
                 );
+                wire [31:0] sh_row = shext_adder[((gr_adder + DR)*5 + gc_adder)*32 +: 32];
                 always @(posedge clk) begin
-                    if (mac_v && f_kind == 32'd2) begin
-                        acc <= nxt;
-                        if (mac_last) sh <= nxt;
-                    end
+                    if (mac_v && f_kind == 32'd2) acc <= nxt;
+                    // A new tile's sums, or the drain's shift (a tile
+                    // finishes no earlier than the last cycle of the
+                    // drain before it, whose shift is then not needed).
+                    if (mac_v && mac_last && f_kind == 32'd2) sh <= nxt;
+                    else if (drain && f_kind == 32'd2) sh <= sh_row;
                 end
                 assign shadow_adder[(gr_adder*5 + gc_adder)*32 +: 32] = sh;
             end
@@ -390,8 +406,6 @@ module nasa_top (
     // requantised (5 lanes per row) and written, each into its
     // channel's bank, with the parameters read the cycle before (one
     // par_mem word holds DR channels).
-    reg [31:0] dc, dr_m0, dr_oy, dr_ox;
-    wire drain = dc != 32'd0;
     wire [31:0] dr_grp = dc - 32'd1;
     /* verilator lint_off UNUSEDSIGNAL */
     // The channel whose parameters the next drain cycle needs (transposed:
@@ -413,20 +427,18 @@ module nasa_top (
     always @(*) begin
         for (dq = 0; dq < CW; dq = dq + 1) d_m[dq] = dq < f_cols && dq < d_left;
     end
-    // Per lane i (row (dc - 1) * DR + i, written into bank of the same number).
+    // Per lane i: row (dc - 1) * DR + i, which the shifts have brought to
+    // row i, written into the bank of the same number.
     wire [DR*CW*8-1:0] d_y;
     genvar gi;
     generate
         for (gi = 0; gi < DR; gi = gi + 1) begin : lane
             wire [71:0] par = par_q[gi*72 +: 72];
             reg [159:0] acc_row;
-            integer dr;
             always @(*) begin
                 acc_row = 160'd0;
-                for (dr = 0; dr < NR / DR; dr = dr + 1) begin
-                    if (f_kind == 32'd2 && dr_grp == dr)
-                        acc_row[159:0] = shadow_adder[(dr*DR + gi)*5*32 +: 5*32];
-                end
+                if (f_kind == 32'd2)
+                    acc_row[159:0] = shadow_adder[gi*5*32 +: 5*32];
             end
             wire [CW*8-1:0] y;
             genvar gq;
