@@ -181,7 +181,14 @@ impl Inventory {
         });
         Inventory {
             pes: s.cols.map(|c| c * s.rows),
-            requantisers: drain * cmax + if s.has_t { s.rows.min(s.word) } else { 0 },
+            // Lane 0's first requantisers also drain transposed columns;
+            // rows beyond the lanes' columns have their own.
+            requantisers: drain * cmax
+                + if s.has_t {
+                    s.rows.min(s.word).saturating_sub(cmax)
+                } else {
+                    0
+                },
             post_lanes: s.word,
             scalers: 2,
             entries: s.entries,

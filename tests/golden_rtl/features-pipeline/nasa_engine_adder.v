@@ -560,7 +560,7 @@ module nasa_engine_adder (
             wire [CW*8-1:0] y;
             genvar gq;
             for (gq = 0; gq < CW; gq = gq + 1) begin : col
-                if (gq < 2) begin : rq
+if (gq < 2) begin : rq
                     nasa_requant q (.clk(clk), .acc(acc_row[gq*32 +: 32]), .par(par), .lo(f_lo), .hi(f_hi), .y(y[gq*8 +: 8]));
                 end else begin : none
                     assign y[gq*8 +: 8] = 8'd0;
@@ -572,7 +572,6 @@ module nasa_engine_adder (
     /* verilator lint_off UNUSEDSIGNAL */
     wire [31:0] d_addr = f_out_base + (dr_m0 >> LGNB) * f_out_pw + dr_oy * f_ow + dr_ox;
     /* verilator lint_on UNUSEDSIGNAL */
-
     // ---------------------------------------------------------------- post-processing unit
     // Pooling windows, one read per cycle: for each output value (channel,
     // row, column) the window's taps; the value is written the cycle after

@@ -429,6 +429,37 @@ module nasa_top (
     always @(*) begin
         for (dq = 0; dq < CW; dq = dq + 1) d_m[dq] = dq < f_cols && dq < d_left;
     end
+    // Transposed tiles drain a column (an output channel) per cycle: its
+    // rows (pixels) through NR requantisers into the channel's bank. A
+    // drain is transposed or not for a whole layer, so the first NR
+    // requantisers of lane 0 serve both (an ECP5's MULT18X18D and the
+    // wires around them are the scarce part).
+    reg [31:0] par_lane_q;
+    always @(posedge clk) par_lane_q <= par_ch % DR;
+    /* verilator lint_off UNUSEDSIGNAL */
+    wire [31:0] t_ch = dr_m0 + dr_grp;
+    wire [31:0] t_addr = f_out_base + (t_ch >> LGNB) * f_out_pw + dr_ox;
+    /* verilator lint_on UNUSEDSIGNAL */
+    reg [71:0] t_par;
+    integer tl;
+    always @(*) begin
+        t_par = par_q[71:0];
+        for (tl = 1; tl < DR; tl = tl + 1) if (par_lane_q == tl) t_par = par_q[tl*72 +: 72];
+    end
+    // Row r's column 0 (the drain shifts the columns).
+    reg [NR*32-1:0] t_acc;
+    integer ta;
+    always @(*) begin
+        t_acc = {(NR*32){1'b0}};
+        for (ta = 0; ta < NR; ta = ta + 1) begin
+            if (f_kind == 32'd1)
+                t_acc[ta*32 +: 32] = shadow_shift[ta*3*32 +: 32];
+        end
+    end
+    reg [CW-1:0] t_m;
+    integer tr;
+    always @(*) for (tr = 0; tr < CW; tr = tr + 1) t_m[tr] = tr < NR && tr < d_left;
+
     // Per lane i: row (dc - 1) * DR + i, which the shifts have brought to
     // row i, written into the bank of the same number.
     wire [DR*CW*8-1:0] d_y;
@@ -445,7 +476,11 @@ module nasa_top (
             wire [CW*8-1:0] y;
             genvar gq;
             for (gq = 0; gq < CW; gq = gq + 1) begin : col
-                if (gq < 3) begin : rq
+                if (gi == 0 && gq < 3 && gq < NR) begin : rqt
+                    // Also a transposed tile's row gq.
+                    nasa_requant q (.clk(clk), .acc(f_tr != 0 ? t_acc[gq*32 +: 32] : acc_row[gq*32 +: 32]),
+                                    .par(f_tr != 0 ? t_par : par), .lo(f_lo), .hi(f_hi), .y(y[gq*8 +: 8]));
+                end else if (gq < 3) begin : rq
                     nasa_requant q (.clk(clk), .acc(acc_row[gq*32 +: 32]), .par(par), .lo(f_lo), .hi(f_hi), .y(y[gq*8 +: 8]));
                 end else begin : none
                     assign y[gq*8 +: 8] = 8'd0;
@@ -458,36 +493,16 @@ module nasa_top (
     wire [31:0] d_addr = f_out_base + (dr_m0 >> LGNB) * f_out_pw + dr_oy * f_ow + dr_ox;
     /* verilator lint_on UNUSEDSIGNAL */
 
-    // Transposed tiles drain a column (an output channel) per cycle: its
-    // rows (pixels) through NR requantisers into the channel's bank.
-    reg [31:0] par_lane_q;
-    always @(posedge clk) par_lane_q <= par_ch % DR;
-    /* verilator lint_off UNUSEDSIGNAL */
-    wire [31:0] t_ch = dr_m0 + dr_grp;
-    wire [31:0] t_addr = f_out_base + (t_ch >> LGNB) * f_out_pw + dr_ox;
-    /* verilator lint_on UNUSEDSIGNAL */
-    reg [71:0] t_par;
-    integer tl;
-    always @(*) begin
-        t_par = par_q[71:0];
-        for (tl = 1; tl < DR; tl = tl + 1) if (par_lane_q == tl) t_par = par_q[tl*72 +: 72];
-    end
+    // A transposed column's values: lane 0's shared requantisers, and
+    // requantisers of their own for rows beyond the lanes' columns.
     wire [CW*8-1:0] t_y;
-    reg [CW-1:0] t_m;
-    integer tr;
-    always @(*) for (tr = 0; tr < CW; tr = tr + 1) t_m[tr] = tr < NR && tr < d_left;
     genvar gt;
     generate
         for (gt = 0; gt < CW; gt = gt + 1) begin : tlane
-            if (gt < NR) begin : rq
-                reg [31:0] t_acc;
-                always @(*) begin
-                    t_acc = 32'd0;
-                    // Row gt's column 0 (the drain shifts the columns).
-                    if (f_kind == 32'd1)
-                        t_acc = shadow_shift[gt*3*32 +: 32];
-                end
-                nasa_requant q (.clk(clk), .acc(t_acc), .par(t_par), .lo(f_lo), .hi(f_hi), .y(t_y[gt*8 +: 8]));
+            if (gt < NR && gt < 3) begin : shared
+                assign t_y[gt*8 +: 8] = d_y[gt*8 +: 8];
+            end else if (gt < NR) begin : rq
+                nasa_requant q (.clk(clk), .acc(t_acc[gt*32 +: 32]), .par(t_par), .lo(f_lo), .hi(f_hi), .y(t_y[gt*8 +: 8]));
             end else begin : none
                 assign t_y[gt*8 +: 8] = 8'd0;
             end
