@@ -468,8 +468,8 @@ module nasa_engine_conv (
     // drain cycle of a layer on this chunk a PE's shadow register takes
     // the one DR rows below it (transposed: the next column's), so the
     // drain reads only rows 0 .. DR-1 (column 0) and no multiplexer
-    // spans the array.
-    // (Its first DR rows only feed a transposed drain's column shift.)
+    // spans the array (its first DR rows only feed a transposed drain's
+    // column shift).
     /* verilator lint_off UNUSEDSIGNAL */
     wire [(NR+DR)*2*32-1:0] shext_conv = { {(DR*2*32){1'b0}}, shadow_conv };
     /* verilator lint_on UNUSEDSIGNAL */
